@@ -1,0 +1,52 @@
+# Front door. `make run` and `make test` each set up .venv first (a no-op when the lock
+# is unchanged), so both work on a fresh machine.
+#
+#   make run                          the whole pipeline (fetches the RRR data)
+#   make run MIRROR=../shared/data    offline: the RRR file from a local mirror
+#   make run PRESET=quick             a named settings block from config/config.yaml
+#   make run ARGS="reports/rrr.html"  any further Snakemake arguments or targets
+#   make test                         the test suite (what CI runs)
+
+SHELL := /bin/bash
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+SNAKEMAKE := $(VENV)/bin/snakemake
+PROFILE ?= workflow/profiles/default
+CORES ?= all
+ARGS ?=
+
+CONFIG :=
+ifdef MIRROR
+CONFIG += mirror=$(MIRROR)
+endif
+ifdef PRESET
+CONFIG += preset=$(PRESET)
+endif
+CONFIG_ARGS := $(if $(strip $(CONFIG)),--config $(strip $(CONFIG)))
+
+.PHONY: setup run test lint format clean
+
+setup:
+	workflow/bin/setup-venv
+
+run: setup
+	$(SNAKEMAKE) --workflow-profile $(PROFILE) --cores $(CORES) $(CONFIG_ARGS) $(ARGS)
+
+test: setup
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/snakefmt --check Snakefile workflow/rules
+	$(SNAKEMAKE) --lint --workflow-profile none
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/snakefmt Snakefile workflow/rules
+
+# Remove every output (not the compile cache, which only makes reruns faster).
+clean:
+	rm -rf data/raw data/processed logs
+	find results reports -mindepth 1 ! -name README.md -delete

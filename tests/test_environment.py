@@ -1,0 +1,108 @@
+"""The environment: pins in pyproject.toml, the lock and environment.yml agree."""
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+from conftest import PROJECT
+
+PYPROJECT = tomllib.loads((PROJECT / "pyproject.toml").read_text())
+
+
+def pins() -> dict[str, str]:
+    project = PYPROJECT["project"]
+    requirements = project["dependencies"] + project["optional-dependencies"]["test"]
+    result = {}
+    for requirement in requirements:
+        name, _, version = requirement.partition("==")
+        assert version, f"{requirement}: every direct dependency is pinned exactly"
+        result[name.lower()] = version
+    return result
+
+
+def test_environment_yml_lists_the_same_versions():
+    environment = yaml.safe_load((PROJECT / "environment.yml").read_text())
+    conda = {}
+    for entry in environment["dependencies"]:
+        if isinstance(entry, str) and "==" in entry:
+            name, version = entry.split("==")
+            conda[name.lower()] = version
+    assert conda == pins()
+
+
+def test_lock_pins_every_direct_dependency_with_hashes():
+    lock = (PROJECT / "requirements.lock").read_text()
+    locked = dict(re.findall(r"^([a-z0-9][a-z0-9._-]*)==([^\s;\\]+)", lock, re.MULTILINE))
+    for name, version in pins().items():
+        assert locked.get(name) == version, f"{name}: pyproject {version}, lock {locked.get(name)}"
+    # Every pinned package carries at least one hash.
+    blocks = re.split(r"\n(?=[a-z0-9])", lock.split("\n", 2)[2])
+    assert all("--hash=sha256:" in block for block in blocks if "==" in block)
+
+
+def test_installed_versions_match_the_pins():
+    from importlib.metadata import version
+
+    for name, pinned in pins().items():
+        assert version(name) == pinned, name
+
+
+FIND_PYTHON = PROJECT / "workflow" / "bin" / "find-python"
+REAL = sys.executable  # the venv's interpreter: >= 3.12
+
+
+def _executable(path: Path, body: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+    return path
+
+
+def find_python(path_dirs: list[Path], **env) -> subprocess.CompletedProcess:
+    search = ":".join([*(str(d) for d in path_dirs), "/usr/bin", "/bin"])
+    return subprocess.run(
+        [str(FIND_PYTHON)], env={"PATH": search, **env}, capture_output=True, text=True
+    )
+
+
+def test_explicit_python_that_fails_is_refused():
+    result = find_python([], PYTHON="/bin/false")
+    assert result.returncode == 1
+    assert "PYTHON=/bin/false does not run as Python >= 3.12" in result.stderr
+
+
+def test_explicit_python_wins(tmp_path):
+    shims = tmp_path / "bin"
+    (shims).mkdir()
+    (shims / "python3.13").symlink_to(REAL)
+    assert find_python([shims], PYTHON=REAL).stdout.strip() == REAL
+
+
+def test_a_shim_that_does_not_run_is_skipped(tmp_path):
+    shims = tmp_path / "bin"
+    _executable(shims / "python3.13", 'echo "pyenv: python3.13: command not found" >&2; exit 127')
+    (shims / "python3.12").symlink_to(REAL)
+    assert find_python([shims]).stdout.strip() == str(shims / "python3.12")
+
+
+def test_pyenv_versions_newest_first(tmp_path):
+    root = tmp_path / "pyenv"
+    _executable(root / "versions" / "3.11.7" / "bin" / "python3", "exit 1")
+    (root / "versions" / "3.12.9" / "bin").mkdir(parents=True)
+    (root / "versions" / "3.12.9" / "bin" / "python3").symlink_to(REAL)
+    _executable(root / "versions" / "3.9.18" / "bin" / "python3", "exit 1")
+    bin_dir = tmp_path / "bin"
+    _executable(bin_dir / "pyenv", f'echo "{root}"')
+    _executable(bin_dir / "python3", "exit 1")  # a 3.11 python3 on PATH: too old
+    result = find_python([bin_dir])
+    assert result.stdout.strip() == str(root / "versions" / "3.12.9" / "bin" / "python3")
+
+
+def test_nothing_usable_is_a_clear_error(tmp_path):
+    bin_dir = tmp_path / "bin"
+    _executable(bin_dir / "python3", "exit 1")
+    result = find_python([bin_dir])
+    assert result.returncode == 1 and "no Python >= 3.12 found" in result.stderr

@@ -1,0 +1,1 @@
+"""Replication Ladder: a ladder of Bayesian models for replication studies."""
