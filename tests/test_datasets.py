@@ -1,0 +1,70 @@
+"""Synthetic generators: deterministic from their seed, with the truth they claim."""
+
+import numpy as np
+import pytest
+import yaml
+from conftest import PROJECT
+from replication_ladder.datasets import GENERATORS, generate
+
+CONFIG = yaml.safe_load((PROJECT / "config" / "config.yaml").read_text())
+SOURCES = {
+    name: spec["source"]
+    for name, spec in CONFIG["datasets"].items()
+    if "generator" in spec["source"]
+}
+
+
+def test_every_generator_has_a_default_dataset():
+    assert {source["generator"] for source in SOURCES.values()} == set(GENERATORS)
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_same_seed_same_data_other_seed_other_data(name):
+    source = SOURCES[name]
+    first, second = generate(source), generate(source)
+    assert first.data.equals(second.data) and first.truth == second.truth
+    other = generate({**source, "seed": source["seed"] + 1})
+    assert not first.data.equals(other.data)
+
+
+def _least_squares(design, y):
+    return np.linalg.lstsq(design, y, rcond=None)[0]
+
+
+def test_linear_and_categorical_data_follow_their_truth():
+    for name, columns in (("linear", ["X"]), ("categorical", ["X", "D"])):
+        generated = generate(SOURCES[name])
+        data = generated.data
+        design = np.column_stack([np.ones(len(data)), *(data[c] for c in columns)])
+        estimate = _least_squares(design, data["Y"].to_numpy())
+        truth = [generated.truth["Intercept"], generated.truth["X"]]
+        if name == "categorical":
+            truth.append(generated.truth["C(D)[1]"])
+        np.testing.assert_allclose(estimate, truth, atol=0.6)
+
+
+def test_multisite_is_shaped_like_the_rrr():
+    generated = generate(SOURCES["multisite"])
+    data = generated.data
+    assert data["study"].nunique() == 17
+    per_site = data.groupby("study")["uid"].nunique()
+    assert 70 < per_site.mean() < 130
+    assert (data.groupby("uid").size() == 4).all()
+    assert set(data.columns) >= {"condition", "age", "gender", "study", "value"}
+    for key in ("condition", "1|study_sigma", "condition|study_sigma", "1|study[16]"):
+        assert key in generated.truth
+
+
+def test_measurement_error_standard_errors_come_from_messages():
+    generated = generate(SOURCES["measurement_error"])
+    data = generated.data
+    np.testing.assert_allclose(data["y_err"], 1 / np.sqrt(data["messages"]))
+    features = data[["x1", "x2", "x3", "x4"]]
+    np.testing.assert_allclose(features.mean(), 0, atol=1e-12)
+    np.testing.assert_allclose(features.std(ddof=0), 1)
+    # Standardised residuals against the true model look like N(0, 1).
+    m = np.array([generated.truth[f"m[x{i}]"] for i in range(1, 5)])
+    z = (data["share"] - features @ m - generated.truth["b"]) / (
+        generated.truth["sigma"] * data["y_err"]
+    )
+    assert abs(z.mean()) < 0.25 and 0.8 < z.std() < 1.2
