@@ -4,10 +4,12 @@ import copy
 
 import pytest
 import yaml
-from conftest import PROJECT, snakemake
+
 from replication_ladder.config import FAMILY_PARAMETERS, Ladder, canonical_hash
 from replication_ladder.errors import ConfigError
 from replication_ladder.seeds import derive_seed
+
+from conftest import PROJECT, snakemake
 
 CONFIG = yaml.safe_load((PROJECT / "config" / "config.yaml").read_text())
 SCHEMA = yaml.safe_load((PROJECT / "config" / "schema.yaml").read_text())

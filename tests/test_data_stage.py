@@ -4,6 +4,7 @@ import json
 
 import pandas as pd
 import pytest
+
 from conftest import snakemake
 
 DATASETS = ["rrr", "multisite", "linear", "categorical", "logit", "measurement_error"]

@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 import yaml
-from conftest import PROJECT
+
 from replication_ladder.datasets import GENERATORS, generate
+
+from conftest import PROJECT
 
 CONFIG = yaml.safe_load((PROJECT / "config" / "config.yaml").read_text())
 SOURCES = {

@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 import yaml
+
 from conftest import PROJECT
 
 PYPROJECT = tomllib.loads((PROJECT / "pyproject.toml").read_text())

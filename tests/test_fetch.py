@@ -6,9 +6,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import RRR_SHA256, snakemake
+
 from replication_ladder.errors import FetchError
 from replication_ladder.fetch import copy_verified, download, fetch_source
+
+from conftest import RRR_SHA256, snakemake
 
 SOURCE = {
     "url": "https://github.com/bambinos/bambi/raw/main/docs/notebooks/data/rrr_long.csv",
