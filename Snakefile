@@ -19,6 +19,7 @@ wildcard_constraints:
 
 
 include: "workflow/rules/data.smk"
+include: "workflow/rules/fit.smk"
 
 
 rule all:

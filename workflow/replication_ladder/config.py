@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from replication_ladder.errors import ConfigError
+from replication_ladder.errors import ConfigError, ModelError
 from replication_ladder.seeds import derive_seed
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
@@ -305,8 +305,14 @@ class Ladder:
             self._check_model(name, model, entry)
 
     def _check_model(self, dataset: str, model: str, entry: dict) -> None:
+        from replication_ladder.models import check_sampler_available
+
         where = key_path("datasets", dataset, "models", model)
         columns = self.dataset(dataset)["columns"]
+        try:
+            check_sampler_available(self.sampling(dataset, model)["sampler"], where)
+        except ModelError as error:
+            raise ConfigError(str(error)) from None
         if entry["kind"] == "pymc":
             from replication_ladder.builders import resolve_builder
 

@@ -19,4 +19,11 @@ def code(*modules):
 
 
 def all_targets():
-    return expand("data/processed/{dataset}.parquet", dataset=LADDER.datasets)
+    return [
+        *expand("data/processed/{dataset}.parquet", dataset=LADDER.datasets),
+        *(
+            f"results/{dataset}/{model}/summary.parquet"
+            for dataset, model in LADDER.fits()
+        ),
+        "results/diagnostics.parquet",
+    ]
