@@ -40,7 +40,10 @@ def summarize(idata, ci_prob: float) -> pd.DataFrame:
     """ArviZ's summary with raw numbers and the interval as ci_low / ci_high."""
     import arviz as az
 
-    summary = az.summary(idata, ci_prob=ci_prob, ci_kind="eti", round_to="none")
+    # The non-centred offsets are kept in posterior.nc for moment matching; they are not
+    # parameters anyone reports.
+    names = [name for name in idata["posterior"].data_vars if not name.endswith("_offset")]
+    summary = az.summary(idata, var_names=names, ci_prob=ci_prob, ci_kind="eti", round_to="none")
     lower, upper = (c for c in summary.columns if c.startswith("eti"))
     summary = summary.rename(columns={lower: "ci_low", upper: "ci_high"})
     summary.index.name = "parameter"
@@ -120,7 +123,7 @@ def fit_model(
         **spec["sampling"],
         "seed": spec["seed"],
         "ci_prob": spec["ci_prob"],
-        "rows": len(data),
+        "rows": len(model.data),
         **diagnose(idata, summary),
         "thresholds": thresholds,
         "sampling_seconds": sampling_seconds,

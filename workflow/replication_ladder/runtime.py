@@ -60,6 +60,8 @@ def _redirect_output(log_path: Path):
         force=True,
     )
     logging.captureWarnings(True)
+    for chatty in ("pytensor", "arviz"):  # configuration chatter at INFO level
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     return terminal
 
 
