@@ -20,6 +20,7 @@ wildcard_constraints:
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/fit.smk"
+include: "workflow/rules/compare.smk"
 
 
 rule all:

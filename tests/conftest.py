@@ -82,3 +82,18 @@ def snakemake(
             f"{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
         )
     return result
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory, rrr_mirror) -> Path:
+    """The whole default pipeline, run once for the session on the smoke preset (short
+    chains: the plumbing, not the numbers), with leave-one-site-out on for a multisite
+    dataset of 6 sites (18 refits rather than the 51 of 17 sites)."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("pipeline") / "workflow-copy")
+    snakemake(
+        workdir, config={"preset": "smoke", "mirror": rrr_mirror, "datasets": PIPELINE_DATASETS}
+    )
+    return workdir
+
+
+PIPELINE_DATASETS = "{multisite: {loso: true, source: {params: {sites: 6}}}}"

@@ -108,14 +108,13 @@ def coerce_cli_values(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
 
     schema = _load_schema(schema_path)
 
-    def walk(node: dict, value: dict) -> None:
+    def walk(node: dict | None, value: dict) -> None:
         for key, item in value.items():
-            sub = _subschema(node, key, schema)
-            if sub is None:
-                continue
+            # No schema below a free-form mapping (a generator's params): YAML decides.
+            sub = _subschema(node, key, schema) if node is not None else None
             if isinstance(item, dict):
                 walk(sub, item)
-            elif isinstance(item, str) and "string" not in _types(sub, schema):
+            elif isinstance(item, str) and "string" not in _types(sub or {}, schema):
                 # Unparsable text stays as it is, and validation names the key.
                 with contextlib.suppress(yaml.YAMLError):
                     value[key] = yaml.safe_load(item)

@@ -230,6 +230,11 @@ def process(raw_path: str | Path, spec: dict) -> tuple[pd.DataFrame, dict]:
             if table[column].isna().any()
         },
         "sites": int(table[spec["site"]].nunique()) if spec["site"] else None,
+        # In order: leave-one-site-out names its refits by position, never by label, so
+        # that no text from a data file becomes part of a path.
+        "site_levels": [str(level) for level in table[spec["site"]].cat.categories]
+        if spec["site"]
+        else None,
         "warnings": warnings,
     }
     return table, record

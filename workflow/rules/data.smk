@@ -37,7 +37,8 @@ rule simulate_data:
         "../scripts/simulate.py"
 
 
-rule validate_data:
+# A checkpoint: leave-one-site-out needs the sites, which only the data can tell.
+checkpoint validate_data:
     input:
         code("validation"),
         raw="data/raw/{dataset}.csv",
