@@ -6,6 +6,7 @@ Artefacts (stable paths under results/{dataset}/{model}/):
   diagnostics.json   sampler settings, seed, convergence figures and warnings, timings,
                      versions, hashes of the data and the model's config, provenance
   priors.json/.txt   the priors the model actually used
+  ppc.parquet        100 replicated datasets (rows x draws) for posterior predictive checks
 A fit that crosses a convergence threshold under strict_convergence keeps its artefacts
 under failed/ instead, and its job fails with the reason.
 """
@@ -22,17 +23,20 @@ from replication_ladder import models, provenance
 from replication_ladder.atomic import atomic_path, write_json, write_parquet, write_text
 from replication_ladder.errors import ConvergenceError
 from replication_ladder.fetch import sha256_file
+from replication_ladder.seeds import derive_seed
 
 log = logging.getLogger(__name__)
 
-ARTEFACTS = ("posterior", "summary", "diagnostics", "priors_json", "priors_txt")
+ARTEFACTS = ("posterior", "summary", "diagnostics", "priors_json", "priors_txt", "ppc")
 FILE_NAMES = {
     "posterior": "posterior.nc",
     "summary": "summary.parquet",
     "diagnostics": "diagnostics.json",
     "priors_json": "priors.json",
     "priors_txt": "priors.txt",
+    "ppc": "ppc.parquet",
 }
+PPC_DRAWS = 100  # replicated datasets kept for posterior predictive checks
 GROUPS = ("posterior", "sample_stats", "log_likelihood", "observed_data")
 
 
@@ -104,13 +108,17 @@ def fit_model(
     started = time.perf_counter()
     data = pd.read_parquet(data_path)
     model = models.build(spec, data)
-    log.info("%s\n%s", model.where, model.description())
+    description = model.description()  # before sampling: Bambi adds usage hints after
+    log.info("%s\n%s", model.where, description)
 
     sample_started = time.perf_counter()
     idata = model.sample(spec["sampling"], spec["seed"], cores)
     sample_call = time.perf_counter() - sample_started
     model.add_log_likelihood(idata)
     summary = summarize(idata, spec["ci_prob"])
+    replicated = model.posterior_predictive(
+        idata, PPC_DRAWS, derive_seed(spec["seed"], "posterior-predictive")
+    )
 
     sampling_seconds = _sampling_seconds(idata)
     diagnostics = {
@@ -146,7 +154,14 @@ def fit_model(
     write_posterior(idata, outputs["posterior"])
     write_parquet(outputs["summary"], summary)
     write_json(outputs["priors_json"], model.priors())
-    write_text(outputs["priors_txt"], model.description() + "\n")
+    write_text(outputs["priors_txt"], description + "\n")
+    # float32: the draws are only drawn in plots.
+    write_parquet(
+        outputs["ppc"],
+        pd.DataFrame(
+            replicated.T.astype("float32"), columns=[f"draw_{i}" for i in range(PPC_DRAWS)]
+        ).rename_axis("row"),
+    )
     diagnostics["wall_seconds"] = time.perf_counter() - started
     write_json(outputs["diagnostics"], diagnostics)
     for warning in diagnostics["warnings"]:

@@ -124,6 +124,34 @@ class LadderModel:
             coords={"chain": idata["posterior"]["chain"], "draw": idata["posterior"]["draw"]},
         )
 
+    def posterior_predictive(self, idata, n_draws: int, seed: int) -> np.ndarray:
+        """`n_draws` replicated datasets (draws spread evenly over the chains), for
+        posterior predictive checks: an (n_draws, rows) array."""
+        import pymc as pm
+        import xarray as xr
+
+        stacked = idata["posterior"].to_dataset().stack(sample=("chain", "draw"))
+        picks = np.linspace(0, stacked.sizes["sample"] - 1, n_draws).round().astype(int)
+        subset = (
+            stacked.isel(sample=picks)
+            .drop_vars(["sample", "chain", "draw"])
+            .rename(sample="draw")
+            .assign_coords(draw=np.arange(n_draws))
+            .expand_dims(chain=[0])
+            .transpose("chain", "draw", ...)
+        )
+        tree = xr.DataTree.from_dict({"posterior": subset})
+        if self.bambi_model is not None:
+            predicted = self.bambi_model.predict(
+                tree, kind="response", inplace=False, random_seed=seed
+            )
+        else:
+            predicted = pm.sample_posterior_predictive(
+                tree, model=self.pymc_model, random_seed=seed, progressbar=False
+            )
+        (values,) = predicted["posterior_predictive"].to_dataset().data_vars.values()
+        return np.asarray(values.values).reshape(n_draws, -1)
+
     def log_likelihood_on(self, idata, data: pd.DataFrame, seed: int):
         """Pointwise log-likelihood of other rows (held out), as (chain, draw, __obs__).
 

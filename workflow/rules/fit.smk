@@ -11,6 +11,7 @@ rule fit:
         diagnostics="results/{dataset}/{model}/diagnostics.json",
         priors_json="results/{dataset}/{model}/priors.json",
         priors_txt="results/{dataset}/{model}/priors.txt",
+        ppc="results/{dataset}/{model}/ppc.parquet",
     log:
         "logs/fit/{dataset}/{model}.log",
     benchmark:
