@@ -24,15 +24,19 @@ CONFIG += preset=$(PRESET)
 endif
 CONFIG_ARGS := $(if $(strip $(CONFIG)),--config $(strip $(CONFIG)))
 
-.PHONY: setup run test lint format clean
+.PHONY: setup setup-test run test lint format clean
 
 setup:
 	workflow/bin/setup-venv
 
+# The Debian packages the tests need (Chromium for the browser test), via apt-get.
+setup-test: setup
+	workflow/bin/setup-test-system
+
 run: setup
 	$(SNAKEMAKE) --workflow-profile $(PROFILE) --cores $(CORES) $(CONFIG_ARGS) $(ARGS)
 
-test: setup
+test: setup-test
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 lint: setup

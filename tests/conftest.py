@@ -37,8 +37,8 @@ def copy_workflow(dest: Path) -> Path:
     for name in ("Snakefile", "environment.yml"):
         shutil.copy2(PROJECT / name, dest / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(PROJECT / "config", dest / "config", ignore=ignore)
-    shutil.copytree(PROJECT / "workflow", dest / "workflow", ignore=ignore)
+    for name in ("config", "workflow"):  # copy2 keeps mtimes: a reused copy stays up to date
+        shutil.copytree(PROJECT / name, dest / name, ignore=ignore, dirs_exist_ok=True)
     return dest
 
 
@@ -86,12 +86,17 @@ def snakemake(
 
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory, rrr_mirror) -> Path:
-    """The whole default pipeline, run once for the session on the smoke preset (short
-    chains: the plumbing, not the numbers), with leave-one-site-out on for a multisite
-    dataset of 6 sites (18 refits rather than the 51 of 17 sites)."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("pipeline") / "workflow-copy")
+    """The whole default pipeline, run once for the session on the quick preset (short
+    chains: the plumbing more than the numbers), with leave-one-site-out on for a
+    multisite dataset of 6 sites (18 refits rather than the 51 of 17 sites).
+
+    LADDER_TEST_PIPELINE=<dir> keeps the run in <dir> and reuses it while it is up to
+    date (Snakemake decides), for quicker rounds of tests while developing."""
+    kept = os.environ.get("LADDER_TEST_PIPELINE")
+    workdir = Path(kept) if kept else tmp_path_factory.mktemp("pipeline") / "workflow-copy"
+    copy_workflow(workdir)
     snakemake(
-        workdir, config={"preset": "smoke", "mirror": rrr_mirror, "datasets": PIPELINE_DATASETS}
+        workdir, config={"preset": "quick", "mirror": rrr_mirror, "datasets": PIPELINE_DATASETS}
     )
     return workdir
 

@@ -210,6 +210,11 @@ class Ladder:
     def replication_datasets(self) -> list[str]:
         return [name for name in self.datasets if self.dataset(name)["replication"]]
 
+    @property
+    def reported_datasets(self) -> list[str]:
+        """Datasets with at least one model: those compared and reported."""
+        return [name for name in self.datasets if self.models(name)]
+
     def models(self, dataset: str) -> list[str]:
         return list(self.dataset(dataset)["models"])
 
@@ -261,11 +266,25 @@ class Ladder:
 
     @cached_property
     def config_sha256(self) -> str:
-        return canonical_hash(self.raw)
+        """Hash of the analysis: every setting but where files come from and go to."""
+        operational = {"mirror", "allow_http", "download", "compile_cache"}
+        return canonical_hash({k: v for k, v in self.raw.items() if k not in operational})
+
+    def report_settings(self, dataset: str) -> dict:
+        """What a dataset's report needs from the config (a job param)."""
+        return {
+            "dataset": self.dataset(dataset),
+            "loso": self.loso(dataset),
+            "ci_prob": self.raw["ci_prob"],
+            "preset": self.raw["preset"],
+            "config_sha256": self.config_sha256,
+        }
 
     # -- semantic checks -----------------------------------------------------------
 
     def _check(self) -> None:
+        if "index" in self.datasets:  # reports/index.html is the page that links the reports
+            raise ConfigError("config key datasets.index: the name 'index' is reserved")
         for name in self.datasets:
             self._check_dataset(name)
 

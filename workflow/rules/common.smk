@@ -38,23 +38,36 @@ def loso_refits(wildcards):
     ]
 
 
-def all_targets():
+def report_fit_inputs(wildcards):
+    """Every per-fit artefact a dataset's report reads."""
+    names = ["posterior.nc", "summary.parquet", "diagnostics.json", "priors.txt"]
+    names += ["ppc.parquet", "loo_pointwise.parquet"]
     return [
-        *(
-            f"results/{dataset}/{model}/summary.parquet"
-            for dataset, model in LADDER.fits()
-        ),
+        path for name in names for path in dataset_files(wildcards, "{model}/" + name)
+    ]
+
+
+def report_tables(wildcards):
+    """The dataset-level tables a report reads: those this dataset has."""
+    dataset = wildcards.dataset
+    tables = [f"results/{dataset}/loo.parquet"]
+    if dataset in LADDER.synthetic_datasets:
+        tables.append(f"results/{dataset}/recovery.parquet")
+    if dataset in LADDER.replication_datasets:
+        tables.append(f"results/{dataset}/replication.json")
+    if LADDER.loso(dataset):
+        tables += [
+            f"results/{dataset}/loso.parquet",
+            f"results/{dataset}/loso_sites.parquet",
+        ]
+    return tables
+
+
+def all_targets():
+    reported = LADDER.reported_datasets
+    return [
         "results/diagnostics.parquet",
-        *(
-            f"results/{dataset}/loo.parquet"
-            for dataset in LADDER.datasets
-            if LADDER.models(dataset)
-        ),
-        *(
-            f"results/{dataset}/recovery.parquet"
-            for dataset in LADDER.synthetic_datasets
-        ),
         "results/recovery.parquet",
-        *(f"results/{d}/replication.json" for d in LADDER.replication_datasets),
-        *(f"results/{d}/loso.parquet" for d in LADDER.datasets if LADDER.loso(d)),
+        *(f"reports/{dataset}.html" for dataset in reported),
+        "reports/index.html",
     ]
