@@ -161,7 +161,7 @@ def test_multisite_recovers_site_sds_and_pooled_effect_with_default_settings(tmp
     steps), through the workflow's own generation and validation."""
     source = LADDER.dataset("multisite")["source"]
     raw, truth_path = tmp_path / "multisite.csv", tmp_path / "multisite.truth.json"
-    datasets.write_synthetic(source, raw, truth_path)
+    datasets.write_synthetic(source, raw, truth_path, tmp_path / "holdout.csv")
     data_path = tmp_path / "multisite.parquet"
     validation.write_processed(
         raw, LADDER.data_spec("multisite"), data_path, tmp_path / "multisite.json"

@@ -1,6 +1,7 @@
 """Synthetic generators: deterministic from their seed, with the truth they claim."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -14,6 +15,16 @@ SOURCES = {
     for name, spec in CONFIG["datasets"].items()
     if "generator" in spec["source"]
 }
+
+
+def test_holdout_rows_are_drawn_alike_and_kept_apart():
+    source = SOURCES["linear"]
+    generated = generate(source)
+    assert len(generated.data) == source["params"]["n"]
+    assert len(generated.holdout) == source["params"]["holdout"]
+    assert list(generated.holdout.columns) == list(generated.data.columns)
+    without = generate({**source, "params": {**source["params"], "holdout": 0}})
+    assert len(without.holdout) == 0
 
 
 def test_every_generator_has_a_default_dataset():
@@ -59,7 +70,8 @@ def test_multisite_is_shaped_like_the_rrr():
 
 def test_measurement_error_standard_errors_come_from_messages():
     generated = generate(SOURCES["measurement_error"])
-    data = generated.data
+    # Standardised over every generated row, the held-out ones included.
+    data = pd.concat([generated.data, generated.holdout], ignore_index=True)
     np.testing.assert_allclose(data["y_err"], 1 / np.sqrt(data["messages"]))
     features = data[["x1", "x2", "x3", "x4"]]
     np.testing.assert_allclose(features.mean(), 0, atol=1e-12)

@@ -137,8 +137,9 @@ def validate_schema(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
         raise ConfigError(_schema_error_message(cause)) from None
 
 
-def _formula_terms(formula: str, where: str) -> tuple[set[str], set[str]]:
-    """The columns a formula reads and the names of its terms (as Bambi names them)."""
+def _formula_terms(formula: str, where: str) -> tuple[set[str], set[str], set[str]]:
+    """The columns a formula reads, the names of its terms (as Bambi names them) and the
+    columns of its response."""
     import formulae
 
     try:
@@ -146,7 +147,7 @@ def _formula_terms(formula: str, where: str) -> tuple[set[str], set[str]]:
     except Exception as error:  # formulae raises several unrelated types
         raise ConfigError(f"{where}: cannot parse formula {formula!r}: {error}") from None
     terms = {term.name for term in description.terms}
-    return set(description.var_names), terms
+    return set(description.var_names), terms, set(description.response.term.var_names)
 
 
 def _check_prior(prior: dict, where: str) -> None:
@@ -232,6 +233,48 @@ class Ladder:
             **self.dataset(dataset)["models"][model].get("sampling", {}),
             **self.preset.get("sampling", {}),
         }
+
+    def model_columns(self, dataset: str, model: str) -> tuple[str, list[str]]:
+        """A rung's response column and its predictor columns."""
+        entry = self.dataset(dataset)["models"][model]
+        where = key_path("datasets", dataset, "models", model)
+        if entry["kind"] == "pymc":
+            from replication_ladder.builders import resolve_builder
+
+            builder = resolve_builder(entry["builder"], f"{where}.builder")
+            return builder.response, list(builder.predictors)
+        variables, _, response = _formula_terms(entry["formula"], f"{where}.formula")
+        (response,) = response
+        return response, sorted(variables - {response})
+
+    def response(self, dataset: str) -> str:
+        """The outcome every rung of a dataset models (checked to be the same)."""
+        return self.model_columns(dataset, self.models(dataset)[0])[0]
+
+    def predictors(self, dataset: str) -> list[str]:
+        """Every column some rung predicts from, in the dataset's column order."""
+        used = {
+            column
+            for model in self.models(dataset)
+            for column in self.model_columns(dataset, model)[1]
+        }
+        return [column for column in self.dataset(dataset)["columns"] if column in used]
+
+    def new_rows_spec(self, dataset: str) -> dict:
+        """What making a dataset's new rows needs (a job param)."""
+        spec = self.dataset(dataset)
+        predictors, response = self.predictors(dataset), self.response(dataset)
+        return {
+            "dataset": dataset,
+            "predict": spec["predict"],
+            "columns": {c: spec["columns"][c] for c in [*predictors, response]},
+            "predictors": predictors,
+            "response": response,
+        }
+
+    @property
+    def predicted_datasets(self) -> list[str]:
+        return [name for name in self.reported_datasets if self.dataset(name)["predict"]]
 
     def data_spec(self, dataset: str) -> dict:
         """What validation of the raw file needs (a job param: changes rerun it)."""
@@ -321,6 +364,38 @@ class Ladder:
             )
         for model, entry in spec["models"].items():
             self._check_model(name, model, entry)
+        if spec["models"]:
+            responses = {m: self.model_columns(name, m)[0] for m in spec["models"]}
+            if len(set(responses.values())) > 1:
+                listed = ", ".join(f"{m}: {r}" for m, r in responses.items())
+                raise ConfigError(
+                    f"{where}.models: the rungs model different outcomes "
+                    f"({listed}); a ladder compares models of one outcome"
+                )
+        self._check_predict(name)
+
+    def _check_predict(self, dataset: str) -> None:
+        spec = self.dataset(dataset)
+        predict = spec["predict"]
+        where = key_path("datasets", dataset, "predict")
+        if predict is None:
+            return
+        if not spec["models"]:
+            raise ConfigError(f"{where}: there is no model to predict with")
+        if "holdout" in predict and not spec["source"].get("params", {}).get("holdout"):
+            raise ConfigError(
+                f"{where}.holdout: datasets.{dataset}.source.params.holdout "
+                "must hold some rows out (a synthetic dataset)"
+            )
+        if "grid" in predict:
+            given, wanted = set(predict["grid"]), set(self.predictors(dataset))
+            for column in sorted(wanted - given):
+                raise ConfigError(f"{where}.grid: predictor column {column!r} is missing")
+            for column in sorted(given - wanted):
+                raise ConfigError(
+                    f"{where}.grid: {column!r} is not a predictor of any rung "
+                    f"(predictors: {', '.join(sorted(wanted))})"
+                )
 
     def _check_model(self, dataset: str, model: str, entry: dict) -> None:
         from replication_ladder.models import check_sampler_available
@@ -338,7 +413,7 @@ class Ladder:
             if entry.get("priors"):
                 raise ConfigError(f"{where}.priors: a pymc model sets its priors in its builder")
             return
-        variables, terms = _formula_terms(entry["formula"], f"{where}.formula")
+        variables, terms, _ = _formula_terms(entry["formula"], f"{where}.formula")
         missing = sorted(variables - set(columns))
         if missing:
             raise ConfigError(

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 class Generated:
     data: pd.DataFrame
     truth: dict[str, float]
+    holdout: pd.DataFrame | None = None  # rows generated alike but kept out of the fit
 
 
 def linear(rng: np.random.Generator, n: int, alpha: float, beta: float, sigma: float) -> Generated:
@@ -155,11 +156,19 @@ def _fits(value, annotation) -> bool:
     return isinstance(value, list) and bool(value) and all(_is_number(v) for v in value)
 
 
-def check_generator_params(generator: str, params: dict, where: str) -> None:
-    """Every parameter of the generator given, nothing else, each of its annotated type."""
+def _expected_params(generator: str) -> dict:
     signature = inspect.signature(GENERATORS[generator])
     expected = {name: p.annotation for name, p in signature.parameters.items() if name != "rng"}
-    missing = [name for name in expected if name not in params]
+    if "n" in expected:  # row-wise generators can hold rows out, for predictions
+        expected["holdout"] = int
+    return expected
+
+
+def check_generator_params(generator: str, params: dict, where: str) -> None:
+    """Every parameter of the generator given, nothing else, each of its annotated type
+    (`holdout`, the rows kept out of the fit, may be left out: none)."""
+    expected = _expected_params(generator)
+    missing = [name for name in expected if name not in params and name != "holdout"]
     unknown = sorted(set(params) - set(expected))
     if missing:
         raise ConfigError(f"{where}.params: missing {missing[0]!r} for generator {generator!r}")
@@ -169,19 +178,31 @@ def check_generator_params(generator: str, params: dict, where: str) -> None:
             f"(expected: {', '.join(expected)})"
         )
     for name, annotation in expected.items():
-        if not _fits(params[name], annotation):
+        if name in params and not _fits(params[name], annotation):
             kind = {int: "an integer", float: "a number"}.get(annotation, "a list of numbers")
             raise ConfigError(f"{where}.params.{name}: expected {kind}, got {params[name]!r}")
 
 
 def generate(source: dict) -> Generated:
+    """The dataset from its seed; `holdout` more rows drawn alike are split off last."""
     rng = np.random.default_rng(source["seed"])
-    return GENERATORS[source["generator"]](rng, **source["params"])
+    params = dict(source["params"])
+    holdout = params.pop("holdout", 0)
+    if holdout:
+        params["n"] += holdout
+    generated = GENERATORS[source["generator"]](rng, **params)
+    n_fit = len(generated.data) - holdout
+    return Generated(
+        generated.data.iloc[:n_fit].reset_index(drop=True),
+        generated.truth,
+        generated.data.iloc[n_fit:].reset_index(drop=True),
+    )
 
 
-def write_synthetic(source: dict, data_path: str, truth_path: str) -> None:
+def write_synthetic(source: dict, data_path: str, truth_path: str, holdout_path: str) -> None:
     generated = generate(source)
     write_text(data_path, generated.data.to_csv(index=False))
+    write_text(holdout_path, generated.holdout.to_csv(index=False))
     write_json(
         truth_path,
         {
@@ -200,4 +221,9 @@ def write_synthetic(source: dict, data_path: str, truth_path: str) -> None:
 
 
 def main(snakemake) -> None:
-    write_synthetic(snakemake.params.source, snakemake.output.data, snakemake.output.truth)
+    write_synthetic(
+        snakemake.params.source,
+        snakemake.output.data,
+        snakemake.output.truth,
+        snakemake.output.holdout,
+    )

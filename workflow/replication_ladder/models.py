@@ -75,7 +75,7 @@ class LadderModel:
     def priors(self) -> dict:
         """The priors the model actually used, by term (Bambi's names)."""
         if self.bambi_model is None:
-            return {rv.name: _pymc_prior(rv) for rv in self.pymc_model.free_RVs}
+            return _pymc_priors(self.pymc_model)
         priors = {}
         for name, component in self.bambi_model.parameters.items():
             if hasattr(component, "terms"):
@@ -104,7 +104,11 @@ class LadderModel:
             return self.bambi_model.fit(
                 inference_method=sampling["sampler"], omit_offsets=False, **settings
             )
-        return pm.sample(model=self.pymc_model, nuts_sampler=sampling["sampler"], **settings)
+        # Free variables only: a deterministic over rows (mu) would double the trace.
+        names = [rv.name for rv in self.pymc_model.free_RVs]
+        return pm.sample(
+            model=self.pymc_model, nuts_sampler=sampling["sampler"], var_names=names, **settings
+        )
 
     def add_log_likelihood(self, idata) -> None:
         """Pointwise log-likelihood of the observed rows, for LOO (in place)."""
@@ -152,6 +156,35 @@ class LadderModel:
         (values,) = predicted["posterior_predictive"].to_dataset().data_vars.values()
         return np.asarray(values.values).reshape(n_draws, -1)
 
+    def predict(self, posterior, rows: pd.DataFrame, seed: int):
+        """Draws of the expected value and of a new observation for `rows`: two
+        (draws, rows) arrays. Bambi: model.predict with kind "response" (which adds the
+        response parameters, kind "response_params", on the way); PyMC: pm.set_data and
+        pm.sample_posterior_predictive."""
+        import pymc as pm
+
+        if self.bambi_model is not None:
+            predicted = self.bambi_model.predict(
+                posterior, kind="response", data=rows, inplace=False, random_seed=seed
+            )
+            expected = predicted["posterior"][self.bambi_model.family.likelihood.parent]
+            (observed,) = predicted["posterior_predictive"].to_dataset().data_vars.values()
+        else:
+            from replication_ladder.builders import resolve_builder
+
+            builder = resolve_builder(self.spec["builder"], f"{self.where}.builder")
+            with self.pymc_model:
+                pm.set_data(builder.data(rows), coords=builder.coords(rows))
+                predicted = pm.sample_posterior_predictive(
+                    posterior,
+                    var_names=[builder.expected, builder.response],
+                    random_seed=seed,
+                    progressbar=False,
+                )
+            expected = predicted["posterior_predictive"][builder.expected]
+            observed = predicted["posterior_predictive"][builder.response]
+        return _draws_by_row(expected), _draws_by_row(observed)
+
     def log_likelihood_on(self, idata, data: pd.DataFrame, seed: int):
         """Pointwise log-likelihood of other rows (held out), as (chain, draw, __obs__).
 
@@ -180,6 +213,12 @@ class LadderModel:
         return self.bambi_model.family.log_likelihood(
             model=self.bambi_model, posterior=predicted["posterior"].to_dataset(), data=data
         ).transpose("chain", "draw", "__obs__")
+
+
+def _draws_by_row(values) -> np.ndarray:
+    """(chain, draw, rows) draws as a (draws, rows) array."""
+    array = np.asarray(values.values)
+    return array.reshape(array.shape[0] * array.shape[1], -1)
 
 
 def pointwise_log_likelihood(model, posterior, chunk: int = 500) -> np.ndarray:
@@ -245,9 +284,17 @@ def model_rows(spec: dict, data: pd.DataFrame) -> pd.DataFrame:
     return data[complete].reset_index(drop=True)
 
 
-def _pymc_prior(rv) -> dict:
-    op = rv.owner.op
-    return {"dist": getattr(op, "name", type(op).__name__), "dims": list(rv.type.shape)}
+def _pymc_priors(model) -> dict:
+    """The free variables' priors as PyMC prints them: {"m": {"dist": "Normal",
+    "args": "0, 1"}}."""
+    free = {rv.name for rv in model.free_RVs}
+    priors = {}
+    for line in model.str_repr().splitlines():
+        name, _, distribution = (part.strip() for part in line.partition("~"))
+        if name in free:
+            dist, _, args = distribution.partition("(")
+            priors[name] = {"dist": dist.strip(), "args": args.rstrip(")")}
+    return priors
 
 
 def build(spec: dict, data: pd.DataFrame) -> LadderModel:

@@ -427,6 +427,112 @@ class DatasetReport:
             _forest(rows, truth=True, title="Estimated against true values"), "ladder.recovery"
         )
 
+    # -- predictions on new rows --------------------------------------------------------
+
+    @cached_property
+    def predictions(self) -> dict[str, pd.DataFrame] | None:
+        if not self.spec["predict"]:
+            return None
+        return {m: pd.read_parquet(self.path(m, "predictions.parquet")) for m in self.models}
+
+    def predictions_sentence(self) -> str:
+        """Where the new rows come from and, for held-out rows, the intervals' coverage."""
+        predict = self.spec["predict"]
+        origin = (
+            "rows held out of the synthetic data"
+            if "holdout" in predict
+            else f"the rows of {predict['file']}"
+            if "file" in predict
+            else "a grid over " + ", ".join(predict["grid"])
+        )
+        first = next(iter(self.predictions.values()))
+        sentence = f"{len(first)} new rows: {html.escape(origin)}."
+        if "covered" in first:
+            parts = [
+                f"{model} {table['covered'].sum()} of {len(table)}"
+                for model, table in self.predictions.items()
+            ]
+            sentence += (
+                f" Observed values inside the {100 * self.settings['ci_prob']:.0f}% "
+                f"prediction interval: {'; '.join(parts)}."
+            )
+        return sentence
+
+    def predictions_table(self, model: str) -> pd.DataFrame:
+        return self.table(self.predictions[model], f"{model}.predictions")
+
+    def predictions_figure(self):
+        """Held-out rows: predictions with intervals against the truth. A grid: the
+        expected value along its numeric column, one line per level of the others (for
+        the logit data, the probability to stay against frac for both div groups)."""
+        tables = self.predictions
+        if "observed" in next(iter(tables.values())):
+            return self._predictions_against_truth(tables)
+        return self._predictions_along_grid(tables)
+
+    def _predictions_against_truth(self, tables):
+        fig, axes = plt.subplots(
+            1,
+            len(tables),
+            figsize=(4.2 * len(tables), 4),
+            squeeze=False,
+            sharex=True,
+            sharey=True,
+            layout="constrained",
+        )
+        for ax, (model, table), color in zip(axes[0], tables.items(), MODEL_COLORS, strict=False):
+            ax.errorbar(
+                table["observed"],
+                table["mean"],
+                yerr=[table["mean"] - table["obs_ci_low"], table["obs_ci_high"] - table["mean"]],
+                fmt="o",
+                markersize=3,
+                color=color,
+                alpha=0.6,
+                elinewidth=0.8,
+            )
+            low = min(table["observed"].min(), table["obs_ci_low"].min())
+            high = max(table["observed"].max(), table["obs_ci_high"].max())
+            ax.plot([low, high], [low, high], color=TRUE_COLOR, linewidth=1)
+            ax.set_title(f"{model}: {table['covered'].sum()} of {len(table)} covered", fontsize=10)
+            ax.set_xlabel("true held-out value")
+        axes[0][0].set_ylabel("prediction (mean, 95% interval)")
+        return self.save(fig, "ladder.predictions")
+
+    def _predictions_along_grid(self, tables):
+        numeric = [
+            c
+            for c in self.spec["predict"]["grid"]
+            if isinstance(self.spec["predict"]["grid"][c], dict)
+        ]
+        x = numeric[0] if numeric else next(iter(self.spec["predict"]["grid"]))
+        groups = [c for c in self.spec["predict"]["grid"] if c != x]
+        fig, axes = plt.subplots(
+            1,
+            len(tables),
+            figsize=(4.5 * len(tables), 3.5),
+            squeeze=False,
+            sharey=True,
+            layout="constrained",
+        )
+        for ax, (model, table) in zip(axes[0], tables.items(), strict=True):
+            keys = table.groupby(groups, observed=True) if groups else [("all", table)]
+            for (level, part), color in zip(keys, MODEL_COLORS, strict=False):
+                part = part.sort_values(x)
+                label = ", ".join(
+                    f"{g} = {v}" for g, v in zip(groups, np.atleast_1d(level), strict=True)
+                )
+                ax.plot(part[x], part["mean"], color=color, label=label or None)
+                ax.fill_between(
+                    part[x], part["mean_ci_low"], part["mean_ci_high"], color=color, alpha=0.2
+                )
+            ax.set_xlabel(x)
+            ax.set_title(model, fontsize=10)
+            if groups:
+                ax.legend(frameon=False)
+        axes[0][0].set_ylabel(f"expected {self.outcome[0]} (posterior mean, 95%)")
+        return self.save(fig, "ladder.predictions")
+
     # -- replication verdict -----------------------------------------------------------
 
     def verdict_numbers(self) -> str:

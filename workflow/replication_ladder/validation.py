@@ -133,7 +133,8 @@ def _level_sort_key(level: str):
         return (1, 0.0, level)
 
 
-def _convert(path: Path, column: str, declared, tokens: list[str], lines: list[int]):
+def convert_column(path: Path, column: str, declared, tokens: list[str], lines: list[int]):
+    """Parse one column's tokens as its declared type; (values, missing mask)."""
     kind = column_type(declared)
     missing = np.array([token.strip() in MISSING for token in tokens])
     if kind in ("number", "integer", "binary"):
@@ -194,7 +195,9 @@ def process(raw_path: str | Path, spec: dict) -> tuple[pd.DataFrame, dict]:
     for column, declared in columns.items():
         position = header.index(column)
         tokens = [record[position] for _, record in records]
-        converted[column], missing[column] = _convert(raw_path, column, declared, tokens, lines)
+        converted[column], missing[column] = convert_column(
+            raw_path, column, declared, tokens, lines
+        )
 
     drop = np.zeros(len(records), dtype=bool)
     for column in spec["dropna"]:

@@ -38,12 +38,20 @@ def loso_refits(wildcards):
     ]
 
 
+def new_rows_source(wildcards):
+    """The file new rows come from: the held-out rows, the user's file, or none (grid)."""
+    predict = LADDER.dataset(wildcards.dataset)["predict"]
+    if "holdout" in predict:
+        return [f"data/raw/{wildcards.dataset}.holdout.csv"]
+    return [predict["file"]] if "file" in predict else []
+
+
 def report_fit_inputs(wildcards):
     """Every per-fit artefact a dataset's report reads."""
     names = ["posterior.nc", "summary.parquet", "diagnostics.json", "priors.txt"]
     names += ["ppc.parquet", "loo_pointwise.parquet"]
     return [
-        path for name in names for path in dataset_files(wildcards, "{model}/" + name)
+        path for name in names for path in dataset_files(wildcards, f"{{model}}/{name}")
     ]
 
 
@@ -60,6 +68,8 @@ def report_tables(wildcards):
             f"results/{dataset}/loso.parquet",
             f"results/{dataset}/loso_sites.parquet",
         ]
+    if dataset in LADDER.predicted_datasets:
+        tables += dataset_files(wildcards, "{model}/predictions.parquet")
     return tables
 
 

@@ -131,3 +131,43 @@ rule loso:
         "../../environment.yml"
     script:
         "../scripts/loso.py"
+
+
+rule new_rows:
+    input:
+        code("predict", "validation"),
+        data="data/processed/{dataset}.parquet",
+        source=lambda wildcards: new_rows_source(wildcards),
+    output:
+        "data/new/{dataset}.parquet",
+    log:
+        "logs/new_rows/{dataset}.log",
+    wildcard_constraints:
+        dataset=one_of(LADDER.predicted_datasets),
+    conda:
+        "../../environment.yml"
+    params:
+        spec=lambda wildcards: LADDER.new_rows_spec(wildcards.dataset),
+    script:
+        "../scripts/new_rows.py"
+
+
+rule predict:
+    input:
+        code("predict", "models"),
+        data="data/processed/{dataset}.parquet",
+        rows="data/new/{dataset}.parquet",
+        posterior="results/{dataset}/{model}/posterior.nc",
+    output:
+        "results/{dataset}/{model}/predictions.parquet",
+    log:
+        "logs/predict/{dataset}/{model}.log",
+    wildcard_constraints:
+        dataset=one_of(LADDER.predicted_datasets),
+    conda:
+        "../../environment.yml"
+    params:
+        spec=lambda wildcards: LADDER.model_spec(wildcards.dataset, wildcards.model),
+        response=lambda wildcards: LADDER.response(wildcards.dataset),
+    script:
+        "../scripts/predict.py"

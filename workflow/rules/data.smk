@@ -24,6 +24,8 @@ rule simulate_data:
     output:
         data="data/raw/{dataset}.csv",
         truth="data/raw/{dataset}.truth.json",
+        # Rows generated alike but kept out of the fit (none unless params.holdout).
+        holdout="data/raw/{dataset}.holdout.csv",
     log:
         "logs/simulate_data/{dataset}.log",
     wildcard_constraints:
