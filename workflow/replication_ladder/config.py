@@ -8,6 +8,7 @@ key path (`datasets.rrr.models.fixed.formula`), and so each job receives a plain
 
 import contextlib
 import copy
+import functools
 import hashlib
 import json
 from functools import cached_property
@@ -65,6 +66,15 @@ def canonical_hash(obj: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+OPERATIONAL_KEYS = frozenset({"mirror", "allow_http", "download", "compile_cache"})
+
+
+def analysis_sha256(config: dict) -> str:
+    """Hash of the analysis a config describes: every setting but where files come from
+    and where compiled code is cached."""
+    return canonical_hash({k: v for k, v in config.items() if k not in OPERATIONAL_KEYS})
+
+
 def _schema_error_message(error) -> str:
     # oneOf/anyOf failures hide the useful message among their sub-errors.
     from jsonschema.exceptions import best_match
@@ -75,10 +85,20 @@ def _schema_error_message(error) -> str:
     return f"config key {where}: {error.message}"
 
 
+@functools.cache
 def _load_schema(schema_path: Path) -> dict:
     import yaml
 
     return yaml.safe_load(schema_path.read_text())
+
+
+_JSON_TYPES = {
+    "str": "string",
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "NoneType": "null",
+}
 
 
 def _types(node: dict, schema: dict) -> set[str]:
@@ -87,7 +107,7 @@ def _types(node: dict, schema: dict) -> set[str]:
     declared = node.get("type", [])
     types = set(declared if isinstance(declared, list) else [declared])
     if "enum" in node:
-        types |= {type(value).__name__ for value in node["enum"]}
+        types |= {_JSON_TYPES[type(value).__name__] for value in node["enum"]}
     return types
 
 
@@ -309,9 +329,7 @@ class Ladder:
 
     @cached_property
     def config_sha256(self) -> str:
-        """Hash of the analysis: every setting but where files come from and go to."""
-        operational = {"mirror", "allow_http", "download", "compile_cache"}
-        return canonical_hash({k: v for k, v in self.raw.items() if k not in operational})
+        return analysis_sha256(self.raw)
 
     def report_settings(self, dataset: str) -> dict:
         """What a dataset's report needs from the config (a job param)."""

@@ -21,6 +21,7 @@ import pandas as pd
 
 from replication_ladder import models, provenance
 from replication_ladder.atomic import atomic_path, write_json, write_parquet, write_text
+from replication_ladder.config import analysis_sha256
 from replication_ladder.errors import ConvergenceError
 from replication_ladder.fetch import sha256_file
 from replication_ladder.seeds import derive_seed
@@ -102,7 +103,15 @@ def write_posterior(idata, path) -> None:
 
 
 def fit_model(
-    spec: dict, data_path: str | Path, outputs: dict, *, cores: int, thresholds: dict, strict: bool
+    spec: dict,
+    data_path: str | Path,
+    outputs: dict,
+    *,
+    cores: int,
+    thresholds: dict,
+    strict: bool,
+    workflow_root: Path = provenance.PACKAGE_ROOT,
+    workflow_config_sha256: str | None = None,
 ) -> dict:
     """Build, sample, summarise and write one fit; returns its diagnostics."""
     started = time.perf_counter()
@@ -139,7 +148,8 @@ def fit_model(
         "compile_seconds": None if sampling_seconds is None else sample_call - sampling_seconds,
         "data_sha256": sha256_file(data_path),
         "config_sha256": spec["config_sha256"],
-        "provenance": provenance.collect(),
+        "workflow_config_sha256": workflow_config_sha256,
+        "provenance": provenance.collect(workflow_root),
     }
     diagnostics["warnings"] = convergence_warnings(diagnostics, thresholds)
     failed = strict and bool(diagnostics["warnings"])
@@ -183,6 +193,8 @@ def main(snakemake) -> None:
         cores=snakemake.threads,
         thresholds=snakemake.config["convergence"],
         strict=snakemake.config["strict_convergence"],
+        workflow_root=Path(snakemake.scriptdir).parents[1],  # the Snakefile's checkout
+        workflow_config_sha256=analysis_sha256(snakemake.config),
     )
     log.info(
         "%s/%s: %d divergences, max r_hat %s, min ESS bulk %s; sampling %.1f s",

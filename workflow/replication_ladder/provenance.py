@@ -5,6 +5,7 @@ the code, the versions and the data that produced it.
 """
 
 import functools
+import os
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
@@ -27,8 +28,8 @@ PACKAGES = (
     "h5netcdf",
     "snakemake",
 )
-# The workflow's checkout: the package is installed in editable mode from it.
-WORKFLOW_ROOT = Path(__file__).resolve().parents[2]
+# Where the package was installed from in editable mode: the checkout, by default.
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def versions() -> dict[str, str | None]:
@@ -41,10 +42,10 @@ def versions() -> dict[str, str | None]:
     return found
 
 
-def _git(*args: str) -> str | None:
+def _git(root: Path, *args: str) -> str | None:
     try:
         result = subprocess.run(
-            ["git", *args], cwd=WORKFLOW_ROOT, capture_output=True, text=True, timeout=10
+            ["git", *args], cwd=root, capture_output=True, text=True, timeout=10
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -52,12 +53,20 @@ def _git(*args: str) -> str | None:
 
 
 @functools.cache
-def git_state() -> dict:
-    """The commit and whether tracked files differ from it (None outside a checkout)."""
-    commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
+def git_state(root: Path) -> dict:
+    """The commit of the workflow checkout at `root` and whether tracked files differ from
+    it (None outside a checkout)."""
+    commit = _git(root, "rev-parse", "HEAD")
+    status = _git(root, "status", "--porcelain", "--untracked-files=no") if commit else None
     return {"git_commit": commit, "git_dirty": None if commit is None else bool(status)}
 
 
-def collect() -> dict:
-    return {**git_state(), "versions": versions(), "platform": platform.platform()}
+def collect(workflow_root: Path = PACKAGE_ROOT) -> dict:
+    """Versions, the git state of the workflow that ran, and the SLURM job if any."""
+    return {
+        **git_state(Path(workflow_root).resolve()),
+        "versions": versions(),
+        "platform": platform.platform(),
+        # Set when the job runs under SLURM: traces a result to its cluster job.
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+    }

@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 import replication_ladder
+from replication_ladder import resources as sizes
 from replication_ladder.config import Ladder
 
 LADDER = Ladder(config)
@@ -17,6 +18,21 @@ def one_of(names):
 def code(*modules):
     """The package modules a job executes, as inputs: editing one reruns its jobs."""
     return [str(PACKAGE / f"{module}.py") for module in modules]
+
+
+def fit_mem_mb(wildcards, input, attempt):
+    sampling = LADDER.sampling(wildcards.dataset, wildcards.model)
+    return sizes.fit_mem_mb(sizes.rows_in(input.data), sampling, attempt)
+
+
+def fit_runtime(wildcards, input, attempt):
+    sampling = LADDER.sampling(wildcards.dataset, wildcards.model)
+    return sizes.fit_runtime(sizes.rows_in(input.data), sampling, attempt)
+
+
+def loo_mem_mb(wildcards, input, attempt):
+    sampling = LADDER.sampling(wildcards.dataset, wildcards.model)
+    return sizes.loo_mem_mb(sizes.rows_in(input.data), sampling, attempt)
 
 
 def dataset_files(wildcards, pattern):

@@ -14,6 +14,8 @@ rule loo:
         "logs/loo/{dataset}/{model}.log",
     conda:
         "../../environment.yml"
+    resources:
+        mem_mb=loo_mem_mb,
     params:
         spec=lambda wildcards: LADDER.model_spec(wildcards.dataset, wildcards.model),
         settings=config["loo"],
@@ -32,6 +34,7 @@ rule compare:
         "results/{dataset}/loo.parquet",
     log:
         "logs/compare/{dataset}.log",
+    localrule: True
     conda:
         "../../environment.yml"
     params:
@@ -51,6 +54,7 @@ rule recovery:
         "logs/recovery/{dataset}.log",
     wildcard_constraints:
         dataset=one_of(LADDER.synthetic_datasets),
+    localrule: True
     conda:
         "../../environment.yml"
     params:
@@ -87,6 +91,7 @@ rule replication:
         "logs/replication/{dataset}.log",
     wildcard_constraints:
         dataset=one_of(LADDER.replication_datasets),
+    localrule: True
     conda:
         "../../environment.yml"
     params:
@@ -111,6 +116,10 @@ rule loso_refit:
     conda:
         "../../environment.yml"
     threads: lambda wildcards: LADDER.sampling(wildcards.dataset, wildcards.model)["chains"]
+    resources:
+        mem_mb=fit_mem_mb,
+        runtime=fit_runtime,
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         spec=lambda wildcards: LADDER.model_spec(wildcards.dataset, wildcards.model),
         site=lambda wildcards: LADDER.dataset(wildcards.dataset)["site"],
@@ -144,6 +153,7 @@ rule new_rows:
         "logs/new_rows/{dataset}.log",
     wildcard_constraints:
         dataset=one_of(LADDER.predicted_datasets),
+    localrule: True
     conda:
         "../../environment.yml"
     params:

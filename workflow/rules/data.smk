@@ -49,6 +49,7 @@ checkpoint validate_data:
         record="data/processed/{dataset}.json",
     log:
         "logs/validate_data/{dataset}.log",
+    localrule: True
     conda:
         "../../environment.yml"
     params:

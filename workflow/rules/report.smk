@@ -1,6 +1,7 @@
 # Reports: a papermill notebook per dataset, converted to HTML, and an index page.
 # They read only data/ and results/: editing the template or the report code reruns
-# these jobs and nothing upstream.
+# these jobs and nothing upstream. They are light, so on a cluster they run where
+# Snakemake runs (the login node), never in the queue.
 
 
 rule report:
@@ -31,6 +32,7 @@ rule report:
         "logs/report/{dataset}.log",
     wildcard_constraints:
         dataset=one_of(LADDER.datasets),
+    localrule: True
     conda:
         "../../environment.yml"
     params:

@@ -1,0 +1,49 @@
+"""Cluster resources of the heavy jobs, from the size of their data and draws.
+
+Memory is dominated by the pointwise log-likelihood (rows x draws x chains float64,
+220 MB for the RRR), which a fit computes and writes and a LOO job reads, plus the
+interpreter with PyMC, Bambi and the compiled model. Both grow with each retry
+(`attempt`), so a job killed for memory comes back with more.
+"""
+
+import math
+from pathlib import Path
+
+BASE_MB = 900  # interpreter, PyMC/Bambi/nutpie, the compiled model (measured: 500-700)
+MINUTES = 10  # the smallest runtime worth asking a scheduler for
+
+
+def rows_in(parquet: str | Path) -> int:
+    """Rows of a processed table, read from the Parquet footer (the table stays on disk).
+
+    0 while the table does not exist yet (a dry run, or a DAG built before the data
+    stage ran): Snakemake evaluates resources again, with the input present, just
+    before it submits the job."""
+    import pyarrow.parquet as pq
+
+    if not Path(parquet).exists():
+        return 0
+    return pq.ParquetFile(parquet).metadata.num_rows
+
+
+def log_likelihood_mb(rows: int, sampling: dict) -> float:
+    return rows * sampling["draws"] * sampling["chains"] * 8 / 1e6
+
+
+def fit_mem_mb(rows: int, sampling: dict, attempt: int = 1) -> int:
+    """Peak memory of a fit: the log-likelihood is held about three times over at its
+    peak (the draws, the chunked evaluation, the NetCDF write)."""
+    return math.ceil((BASE_MB + 3 * log_likelihood_mb(rows, sampling)) * attempt)
+
+
+def fit_runtime(rows: int, sampling: dict, attempt: int = 1) -> int:
+    """Minutes: compilation, then sampling that grows with rows x iterations x chains
+    (the RRR's random slope: about 3 s per 1e7 row-iterations on one core; a margin of
+    ten over that)."""
+    work = rows * (sampling["draws"] + sampling["tune"]) * sampling["chains"]
+    return math.ceil((MINUTES + 10 * 3 * work / 1e7 / 60) * attempt)
+
+
+def loo_mem_mb(rows: int, sampling: dict, attempt: int = 1) -> int:
+    """PSIS-LOO holds the log-likelihood, its smoothed weights and a sorted copy."""
+    return math.ceil((BASE_MB + 4 * log_likelihood_mb(rows, sampling)) * attempt)
