@@ -84,33 +84,6 @@ def test_same_config_same_draws(workflow_copy, rrr_mirror, sampler):
     assert json.loads((fit_dir / "diagnostics.json").read_text())["sampler"] == sampler
 
 
-def test_parallel_fits_on_a_fresh_compile_cache(workflow_copy, rrr_mirror, tmp_path):
-    """Four fits compile at once into an empty cache, side by side on --cores 4."""
-    targets = [
-        f"results/{fit}/summary.parquet"
-        for fit in (
-            "linear/linear",
-            "categorical/default_priors",
-            "categorical/custom_prior",
-            "logit/logistic",
-        )
-    ]
-    cache = tmp_path / "fresh-cache"
-    result = snakemake(
-        workflow_copy,
-        *targets,
-        "--cores",
-        "4",
-        "--set-threads",
-        "fit=1",
-        config={**SMOKE, "mirror": rrr_mirror, "compile_cache": cache},
-    )
-    for target in targets:
-        assert (workflow_copy / target).exists()
-    assert "lock" not in result.stderr.lower()
-    assert any(cache.rglob("*.nbi")), "the fits compiled into the configured cache"
-
-
 def test_strict_convergence_fails_the_job_and_keeps_artefacts_aside(workflow_copy, rrr_mirror):
     config = {
         "mirror": rrr_mirror,
@@ -118,12 +91,13 @@ def test_strict_convergence_fails_the_job_and_keeps_artefacts_aside(workflow_cop
         "sampling": "{draws: 20, tune: 5, chains: 2}",
     }
     result = snakemake(
-        workflow_copy, "results/logit/logistic/summary.parquet", config=config, check=False
+        workflow_copy, "results/logit/default_priors/summary.parquet", config=config, check=False
     )
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert "fit(dataset=logit, model=logistic): logit/logistic did not converge" in output
-    fit_dir = workflow_copy / "results/logit/logistic"
+    failure = "fit(dataset=logit, model=default_priors): logit/default_priors did not converge"
+    assert failure in output
+    fit_dir = workflow_copy / "results/logit/default_priors"
     assert not (fit_dir / "summary.parquet").exists()
     failed = json.loads((fit_dir / "failed/diagnostics.json").read_text())
     assert failed["status"] == "failed" and failed["warnings"]
@@ -132,7 +106,7 @@ def test_strict_convergence_fails_the_job_and_keeps_artefacts_aside(workflow_cop
     shutil.rmtree(workflow_copy / "logs")
     snakemake(
         workflow_copy,
-        "results/logit/logistic/summary.parquet",
+        "results/logit/default_priors/summary.parquet",
         config={"mirror": rrr_mirror, "strict_convergence": "true"},
     )
     assert (fit_dir / "summary.parquet").exists() and not (fit_dir / "failed").exists()

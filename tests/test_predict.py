@@ -15,7 +15,7 @@ from replication_ladder.config import Ladder
 from replication_ladder.errors import ConfigError, DataError
 from replication_ladder.predict import new_rows
 
-from conftest import PIPELINE_DATASETS, PROJECT, snakemake
+from conftest import PROJECT, pipeline_config, snakemake
 
 CONFIG = yaml.safe_load((PROJECT / "config" / "config.yaml").read_text())
 LADDER = Ladder(CONFIG)
@@ -91,7 +91,7 @@ def test_predictions_are_reproducible(pipeline, tmp_path, rrr_mirror):
     snakemake(
         copy,
         target,
-        config={"preset": "quick", "mirror": rrr_mirror, "datasets": PIPELINE_DATASETS},
+        config=pipeline_config(rrr_mirror),
     )
     assert (copy / target).read_bytes() == before
     assert os.stat(copy / target).st_ino != os.stat(pipeline / target).st_ino

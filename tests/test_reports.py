@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from browser import check_pages
 
-from conftest import PIPELINE_DATASETS, snakemake
+from conftest import pipeline_config, snakemake
 
 pytestmark = pytest.mark.workflow
 
-REPORTED = ["rrr", "multisite", "linear", "categorical", "logit"]
+REPORTED = ["rrr", "multisite", "linear", "categorical", "logit", "measurement_error"]
 
 
 def linked_copy(source: Path, dest: Path) -> Path:
@@ -21,10 +21,6 @@ def linked_copy(source: Path, dest: Path) -> Path:
     Files a test rewrites must be replaced, never edited in place."""
     shutil.copytree(source, dest, copy_function=os.link, symlinks=True)
     return dest
-
-
-def run_config(rrr_mirror) -> dict:
-    return {"preset": "quick", "mirror": rrr_mirror, "datasets": PIPELINE_DATASETS}
 
 
 def test_every_dataset_has_a_report_and_the_index_links_them(pipeline):
@@ -85,7 +81,7 @@ def test_report_sections(pipeline):
 
 def test_editing_the_template_reruns_only_the_reports(pipeline, tmp_path, rrr_mirror):
     copy = linked_copy(pipeline, tmp_path / "run")
-    idle = snakemake(copy, "--dry-run", config=run_config(rrr_mirror))
+    idle = snakemake(copy, "--dry-run", config=pipeline_config(rrr_mirror))
     assert "Nothing to be done" in idle.stdout + idle.stderr
     template = copy / "workflow/notebooks/report.ipynb"
     notebook = json.loads(template.read_text())
@@ -99,7 +95,7 @@ def test_editing_the_template_reruns_only_the_reports(pipeline, tmp_path, rrr_mi
     )
     template.unlink()  # a new file, so the hard-linked original stays as it was
     template.write_text(json.dumps(notebook))
-    dry = snakemake(copy, "--dry-run", "--quiet", "rules", config=run_config(rrr_mirror))
+    dry = snakemake(copy, "--dry-run", "--quiet", "rules", config=pipeline_config(rrr_mirror))
     jobs = {
         line.split()[0]: int(line.split()[1])
         for line in dry.stdout.splitlines()
@@ -118,7 +114,9 @@ def test_rendering_again_gives_the_same_bytes(pipeline, tmp_path, rrr_mirror):
     before = {
         name: (pipeline / "reports" / name).read_bytes() for name in ("linear.ipynb", "linear.html")
     }
-    snakemake(copy, "reports/linear.html", "--forcerun", "report", config=run_config(rrr_mirror))
+    snakemake(
+        copy, "reports/linear.html", "--forcerun", "report", config=pipeline_config(rrr_mirror)
+    )
     for name, content in before.items():
         assert (copy / "reports" / name).read_bytes() == content, name
     assert sorted(p.name for p in (copy / "reports/linear").iterdir()) == sorted(
@@ -129,7 +127,7 @@ def test_rendering_again_gives_the_same_bytes(pipeline, tmp_path, rrr_mirror):
 def test_snakemakes_own_report(pipeline, tmp_path, rrr_mirror):
     copy = linked_copy(pipeline, tmp_path / "run")
     for name in ("report.html", "report.zip"):
-        snakemake(copy, "--report", str(tmp_path / name), config=run_config(rrr_mirror))
+        snakemake(copy, "--report", str(tmp_path / name), config=pipeline_config(rrr_mirror))
         assert (tmp_path / name).stat().st_size > 100_000
     page = (tmp_path / "report.html").read_text()
     for category in ("rrr", "multisite", "Overview", "ladder.forest", "random_slope"):

@@ -6,6 +6,7 @@ as CSV, for Snakemake's own report.
 """
 
 import html
+import io
 import json
 from dataclasses import dataclass
 from functools import cached_property
@@ -14,6 +15,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+from replication_ladder.atomic import write_bytes, write_text
 
 DPI = 80
 LAYOUT = {"layout": "constrained"}  # arviz_plots' grids otherwise overlap their titles
@@ -114,13 +117,14 @@ class DatasetReport:
         report shows exactly the file Snakemake's report gets."""
         from IPython.display import Image
 
-        path = self.figures_dir / f"{name}.png"
-        fig.savefig(path, dpi=DPI, bbox_inches="tight")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
         plt.close(fig)
-        return Image(data=path.read_bytes(), format="png")
+        write_bytes(self.figures_dir / f"{name}.png", buffer.getvalue())
+        return Image(data=buffer.getvalue(), format="png")
 
     def table(self, frame: pd.DataFrame, name: str) -> pd.DataFrame:
-        frame.to_csv(self.figures_dir / f"{name}.csv")
+        write_text(self.figures_dir / f"{name}.csv", frame.to_csv())
         return frame
 
     # -- the data ----------------------------------------------------------------------
