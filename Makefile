@@ -6,6 +6,7 @@
 #   make run PRESET=quick             a named settings block from config/config.yaml
 #   make run ARGS="reports/rrr.html"  any further Snakemake arguments or targets
 #   make test                         the test suite (what CI runs)
+#   make benchmark                    speed and memory on this machine (20 to 30 min)
 
 SHELL := /bin/bash
 VENV := .venv
@@ -24,20 +25,25 @@ CONFIG += preset=$(PRESET)
 endif
 CONFIG_ARGS := $(if $(strip $(CONFIG)),--config $(strip $(CONFIG)))
 
-.PHONY: setup setup-test run test lint format clean
+.PHONY: setup setup-test run test benchmark lint format clean
 
 setup:
 	workflow/bin/setup-venv
 
-# The Debian packages the tests need (Chromium for the browser test), via apt-get.
+# The Debian packages the tests need (Chromium; SLURM and munge), via apt-get.
 setup-test: setup
 	workflow/bin/setup-test-system
 
+# An interrupted run (kill -9, power cut) is finished by running the same command again.
 run: setup
-	$(SNAKEMAKE) --workflow-profile $(PROFILE) --cores $(CORES) $(CONFIG_ARGS) $(ARGS)
+	workflow/bin/run-pipeline --workflow-profile $(PROFILE) --cores $(CORES) $(ARGS) $(CONFIG_ARGS)
 
 test: setup-test
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+# Speed and memory on this machine (not part of the tests): results/benchmarks/.
+benchmark: setup
+	$(PYTHON) tests/benchmarks/benchmark.py $(if $(MIRROR),--mirror $(MIRROR))
 
 lint: setup
 	$(VENV)/bin/ruff check .

