@@ -6,7 +6,7 @@
 #   make run PRESET=quick             a named settings block from config/config.yaml
 #   make run ARGS="reports/rrr.html"  any further Snakemake arguments or targets
 #   make test                         the test suite (what CI runs)
-#   make benchmark                    speed and memory on this machine (20 to 30 min)
+#   make benchmark                    speed and memory on this machine (15 to 20 min)
 
 SHELL := /bin/bash
 VENV := .venv

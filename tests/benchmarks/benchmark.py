@@ -191,7 +191,7 @@ def loo_compare(workdir: Path) -> dict:
     the imports (what the jobs add on top is their start-up)."""
     code = """
 import json, time
-import pandas as pd, yaml
+import arviz, pandas as pd, yaml  # compare imports ArviZ lazily: not part of the timing
 from replication_ladder import compare
 from replication_ladder.config import Ladder
 config = yaml.safe_load(open("config/config.yaml"))
