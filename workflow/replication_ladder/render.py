@@ -159,7 +159,7 @@ def index_rows(datasets: list[str], results_dir: Path, ci_prob: float) -> list[d
         fits = diagnostics[diagnostics["dataset"] == dataset]
         warned = fits[fits["warnings"] != ""]
         status = (
-            f"{len(fits)} fits converged"
+            ("the fit converged" if len(fits) == 1 else f"all {len(fits)} fits converged")
             if warned.empty
             else f"{len(warned)} of {len(fits)} fits with warnings: "
             + "; ".join(
