@@ -27,6 +27,9 @@ import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(PROJECT / "tests"))
+from conftest import clone_workflow  # noqa: E402  (the tests' clone: git + working tree)
+
 PYTHON = sys.executable
 TARGETS = {
     "warm_pipeline_seconds": 120,
@@ -77,20 +80,6 @@ def snakemake(workdir: Path, *args: str, config: dict) -> tuple[float, str]:
     ]
     seconds, _, output = run(command, workdir)
     return seconds, output
-
-
-def clone(dest: Path) -> Path:
-    subprocess.run(["git", "clone", "--quiet", str(PROJECT), str(dest)], check=True)
-    for name in ("Snakefile", "environment.yml"):  # the working tree, as tested
-        shutil.copy2(PROJECT / name, dest / name)
-    for name in ("config", "workflow"):
-        shutil.copytree(
-            PROJECT / name,
-            dest / name,
-            dirs_exist_ok=True,
-            ignore=shutil.ignore_patterns("__pycache__"),
-        )
-    return dest
 
 
 # -- (a) samplers ----------------------------------------------------------------------
@@ -305,7 +294,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=PROJECT / "results" / "benchmarks")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ladder-benchmark-") as scratch:
-        workdir = clone(Path(scratch) / "clone")
+        workdir = clone_workflow(Path(scratch) / "clone")
         cache = Path(scratch) / "compile-cache"
         print("(b, c, e) the default pipeline, cold then warm", flush=True)
         results = {"pipeline": pipeline(workdir, args.mirror.resolve(), cache)}

@@ -6,7 +6,7 @@ distribution fitted to them (Zhang and Stephens' empirical Bayes estimate with t
 weakly informative prior on k), and the fitted shape k is the diagnostic. ArviZ does
 this one observation at a time in Python (4 s for the RRR's 6,907 observations x 4,000
 draws); here whole blocks of observations go through NumPy at once, and only the tail
-is sorted (a partition finds it). tests/test_compare.py holds the two to 1e-9.
+is sorted (a partition finds it). tests/test_compare.py holds the two to 1e-12.
 """
 
 import math
@@ -80,8 +80,8 @@ def psis_loo(log_lik: np.ndarray, r_eff: float) -> tuple[np.ndarray, np.ndarray,
     for start in range(0, n_obs, BLOCK):
         ll = log_lik[:, start : start + BLOCK]
         # Log importance ratios of leaving each observation out, shifted to a max of 0.
-        ratios = -ll
-        ratios = ratios - ratios.max(axis=0)
+        shift = (-ll).max(axis=0)
+        ratios = -ll - shift
         parted = np.partition(ratios, n_draws - n_tail - 1, axis=0)
         body, cutoff = parted[: n_draws - n_tail], parted[n_draws - n_tail - 1]
         tail = np.sort(parted[n_draws - n_tail :], axis=0)
@@ -92,8 +92,7 @@ def psis_loo(log_lik: np.ndarray, r_eff: float) -> tuple[np.ndarray, np.ndarray,
         smoothed = np.where(np.isfinite(k), smoothed, tail)  # no fit: kept as they are
         weights = np.concatenate([body, smoothed])
         weights -= logsumexp(weights, axis=0)
-        # The log-likelihood in the same order as the weights: ratios are -ll - max.
-        shift = (-ll).max(axis=0)
+        # The log-likelihood in the same order as the weights: ratios are -ll - shift.
         ordered_ll = -(np.concatenate([body, tail]) + shift)
         elpd_i[start : start + BLOCK] = logsumexp(weights + ordered_ll, axis=0)
         pareto_k[start : start + BLOCK] = k

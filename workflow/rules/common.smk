@@ -20,19 +20,16 @@ def code(*modules):
     return [str(PACKAGE / f"{module}.py") for module in modules]
 
 
-def fit_mem_mb(wildcards, input, attempt):
-    sampling = LADDER.sampling(wildcards.dataset, wildcards.model)
-    return sizes.fit_mem_mb(sizes.rows_in(input.data), sampling, attempt)
+def sized(estimate):
+    """A resource of a (dataset, model) job from its rows and draws, grown by attempt:
+    estimate is one of replication_ladder.resources' fit_mem_mb, fit_runtime, loo_mem_mb.
+    """
 
+    def resource(wildcards, input, attempt):
+        sampling = LADDER.sampling(wildcards.dataset, wildcards.model)
+        return estimate(sizes.rows_in(input.data), sampling, attempt)
 
-def fit_runtime(wildcards, input, attempt):
-    sampling = LADDER.sampling(wildcards.dataset, wildcards.model)
-    return sizes.fit_runtime(sizes.rows_in(input.data), sampling, attempt)
-
-
-def loo_mem_mb(wildcards, input, attempt):
-    sampling = LADDER.sampling(wildcards.dataset, wildcards.model)
-    return sizes.loo_mem_mb(sizes.rows_in(input.data), sampling, attempt)
+    return resource
 
 
 def dataset_files(wildcards, pattern):

@@ -15,7 +15,7 @@ rule loo:
     conda:
         "../../environment.yml"
     resources:
-        mem_mb=loo_mem_mb,
+        mem_mb=sized(sizes.loo_mem_mb),
     params:
         spec=lambda wildcards: LADDER.model_spec(wildcards.dataset, wildcards.model),
         settings=config["loo"],
@@ -117,8 +117,8 @@ rule loso_refit:
         "../../environment.yml"
     threads: lambda wildcards: LADDER.sampling(wildcards.dataset, wildcards.model)["chains"]
     resources:
-        mem_mb=fit_mem_mb,
-        runtime=fit_runtime,
+        mem_mb=sized(sizes.fit_mem_mb),
+        runtime=sized(sizes.fit_runtime),
         cpus_per_task=lambda wildcards, threads: threads,
     params:
         spec=lambda wildcards: LADDER.model_spec(wildcards.dataset, wildcards.model),

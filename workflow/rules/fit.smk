@@ -20,8 +20,8 @@ rule fit:
         "../../environment.yml"
     threads: lambda wildcards: LADDER.sampling(wildcards.dataset, wildcards.model)["chains"]
     resources:
-        mem_mb=fit_mem_mb,
-        runtime=fit_runtime,
+        mem_mb=sized(sizes.fit_mem_mb),
+        runtime=sized(sizes.fit_runtime),
         cpus_per_task=lambda wildcards, threads: threads,
     params:
         spec=lambda wildcards: LADDER.model_spec(wildcards.dataset, wildcards.model),
