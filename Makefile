@@ -1,12 +1,16 @@
-# Front door. `make run` and `make test` each set up .venv first (a no-op when the lock
-# is unchanged), so both work on a fresh machine.
+# Front door. Every target sets up .venv first (a no-op when the lock is unchanged), so
+# each works on a fresh machine.
 #
 #   make run                          the whole pipeline (fetches the RRR data)
 #   make run MIRROR=../shared/data    offline: the RRR file from a local mirror
+#   make run CONFIG=my.yaml           with a config file of your own (README: "Your own study")
 #   make run PRESET=quick             a named settings block from config/config.yaml
 #   make run ARGS="reports/rrr.html"  any further Snakemake arguments or targets
-#   make test                         the test suite (what CI runs)
-#   make benchmark                    speed and memory on this machine (15 to 20 min)
+#   make new-dataset FILE=data.sav NAME=mystudy   write config/mystudy.yaml for a file
+#   make sbc                          simulation-based calibration (about 20 replicates per rung)
+#   make test                         the whole test suite (what CI runs)
+#   make test-quick                   the quick tier: under 3 minutes, while developing
+#   make benchmark                    speed and memory on this machine
 
 SHELL := /bin/bash
 VENV := .venv
@@ -15,17 +19,21 @@ SNAKEMAKE := $(VENV)/bin/snakemake
 PROFILE ?= workflow/profiles/default
 CORES ?= all
 ARGS ?=
+CONFIG ?=
 
-CONFIG :=
+PAIRS :=
 ifdef MIRROR
-CONFIG += mirror=$(MIRROR)
+PAIRS += mirror=$(MIRROR)
 endif
 ifdef PRESET
-CONFIG += preset=$(PRESET)
+PAIRS += preset=$(PRESET)
 endif
-CONFIG_ARGS := $(if $(strip $(CONFIG)),--config $(strip $(CONFIG)))
+PAIR_ARGS := $(if $(strip $(PAIRS)),--config $(strip $(PAIRS)))
+CONFIG_FILE := $(if $(CONFIG),--configfile $(CONFIG))
+# The test command: every tier, the slowest tests named at the end.
+PYTEST := $(PYTHON) -m pytest --durations=15
 
-.PHONY: setup setup-test run test benchmark lint format clean
+.PHONY: setup setup-test run sbc new-dataset test test-quick benchmark lint format clean
 
 setup:
 	workflow/bin/setup-venv
@@ -36,10 +44,23 @@ setup-test: setup
 
 # An interrupted run (kill -9, power cut) is finished by running the same command again.
 run: setup
-	workflow/bin/run-pipeline --workflow-profile $(PROFILE) --cores $(CORES) $(ARGS) $(CONFIG_ARGS)
+	workflow/bin/run-pipeline --workflow-profile $(PROFILE) --cores $(CORES) $(CONFIG_FILE) $(ARGS) $(PAIR_ARGS)
+
+# Simulation-based calibration of the rungs in the config's `sbc` (a Snakemake target,
+# so PROFILE=workflow/profiles/slurm and PRESET=sbc compose with it).
+sbc: setup
+	workflow/bin/run-pipeline --workflow-profile $(PROFILE) --cores $(CORES) $(CONFIG_FILE) sbc_all $(ARGS) $(PAIR_ARGS)
+
+new-dataset: setup
+	@test -n "$(FILE)" -a -n "$(NAME)" || { echo "usage: make new-dataset FILE=path NAME=name [NEW_ARGS='--treatment T --site S']"; exit 2; }
+	$(VENV)/bin/ladder-new-dataset "$(FILE)" "$(NAME)" $(NEW_ARGS)
 
 test: setup-test
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
+
+# No Snakemake run, no sampling above the smoke preset (tests/tiers.py).
+test-quick: setup
+	$(PYTEST) -m quick $(PYTEST_ARGS)
 
 # Speed and memory on this machine (not part of the tests): results/benchmarks/.
 benchmark: setup
@@ -58,5 +79,5 @@ format: setup
 
 # Remove every output (not the compile cache, which only makes reruns faster).
 clean:
-	rm -rf data/raw data/processed logs
+	rm -rf data/raw data/processed data/new logs
 	find results reports -mindepth 1 ! -name README.md -delete

@@ -1,9 +1,14 @@
 # Replication Ladder: fetch, validate, fit a ladder of Bayesian models, compare them,
-# check recovery and render reports. Rules live in workflow/rules, logic in the
-# replication_ladder package (workflow/replication_ladder).
+# check recovery and calibration, and render reports. Rules live in workflow/rules,
+# logic in the replication_ladder package (workflow/replication_ladder).
+import sys
+
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+# This checkout's package, whatever else is installed (jobs do the same).
+sys.path.insert(0, f"{workflow.basedir}/workflow")
 
 
 configfile: "config/config.yaml"
@@ -23,7 +28,10 @@ wildcard_constraints:
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/fit.smk"
-include: "workflow/rules/compare.smk"
+include: "workflow/rules/loo.smk"
+include: "workflow/rules/verdict.smk"
+include: "workflow/rules/predict.smk"
+include: "workflow/rules/sbc.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -31,3 +39,9 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# `make sbc`: simulation-based calibration of the rungs named in the config's `sbc`.
+rule sbc_all:
+    input:
+        sbc_targets(),

@@ -1,5 +1,10 @@
-"""Shared fixtures: the project, the offline RRR mirror, copies of the workflow to run."""
+"""Shared fixtures: the project, the offline RRR mirror, copies of the workflow to run, the
+one pipeline run every test that only reads outputs shares, and the SLURM cluster.
 
+Tiers (quick, sampling, workflow, slurm, browser) are enforced by tests/tiers.py.
+"""
+
+import copy
 import os
 import shutil
 import subprocess
@@ -7,12 +12,28 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
+
+pytest_plugins = ["tiers"]
 
 PROJECT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 # Shared by every test run, like a user's own runs: fits compile once per machine.
 COMPILE_CACHE = PROJECT / ".cache" / "pytensor"
+
+# Tests that fit in this process compile into the same cache as the workflow's jobs, with
+# the jobs' flags (one thread each: two test workers share two cores).
+from replication_ladder.runtime import configure_environment  # noqa: E402
+
+configure_environment(1, COMPILE_CACHE)
 RRR_SHA256 = "66fc4acb116fedfba86e3b4826aa516e2cb4a95919ded846a61d0a4fea054da4"
+CONFIG = yaml.safe_load((PROJECT / "config" / "config.yaml").read_text())
+# The smoke preset's sampling: what a quick test may sample (tests/tiers.py enforces it).
+SMOKE = CONFIG["presets"]["smoke"]["sampling"]
+
+
+def config_copy() -> dict:
+    return copy.deepcopy(CONFIG)
 
 
 def mirror_dir() -> Path:
@@ -31,8 +52,19 @@ def rrr_mirror() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def rrr_table(rrr_mirror):
+    """The RRR, validated as the workflow validates it."""
+    from replication_ladder.config import Ladder
+    from replication_ladder.validation import process
+
+    table, _ = process(rrr_mirror / "rrr_long.csv", Ladder(config_copy()).data_spec("rrr"))
+    return table
+
+
 def copy_workflow(dest: Path) -> Path:
-    """A runnable copy of the workflow: Snakefile, config, workflow/, environment.yml."""
+    """A runnable copy of the workflow: Snakefile, config, workflow/, environment.yml. Its
+    jobs run its own copy of the package (the scripts put it first on the path)."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("Snakefile", "environment.yml"):
         shutil.copy2(PROJECT / name, dest / name)
@@ -61,10 +93,8 @@ def snakemake(
         *SNAKEMAKE,
         "--workflow-profile",
         "none",
-        # More than the 2 cores of the CI machine: jobs compile single-threaded, so two
-        # fits side by side keep both cores busy. Results do not depend on it.
         "--cores",
-        "4",
+        "2",
         *args,
         # Last: --config takes every following word as a key=value pair.
         "--config",
@@ -94,31 +124,56 @@ def clone_workflow(dest: Path) -> Path:
     return copy_workflow(dest)
 
 
-# The session's runs: the quick preset with leave-one-site-out on for a multisite
-# dataset of 4 sites (12 refits rather than the 51 of 17 sites).
-PIPELINE_CONFIG = {
-    "preset": "quick",
-    "datasets": "{multisite: {loso: true, source: {params: {sites: 4}}}}",
+def write_config(workdir: Path, config: dict) -> None:
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+# The shared run, for every test that only reads outputs: the smoke preset (plumbing, not
+# numbers), every kind of rule and rung on the smallest ladder that has them all, and
+# fits one thread each so that two compile side by side on two cores.
+PIPELINE_RUNGS = {
+    "rrr": ["fixed", "participant", "meta_analysis"],
+    "multisite": ["fixed", "random_slope", "participant", "meta_analysis"],
+    "categorical": ["custom_prior"],
+    "logit": ["wide_priors"],
 }
+PIPELINE_THREADS = ["--set-threads", "fit=1", "loo=1", "loso=1", "predict=1"]
 LOSO_SITES = 4
 
 
 def pipeline_config(rrr_mirror: Path) -> dict:
-    return {**PIPELINE_CONFIG, "mirror": rrr_mirror}
+    config = config_copy()
+    config |= {"preset": "smoke", "mirror": str(rrr_mirror), "compile_cache": str(COMPILE_CACHE)}
+    config["loo"]["remedy"] = "none"  # the remedies have tests of their own (test_loo.py)
+    for dataset, rungs in PIPELINE_RUNGS.items():
+        models = config["datasets"][dataset]["models"]
+        config["datasets"][dataset]["models"] = {name: models[name] for name in rungs}
+    multisite = config["datasets"]["multisite"]
+    multisite["loso"] = True
+    multisite["source"]["params"] |= {"sites": LOSO_SITES, "participants": 15}
+    return config
 
 
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory, rrr_mirror) -> Path:
-    """The whole pipeline, run once for the session in a clone of the project (quick
-    preset: the plumbing more than the numbers).
+    """The whole pipeline, run once for the session in a clone of the project with the
+    test config written into it.
 
     LADDER_TEST_PIPELINE=<dir> keeps the run in <dir> and reuses it while it is up to
     date (Snakemake decides), for quicker rounds of tests while developing."""
     kept = os.environ.get("LADDER_TEST_PIPELINE")
     workdir = Path(kept) if kept else tmp_path_factory.mktemp("pipeline") / "clone"
     clone_workflow(workdir)
-    snakemake(workdir, config=pipeline_config(rrr_mirror))
+    write_config(workdir, pipeline_config(rrr_mirror))
+    snakemake(workdir, *PIPELINE_THREADS)
     return workdir
+
+
+def linked_copy(source: Path, dest: Path) -> Path:
+    """A copy of a finished run whose data files are hard links (fast, same mtimes).
+    Files a test rewrites must be replaced, never edited in place."""
+    shutil.copytree(source, dest, copy_function=os.link, symlinks=True)
+    return dest
 
 
 @pytest.fixture(scope="session")
@@ -143,16 +198,3 @@ SLURM = [
     "--jobs",
     "4",
 ]
-
-
-@pytest.fixture(scope="session")
-def slurm_pipeline(tmp_path_factory, cluster, rrr_mirror):
-    """The same pipeline as `pipeline`, in another clone, through SLURM: (dir, output)."""
-    import time
-
-    workdir = clone_workflow(tmp_path_factory.mktemp("slurm-pipeline") / "clone")
-    started = time.monotonic()
-    result = snakemake(
-        workdir, *SLURM, config=pipeline_config(rrr_mirror), env=cluster, timeout=3000
-    )
-    return workdir, result.stdout + result.stderr, time.monotonic() - started

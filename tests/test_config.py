@@ -1,23 +1,26 @@
-"""The config: schema, semantic checks, documentation and derived per-job settings."""
+"""The config: defaults filled by the package, schema and semantic checks naming the key,
+documentation of every key, and the per-job settings derived from it."""
 
 import copy
 
 import pytest
 import yaml
 
-from replication_ladder.config import FAMILY_PARAMETERS, Ladder, canonical_hash
+from replication_ladder.config import Ladder, load_schema
 from replication_ladder.errors import ConfigError
+from replication_ladder.families import FAMILY_PARAMETERS
+from replication_ladder.hashing import canonical_hash
 from replication_ladder.seeds import derive_seed
 
-from conftest import PROJECT, snakemake
+from conftest import CONFIG, PROJECT, config_copy
 
-CONFIG = yaml.safe_load((PROJECT / "config" / "config.yaml").read_text())
-SCHEMA = yaml.safe_load((PROJECT / "config" / "schema.yaml").read_text())
+SCHEMA = load_schema()
+_DELETE = object()
 
 
 def config_with(**changes) -> dict:
-    """A copy of the default config with dotted-path keys replaced."""
-    config = copy.deepcopy(CONFIG)
+    """A copy of the default config with dotted-path keys replaced (`a__b` is a.b)."""
+    config = config_copy()
     for dotted, value in changes.items():
         *parents, leaf = dotted.split("__")
         node = config
@@ -30,11 +33,8 @@ def config_with(**changes) -> dict:
     return config
 
 
-_DELETE = object()
-
-
 def test_default_config_is_valid():
-    ladder = Ladder(CONFIG)
+    ladder = Ladder(config_copy())
     assert set(ladder.datasets) == {
         "rrr",
         "multisite",
@@ -43,7 +43,101 @@ def test_default_config_is_valid():
         "logit",
         "measurement_error",
     }
-    assert ladder.models("rrr") == ["fixed", "random_intercept", "random_slope"]
+    assert ladder.models("rrr") == [
+        "fixed",
+        "random_intercept",
+        "random_slope",
+        "participant",
+        "meta_analysis",
+        "ordinal",
+    ]
+
+
+MINIMAL = {
+    "source": {"path": "data/mine.csv"},
+    "columns": {"y": "number", "x": "number", "lab": "category"},
+    "site": "lab",
+    "models": {"fixed": {"formula": "y ~ x"}, "random_intercept": {"formula": "y ~ x + (1|lab)"}},
+}
+EXPLICIT = {
+    "description": "",
+    "source": {"path": "data/mine.csv"},
+    "columns": {"y": "number", "x": "number", "lab": "category"},
+    "rename": {},
+    "outcome": {"label": None, "unit": None},
+    "dropna": ["y", "x", "lab"],
+    "site": "lab",
+    "participant": None,
+    "loso": False,
+    "replication": None,
+    "predict": None,
+    "models": {
+        "fixed": {
+            "kind": "bambi",
+            "formula": "y ~ x",
+            "family": "gaussian",
+            "priors": {},
+            "sampling": {},
+        },
+        "random_intercept": {
+            "kind": "bambi",
+            "formula": "y ~ x + (1|lab)",
+            "family": "gaussian",
+            "priors": {},
+            "sampling": {},
+        },
+    },
+}
+
+
+def job_params(config: dict, dataset: str = "mine") -> dict:
+    ladder = Ladder(config)
+    return {
+        "data": ladder.data_spec(dataset),
+        "models": {m: ladder.model_spec(dataset, m) for m in ladder.models(dataset)},
+        "comparison": ladder.comparison_spec(dataset),
+        "report": ladder.report_settings(dataset)["spec"],
+    }
+
+
+def test_a_minimal_dataset_block_gives_the_explicit_forms_job_params():
+    minimal = {"default_datasets": False, "datasets": {"mine": copy.deepcopy(MINIMAL)}}
+    explicit = {"default_datasets": False, "datasets": {"mine": copy.deepcopy(EXPLICIT)}}
+    assert job_params(minimal) == job_params(explicit)
+
+
+def test_a_config_with_only_datasets_gets_every_global_default():
+    """A user's config file alone (no config/config.yaml beneath it) is complete."""
+    ladder = Ladder({"datasets": {"mine": copy.deepcopy(MINIMAL)}})
+    assert ladder.sampling("mine", "fixed") == {
+        "sampler": "nutpie",
+        "draws": 1000,
+        "tune": 1000,
+        "chains": 4,
+        "target_accept": 0.9,
+    }
+    assert ladder.raw["loo"]["remedy"] == "moment_match" and ladder.raw["ci_prob"] == 0.95
+
+
+def test_default_datasets_false_keeps_only_the_configs_own():
+    config = config_copy()
+    config["default_datasets"] = False
+    config["datasets"]["mine"] = copy.deepcopy(MINIMAL)
+    assert Ladder(config).datasets == ["mine"]
+    config = config_copy()
+    config["datasets"]["mine"] = copy.deepcopy(MINIMAL)
+    assert "mine" in Ladder(config).datasets and "rrr" in Ladder(config).datasets
+
+
+def test_schema_defaults_match_the_shipped_config():
+    """config/config.yaml writes out the defaults the schema gives (nothing diverges)."""
+    explicit = config_copy()
+    filled = {"datasets": copy.deepcopy(explicit["datasets"])}
+    Ladder(filled)
+    for key in ("seed", "preset", "mirror", "allow_http", "download", "compile_cache", "ci_prob"):
+        assert filled[key] == explicit[key], key
+    for key in ("convergence", "strict_convergence", "sampling", "loo", "default_datasets"):
+        assert filled[key] == explicit[key], key
 
 
 PLACEHOLDERS = {
@@ -52,6 +146,7 @@ PLACEHOLDERS = {
     "presets": "<preset>",
     "columns": "<column>",
     "priors": "<term>",
+    "rename": "<column in the file>",
 }
 
 
@@ -71,37 +166,23 @@ def schema_paths(node: dict, prefix: str = "") -> set[str]:
     for name, sub in node.get("properties", {}).items():
         path = f"{prefix}{name}"
         paths.add(path)
-        if name != "params":  # a generator's own parameters, documented per generator
+        if name not in ("params", "test_prior"):  # a generator's own parameters; a prior
             paths |= schema_paths(sub, f"{path}.")
     extra = node.get("additionalProperties")
     parent = prefix.rstrip(".").split(".")[-1]
-    if isinstance(extra, dict) and parent in PLACEHOLDERS and parent != "priors":
+    if isinstance(extra, dict) and parent in PLACEHOLDERS and parent not in ("priors", "rename"):
         paths |= schema_paths(extra, f"{prefix}{PLACEHOLDERS[parent]}.")
     return paths
-
-
-def _get(config: dict, dotted: str):
-    node = config
-    for part in dotted.split("."):
-        node = node[part]
-    return node
-
-
-def test_config_writes_out_every_setting():
-    # Cluster jobs skip schema defaults: every setting must be in config.yaml itself.
-    for key in schema_paths(SCHEMA):
-        if "<" not in key:
-            _get(CONFIG, key)  # KeyError names the missing key
-    for name, dataset in CONFIG["datasets"].items():
-        for key in SCHEMA["$defs"]["dataset"]["required"]:
-            assert key in dataset, f"datasets.{name}.{key}"
 
 
 def test_config_readme_documents_every_key():
     readme = (PROJECT / "config" / "README.md").read_text()
     # A model's or preset's `sampling` block takes the same keys as the global one.
     keys = {
-        key for key in schema_paths(SCHEMA) if key.startswith("sampling") or ".sampling." not in key
+        key
+        for key in schema_paths(SCHEMA)
+        if (key.startswith(("sampling", "sbc")) or ".sampling." not in key)
+        and not key.startswith("presets.<preset>.sbc.")
     }
     missing = sorted(key for key in keys if f"`{key}`" not in readme)
     assert not missing, f"config/README.md does not document: {missing}"
@@ -116,7 +197,6 @@ def test_config_readme_documents_every_key():
         ({"sampling__sampler": "stan"}, r"config key sampling\.sampler: 'stan' is not one of"),
         ({"ci_prob": 1.5}, r"config key ci_prob: 1\.5 is greater than or equal"),
         ({"unknown_key": 1}, r"config key \(top level\): Additional properties"),
-        ({"download__retries": _DELETE}, r"config key download: 'retries' is a required"),
         (
             {"datasets__rrr__source__sha256": "abc"},
             r"config key datasets\.rrr\.source\.sha256: 'abc' does not match",
@@ -133,6 +213,14 @@ def test_config_readme_documents_every_key():
             {"datasets__rrr__models__fixed__kind": "stan"},
             r"config key datasets\.rrr\.models\.fixed\.kind: 'stan' is not one of",
         ),
+        (
+            {"datasets__rrr__source__read": {"sep": ";;"}},
+            r"config key datasets\.rrr\.source\.read\.sep: ';;' is too long",
+        ),
+        (
+            {"datasets__rrr__replication__original__effect": _DELETE},
+            r"config key datasets\.rrr\.replication\.original: 'effect' is a required",
+        ),
     ],
 )
 def test_schema_errors_name_the_key(changes, message):
@@ -142,7 +230,7 @@ def test_schema_errors_name_the_key(changes, message):
 
 @pytest.mark.parametrize("name", ["../x", "/abs", "a/b", "Rrr", "1st", ""])
 def test_dataset_names_cannot_escape_their_directories(name):
-    config = copy.deepcopy(CONFIG)
+    config = config_copy()
     config["datasets"][name] = config["datasets"].pop("linear")
     with pytest.raises(ConfigError, match=r"config key datasets"):
         Ladder(config)
@@ -167,6 +255,36 @@ def test_dataset_names_cannot_escape_their_directories(name):
         ({"datasets__rrr__site": "lab"}, r"datasets\.rrr\.site: 'lab' is not in"),
         ({"datasets__rrr__site": "age"}, r"datasets\.rrr\.site: column 'age' must have type"),
         (
+            {"datasets__rrr__rename": {"Rating": "score"}},
+            r"datasets\.rrr\.rename\.Rating: 'score' is not in datasets\.rrr\.columns",
+        ),
+        (
+            {"datasets__rrr__replication__treatment": "age"},
+            r"datasets\.rrr\.replication\.treatment: column 'age' has type number; a treatment "
+            r"must be binary",
+        ),
+        (
+            {"datasets__rrr__replication__contrast": [0, 2]},
+            r"datasets\.rrr\.replication\.contrast: a binary treatment's levels are 0 and 1",
+        ),
+        (
+            {"datasets__rrr__replication__verdict_model": "nope"},
+            r"datasets\.rrr\.replication\.verdict_model: 'nope' is not a rung",
+        ),
+        (
+            {
+                "datasets__rrr__models__fixed__priors": {
+                    "condition": {
+                        "dist": "Normal",
+                        "mu": 0,
+                        "sigma": {"dist": "HalfNormal", "sigma": 1},
+                    }
+                }
+            },
+            r"datasets\.rrr\.models\.fixed\.priors\.condition: the treatment's prior must have "
+            r"fixed parameters",
+        ),
+        (
             {"datasets__linear__source__params": {"n": 100, "alpha": 1.0, "beta": 2.5}},
             r"datasets\.linear\.source\.params: missing 'sigma'",
         ),
@@ -175,22 +293,50 @@ def test_dataset_names_cannot_escape_their_directories(name):
             r"datasets\.linear\.source\.params\.n: expected an integer",
         ),
         (
-            {
-                "datasets__linear__source__params": {
-                    "n": 9,
-                    "alpha": 1,
-                    "beta": 2,
-                    "sigma": 1,
-                    "tau": 3,
-                }
-            },
-            r"datasets\.linear\.source\.params: unknown parameter 'tau'",
+            {"datasets__linear__source": {"path": "x.sas7bdat"}, "datasets__linear__predict": None},
+            r"datasets\.linear\.source: cannot tell the format of 'x\.sas7bdat' from its "
+            r"extension; set datasets\.linear\.source\.read\.format",
+        ),
+        (
+            {"sbc__datasets": ["nope"]},
+            r"config key sbc\.datasets: 'nope' is not a dataset",
         ),
     ],
 )
 def test_semantic_errors_name_the_key(changes, message):
     with pytest.raises(ConfigError, match=message):
         Ladder(config_with(**changes))
+
+
+def test_a_category_treatment_needs_its_contrast():
+    config = config_copy()
+    rrr = config["datasets"]["rrr"]
+    rrr["columns"]["condition"] = "category"
+    del rrr["replication"]["contrast"]
+    with pytest.raises(
+        ConfigError,
+        match=r"datasets\.rrr\.replication\.contrast: say which level of 'condition' is the "
+        r"control and which the treatment",
+    ):
+        Ladder(config)
+    rrr["replication"]["contrast"] = ["lips", "teeth"]
+    assert Ladder(config).data_spec("rrr")["contrast"] == ["lips", "teeth"]
+
+
+def test_an_unknown_extension_asks_for_the_format():
+    config = config_with(
+        datasets__linear__source={"path": "study.dat"}, datasets__linear__predict=None
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"datasets\.linear\.source: cannot tell the format of 'study\.dat'.*read\.format",
+    ):
+        Ladder(config)
+    config = config_with(
+        datasets__linear__source={"path": "study.dat", "read": {"format": "csv", "sep": ";"}},
+        datasets__linear__predict=None,
+    )
+    assert Ladder(config).raw_extension("linear") == "csv"
 
 
 def test_http_allowed_only_when_asked():
@@ -231,21 +377,39 @@ def test_thorough_preset_switches_on_loso_where_there_is_a_site():
     ladder = Ladder(config_with(preset="thorough"))
     assert ladder.loso("rrr") and ladder.loso("multisite")
     assert not ladder.loso("linear")
-    assert not Ladder(CONFIG).loso("rrr")
+    assert not Ladder(config_copy()).loso("rrr")
+    # The meta-analysis models the sites themselves: it is not refitted without one.
+    assert "meta_analysis" not in ladder.loso_models("rrr")
+
+
+def test_the_comparison_keeps_likelihoods_apart():
+    spec = Ladder(config_copy()).comparison_spec("rrr")
+    assert spec["compared"] == ["fixed", "random_intercept", "random_slope", "participant"]
+    assert set(spec["excluded"]) == {"meta_analysis", "ordinal"}
+    assert "discrete" in spec["excluded"]["ordinal"]
+
+
+def test_which_rungs_respect_the_design():
+    ladder = Ladder(config_copy())
+    respects = [m for m in ladder.models("rrr") if ladder.respects_design("rrr", m)]
+    assert respects == ["participant", "meta_analysis", "ordinal"]
 
 
 def test_seeds_are_stable_and_distinct():
+    ladder = Ladder(config_copy())
     assert derive_seed(20161026, "rrr", "fixed") == derive_seed(20161026, "rrr", "fixed")
-    seeds = {derive_seed(1, dataset, model) for dataset, model in Ladder(CONFIG).fits()}
-    assert len(seeds) == len(Ladder(CONFIG).fits())
+    seeds = {derive_seed(1, dataset, model) for dataset, model in ladder.fits()}
+    assert len(seeds) == len(ladder.fits())
     # Fixed value: the derivation must never change silently between releases.
     assert derive_seed(1, "rrr", "fixed") == 96471740  # sha256("1/rrr/fixed")[:8] mod 2**31
     assert all(0 <= seed < 2**31 for seed in seeds)
 
 
 def test_model_spec_hash_tracks_what_changes_the_fit():
-    base = Ladder(CONFIG).model_spec("rrr", "fixed")
-    assert base["config_sha256"] == Ladder(CONFIG).model_spec("rrr", "fixed")["config_sha256"]
+    base = Ladder(config_copy()).model_spec("rrr", "fixed")
+    assert (
+        base["config_sha256"] == Ladder(config_copy()).model_spec("rrr", "fixed")["config_sha256"]
+    )
     tuned = Ladder(config_with(sampling__tune=500)).model_spec("rrr", "fixed")
     assert tuned["config_sha256"] != base["config_sha256"]
     # Convergence thresholds judge a fit; they do not change it.
@@ -254,9 +418,14 @@ def test_model_spec_hash_tracks_what_changes_the_fit():
     assert canonical_hash({"a": 1, "b": 2}) == canonical_hash({"b": 2, "a": 1})
 
 
-def test_bad_key_is_rejected_before_any_job_runs(workflow_copy):
-    result = snakemake(workflow_copy, "--dry-run", config={"sampling": "{chains: 0}"}, check=False)
-    assert result.returncode != 0
-    output = result.stdout + result.stderr
-    assert "config key sampling.chains: 0 is less than the minimum of 1" in output
-    assert not (workflow_copy / "data").exists()
+def test_the_shipped_config_is_what_the_readme_says():
+    """Every dataset of config/config.yaml is in the README's table of datasets."""
+    readme = (PROJECT / "README.md").read_text()
+    for name in CONFIG["datasets"]:
+        assert f"| `{name}` |" in readme, name
+
+
+def test_nested_command_line_values_are_typed():
+    config = config_copy()
+    config["sampling"] = yaml.safe_load("{draws: '200', chains: '2'}")
+    assert Ladder(config).raw["sampling"]["draws"] == 200

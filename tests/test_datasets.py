@@ -63,9 +63,51 @@ def test_multisite_is_shaped_like_the_rrr():
     per_site = data.groupby("study")["uid"].nunique()
     assert 70 < per_site.mean() < 130
     assert (data.groupby("uid").size() == 4).all()
-    assert set(data.columns) >= {"condition", "age", "gender", "study", "value"}
-    for key in ("condition", "1|study_sigma", "condition|study_sigma", "1|study[16]"):
+    assert (data.groupby("uid")["stimulus"].nunique() == 4).all()  # each rated every stimulus
+    assert (data.groupby("uid")["condition"].nunique() == 1).all()  # between participants
+    assert set(data.columns) >= {"condition", "age", "gender", "study", "stimulus", "value"}
+    for key in (
+        "condition",
+        "1|study_sigma",
+        "condition|study_sigma",
+        "1|study:uid_sigma",
+        "C(stimulus)[s2]",
+        "1|study[16]",
+    ):
         assert key in generated.truth
+
+
+def test_participant_effects_come_from_their_own_stream():
+    """Without participant and stimulus effects, the data are what they were before the
+    generator gained them: the other draws are untouched."""
+    params = {
+        **SOURCES["multisite"]["params"],
+        "participant_sd": 0.0,
+        "stimulus_effects": [0.0] * 4,
+    }
+    plain = generate({**SOURCES["multisite"], "params": params}).data
+    full = generate(SOURCES["multisite"]).data
+    pd.testing.assert_frame_equal(plain.drop(columns="value"), full.drop(columns="value"))
+    assert not np.allclose(plain["value"], full["value"])
+
+
+def test_multisite_participant_and_stimulus_effects_are_what_the_truth_says():
+    """Estimated back from the data: the participant SD from the variance of participant
+    means within cells, the stimulus effects from stimulus means (within 4 standard
+    errors of their estimators)."""
+    generated = generate(SOURCES["multisite"])
+    data, truth = generated.data, generated.truth
+    stimulus_means = data.groupby("stimulus")["value"].mean()
+    for level in ("s2", "s3", "s4"):
+        difference = stimulus_means[level] - stimulus_means["s1"]
+        se = truth["sigma"] * np.sqrt(2 / len(data) * 4)
+        assert abs(difference - truth[f"C(stimulus)[{level}]"]) < 4 * se
+    # Between-participant variance of participant means = tau^2 + sigma^2 / 4 + (fixed
+    # parts, removed by centring within site and condition).
+    means = data.groupby(["study", "condition", "uid"])["value"].mean()
+    centred = means - means.groupby(level=["study", "condition"]).transform("mean")
+    tau2 = centred.var() - truth["sigma"] ** 2 / 4
+    assert abs(np.sqrt(max(tau2, 0)) - truth["1|study:uid_sigma"]) < 0.15
 
 
 def test_measurement_error_standard_errors_come_from_messages():

@@ -13,6 +13,12 @@ from replication_ladder.validation import write_processed
 
 SPEC = {
     "dataset": "rrr",
+    "format": "csv",
+    "read": {},
+    "rename": {},
+    "participant": None,
+    "contrast": [0, 1],
+    "pinned": True,
     "columns": {
         "uid": "category",
         "condition": "binary",
@@ -86,7 +92,8 @@ BAD_INPUTS = {
     "header only": (HEADER + "\n", r"raw\.csv: the header has no data rows"),
     "wrong delimiter": (
         csv_text(*ROWS).replace(",", ";"),
-        r"raw\.csv: missing column 'uid' .*one field holding semicolons",
+        r"raw\.csv: line 1: the header is one field holding semicolons: the file is not "
+        r"separated by ','; set source\.read\.sep: ';'",
     ),
     "duplicate column names": (
         csv_text(*ROWS, header=HEADER.replace("self_perf", "age")),
@@ -94,7 +101,7 @@ BAD_INPUTS = {
     ),
     "non-UTF-8 bytes": (
         csv_text(*ROWS).encode().replace(b"rating_c2", b"rating_\xe9"),
-        r"raw\.csv: line 5: bytes that are not UTF-8",
+        r"raw\.csv: line 5: bytes that are not utf-8 .*set source\.read\.encoding",
     ),
     "truncated file": (
         csv_text(*ROWS)[:-25],
@@ -102,7 +109,7 @@ BAD_INPUTS = {
         r"\(truncated file\?\)",
     ),
     "binary garbage": (bytes(range(256)) * 40, r"raw\.csv: line \d+: binary data \(a NUL byte\)"),
-    "garbage without NUL": (b"\xff\xfe\xfa" * 1000, r"raw\.csv: line 1: bytes that are not UTF-8"),
+    "garbage without NUL": (b"\xff\xfe\xfa" * 1000, r"raw\.csv: line 1: bytes that are not utf-8"),
     "a line of tens of megabytes": (
         HEADER + "\n" + "x" * 30_000_000 + "\n",
         r"raw\.csv: line 2: malformed CSV: a field is longer than",
@@ -203,3 +210,46 @@ def test_data_cannot_execute_code(tmp_path):
     table, _ = run(tmp_path, csv_text(*ROWS[:3], ROWS[3].replace("rating_c2", f'"{payload}"')))
     assert payload in set(table["stimulus"])
     assert not (tmp_path / "pwned").exists()
+
+
+def test_columns_are_renamed_and_the_rename_is_recorded(tmp_path):
+    spec = {**SPEC, "rename": {"value": "rating"}, "dropna": ["rating"]}
+    spec["columns"] = {
+        **{k: v for k, v in SPEC["columns"].items() if k != "value"},
+        "rating": "number",
+    }
+    table, record = run(tmp_path, csv_text(*ROWS), spec)
+    assert "rating" in table and "value" not in table
+    assert record["renamed"] == {"value": "rating"}
+    with pytest.raises(DataError, match=r"missing column 'score' \(renamed to 'points'\)"):
+        run(
+            tmp_path,
+            csv_text(*ROWS),
+            {
+                **spec,
+                "rename": {"value": "rating", "score": "points"},
+                "columns": {**spec["columns"], "points": "number"},
+            },
+        )
+
+
+def test_a_flipped_contrast_flips_the_treatment(tmp_path):
+    table, record = run(tmp_path, csv_text(*ROWS), {**SPEC, "contrast": [1, 0]})
+    assert table["condition"].tolist() == [1, 0, 1, 0]
+    assert record["contrast"] == {"column": "condition", "control": "1", "treatment": "0"}
+
+
+def test_participants_are_counted_within_sites(tmp_path):
+    rows = [*ROWS, ROWS[0].replace("rating_c1", "rating_c2")]
+    _, record = run(tmp_path, csv_text(*rows), {**SPEC, "participant": "uid"})
+    assert record["participants"] == 4  # uid 1 of study 0 twice, one participant
+
+
+def test_an_unpinned_file_is_recorded_with_its_hash(tmp_path):
+    import hashlib
+
+    content = csv_text(*ROWS)
+    _, record = run(tmp_path, content, {**SPEC, "pinned": False})
+    digest = hashlib.sha256(content.encode()).hexdigest()
+    assert record["raw_sha256"] == digest and not record["pinned"]
+    assert any("not pinned" in w and digest in w for w in record["warnings"])

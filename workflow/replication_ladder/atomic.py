@@ -1,17 +1,23 @@
 """Atomic writes: an output path holds either nothing or a complete file.
 
-Every artefact is written to a hidden temporary file beside its final path and moved
-into place with os.replace (atomic on POSIX) only once it is complete, so a job killed
-mid-write never leaves a file that looks finished.
+Every artefact is written to a hidden temporary file beside its final path, flushed to
+disk (fsync), moved into place with os.replace (atomic on POSIX), and the directory is
+synced so that the rename itself survives a power cut. A job killed mid-write never
+leaves a file that looks finished, and a power cut never leaves a zero-length file at a
+final path.
 """
 
 import contextlib
 import json
+import logging
+import math
 import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 _PART_SUFFIX = ".part"
 
@@ -24,6 +30,15 @@ def remove_stale_parts(path: Path) -> None:
     """Delete temporaries an interrupted earlier write of `path` left behind."""
     for stale in path.parent.glob(f".{path.name}.*{_PART_SUFFIX}"):
         stale.unlink(missing_ok=True)
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file's (or a directory's) content and metadata to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -41,7 +56,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         if not tmp.exists():
             raise RuntimeError(f"nothing was written to {path}")
+        fsync_path(tmp)  # the content is on disk before the name points at it
         os.replace(tmp, path)
+        fsync_path(path.parent)  # and the rename itself is on disk
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -55,9 +72,27 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
+def json_safe(obj: Any, where: str = "") -> Any:
+    """`obj` with every NaN or infinite number replaced by None (JSON has neither), each
+    replacement logged with its key path."""
+    if isinstance(obj, dict):
+        return {
+            key: json_safe(value, f"{where}.{key}" if where else str(key))
+            for key, value in obj.items()
+        }
+    if isinstance(obj, list | tuple):
+        return [json_safe(value, f"{where}[{i}]") for i, value in enumerate(obj)]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        log.warning("%s is %s; written as null", where or "a value", obj)
+        return None
+    if hasattr(obj, "item") and getattr(obj, "ndim", None) == 0:  # NumPy scalars
+        return json_safe(obj.item(), where)
+    return obj
+
+
 def to_json(obj: Any) -> str:
-    """Stable JSON: sorted keys, no NaN (invalid JSON; callers map it to None)."""
-    return json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    """Stable JSON: sorted keys; NaN and infinities become null (with a warning)."""
+    return json.dumps(json_safe(obj), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

@@ -1,10 +1,17 @@
 """PyMC models written by hand, for what a formula cannot say.
 
 A builder is named in the config by its dotted path (`builder:
-replication_ladder.builders.measurement_error`). It turns the processed table into a
-`pm.Model` whose data live in `pm.Data` containers with named dims, so that the same
-model predicts new rows after `pm.set_data`. It declares its response and predictor
-columns, which the workflow checks new rows against.
+replication_ladder.builders.measurement_error`). Called with a table and the rung's spec,
+it returns a `pm.Model` whose data live in `pm.Data` containers with named dims, so that
+the same model predicts new rows after `pm.set_data` and refits other data without being
+compiled again. It declares:
+
+  level        "rows" (fitted to the processed table) or "sites" (to the per-site
+               estimates of data/processed/{dataset}.sites.parquet)
+  response     the modelled column; predictors, the columns it reads besides
+  expected     the deterministic holding each row's expected value
+  likelihood   "continuous" or "discrete" (what its LOO score is a log of)
+  needs        dataset keys it needs (site, participant, treatment)
 """
 
 import importlib
@@ -13,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from replication_ladder.errors import ConfigError
+
+REQUIRED = ("response", "predictors", "expected", "data", "coords", "level", "priors")
 
 
 class MeasurementError:
@@ -26,42 +35,130 @@ class MeasurementError:
     messages) count for more.
     """
 
+    level = "rows"
+    likelihood = "continuous"
+    needs = ()
     features = ("x1", "x2", "x3", "x4")
     response = "share"
     predictors = (*features, "y_err")
-    expected = "mu"  # the deterministic holding the expected value of each row
+    expected = "mu"
 
     def data(self, frame: pd.DataFrame) -> dict:
-        """Values of the data containers for `frame` (the response as NaN if absent)."""
+        """Values of the data containers for `frame` (the response as zeros if absent)."""
         response = (
             frame[self.response].to_numpy(float) if self.response in frame else np.zeros(len(frame))
         )
         return {
             "X": frame[list(self.features)].to_numpy(float),
             "y_err": frame["y_err"].to_numpy(float),
-            "y_obs": response,
+            self.observed_name: response,
         }
+
+    observed_name = "y_obs"
 
     def coords(self, frame: pd.DataFrame) -> dict:
         return {"obs": np.arange(len(frame)), "feature": list(self.features)}
 
-    def __call__(self, frame: pd.DataFrame):
+    def priors(self, frame: pd.DataFrame, spec: dict | None = None) -> dict:
+        return {
+            "m": {"dist": "Normal", "mu": 0.0, "sigma": 1.0},
+            "b": {"dist": "Normal", "mu": 0.0, "sigma": 1.0},
+            "sigma": {"dist": "HalfNormal", "sigma": 1.0},
+        }
+
+    def __call__(self, frame: pd.DataFrame, spec: dict | None = None):
         import pymc as pm
 
         data = self.data(frame)
+        priors = self.priors(frame, spec)
         with pm.Model(coords=self.coords(frame)) as model:
             X = pm.Data("X", data["X"], dims=("obs", "feature"))
             y_err = pm.Data("y_err", data["y_err"], dims="obs")
-            y_obs = pm.Data("y_obs", data["y_obs"], dims="obs")
-            m = pm.Normal("m", 0.0, 1.0, dims="feature")
-            b = pm.Normal("b", 0.0, 1.0)
-            sigma = pm.HalfNormal("sigma", 1.0)
+            y_obs = pm.Data(self.observed_name, data[self.observed_name], dims="obs")
+            m = random_variable("m", priors["m"], dims="feature")
+            b = random_variable("b", priors["b"])
+            sigma = random_variable("sigma", priors["sigma"])
             mu = pm.Deterministic("mu", X @ m + b, dims="obs")
             pm.Normal(self.response, mu=mu, sigma=sigma * y_err, observed=y_obs, dims="obs")
         return model
 
 
+class MetaAnalysis:
+    """The two-stage analysis as a rung: a random-effects meta-analysis of each site's
+    treatment effect (the difference of participant means between the conditions) with
+    its standard error taken as known, as the measurement-error model takes y_err:
+
+        effect_k ~ Normal(theta_k, se_k),  theta_k = mu + tau z_k,  z_k ~ Normal(0, 1)
+        mu ~ Normal(0, 2.5 s),  tau ~ HalfNormal(s / 2)
+
+    with s the SD of participant means (the outcome's scale, as Bambi scales its default
+    priors). Parameters are named like the formula rungs' so that tables line up: mu is
+    `{treatment}`, tau `{treatment}|{site}_sigma`, and theta_k - mu `{treatment}|{site}`.
+    """
+
+    level = "sites"
+    likelihood = "continuous"
+    needs = ("site", "participant", "treatment")
+    response = "effect"
+    predictors = ("se",)
+    expected = "theta"
+    observed_name = "effect_obs"
+
+    def data(self, frame: pd.DataFrame) -> dict:
+        return {
+            "se": frame["se"].to_numpy(float),
+            self.observed_name: frame["effect"].to_numpy(float)
+            if "effect" in frame
+            else np.zeros(len(frame)),
+        }
+
+    def coords(self, frame: pd.DataFrame) -> dict:
+        return {"site": [str(level) for level in frame["site"]]}
+
+    @staticmethod
+    def names(spec: dict | None) -> tuple[str, str]:
+        """The pooled effect's name (the treatment column) and the heterogeneity's."""
+        treatment = (spec or {}).get("treatment") or "effect"
+        site = (spec or {}).get("site") or "site"
+        return treatment, f"{treatment}|{site}_sigma"
+
+    def priors(self, frame: pd.DataFrame, spec: dict | None = None) -> dict:
+        scale = float(frame["outcome_sd"].iloc[0])
+        pooled, heterogeneity = self.names(spec)
+        return {
+            pooled: {"dist": "Normal", "mu": 0.0, "sigma": 2.5 * scale},
+            heterogeneity: {"dist": "HalfNormal", "sigma": 0.5 * scale},
+        }
+
+    def __call__(self, frame: pd.DataFrame, spec: dict | None = None):
+        import pymc as pm
+
+        treatment, heterogeneity = self.names(spec)
+        site = (spec or {}).get("site") or "site"
+        priors = self.priors(frame, spec)
+        data = self.data(frame)
+        with pm.Model(coords=self.coords(frame)) as model:
+            se = pm.Data("se", data["se"], dims="site")
+            observed = pm.Data(self.observed_name, data[self.observed_name], dims="site")
+            mu = random_variable(treatment, priors[treatment])
+            tau = random_variable(heterogeneity, priors[heterogeneity])
+            offset = pm.Normal(f"{treatment}|{site}_offset", 0.0, 1.0, dims="site")
+            deviation = pm.Deterministic(f"{treatment}|{site}", tau * offset, dims="site")
+            theta = pm.Deterministic("theta", mu + deviation, dims="site")
+            pm.Normal(self.response, mu=theta, sigma=se, observed=observed, dims="site")
+        return model
+
+
+def random_variable(name: str, prior: dict, **kwargs):
+    """A PyMC random variable from a prior written as in the config."""
+    import pymc as pm
+
+    args = {key: value for key, value in prior.items() if key != "dist"}
+    return getattr(pm, prior["dist"])(name, **args, **kwargs)
+
+
 measurement_error = MeasurementError()
+meta_analysis = MetaAnalysis()
 
 
 def resolve_builder(path: str, where: str):
@@ -71,21 +168,7 @@ def resolve_builder(path: str, where: str):
         builder = getattr(importlib.import_module(module_name), name)
     except (ImportError, AttributeError) as error:
         raise ConfigError(f"{where}: cannot import builder {path!r}: {error}") from None
-    for attribute in ("response", "predictors", "expected", "data", "coords"):
+    for attribute in REQUIRED:
         if not hasattr(builder, attribute):
             raise ConfigError(f"{where}: builder {path!r} has no {attribute!r}")
     return builder
-
-
-def log_likelihood_on(builder_path: str, model, posterior, frame: pd.DataFrame):
-    """Pointwise log-likelihood of the rows of `frame` under the posterior draws."""
-    import pymc as pm
-    import xarray as xr
-
-    from replication_ladder.models import pointwise_log_likelihood
-
-    builder = resolve_builder(builder_path, "builder")
-    with model:
-        pm.set_data(builder.data(frame), coords=builder.coords(frame))
-    values = pointwise_log_likelihood(model, posterior["posterior"].to_dataset())
-    return xr.DataArray(values, dims=("chain", "draw", "__obs__"))

@@ -1,78 +1,129 @@
-"""The workflow's config: schema validation, semantic checks and resolved settings.
+"""The workflow's config: defaults, schema validation, semantic checks and job settings.
 
-`Ladder(config)` is what the rules use. Everything a job needs is resolved here, at
-workflow start, so that a bad key fails before any job runs with a message naming its
-key path (`datasets.rrr.models.fixed.formula`), and so each job receives a plain dict
-(its params) whose hash changes exactly when its result would.
+`Ladder(config)` is what the Snakefile builds, in every process that parses it (the
+main one and each cluster job alike). It fills every default into `config` itself, so
+that a minimal dataset block and its explicit form are the same dict everywhere; then a
+bad key fails before any job runs with a message naming its key path
+(`datasets.rrr.models.fixed.formula`). Each job receives plain dicts (its params) whose
+hash changes exactly when its result would.
+
+Jobs never import this module: they get what they need as params.
 """
 
 import contextlib
 import copy
 import functools
-import hashlib
-import json
+import math
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from replication_ladder.errors import ConfigError, ModelError
+import yaml
+
+from replication_ladder.builders import resolve_builder
+from replication_ladder.columns import column_type
+from replication_ladder.errors import ConfigError
+from replication_ladder.families import DISCRETE_FAMILIES, FAMILY_PARAMETERS
+from replication_ladder.hashing import analysis_sha256, canonical_hash
+from replication_ladder.readers import FORMATS, source_format
 from replication_ladder.seeds import derive_seed
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
-
-# Bambi's families and their auxiliary parameters (those a prior may name besides the
-# formula's terms). tests/test_config.py keeps this in step with bambi's BUILTIN_FAMILIES,
-# so that a config is checked at start without importing Bambi into every Snakemake parse.
-FAMILY_PARAMETERS: dict[str, tuple[str, ...]] = {
-    "asymmetriclaplace": ("b", "kappa"),
-    "bernoulli": (),
-    "beta": ("kappa",),
-    "beta_binomial": ("kappa",),
-    "binomial": (),
-    "categorical": (),
-    "cumulative": ("threshold",),
-    "dirichlet_multinomial": (),
-    "exgaussian": ("sigma", "nu"),
-    "exponential": (),
-    "gamma": ("alpha",),
-    "gaussian": ("sigma",),
-    "hurdle_gamma": ("alpha", "psi"),
-    "hurdle_lognormal": ("sigma", "psi"),
-    "hurdle_negativebinomial": ("alpha", "psi"),
-    "hurdle_poisson": ("psi",),
-    "laplace": ("b",),
-    "lognormal": ("sigma",),
-    "multinomial": (),
-    "negativebinomial": ("alpha",),
-    "poisson": (),
-    "sratio": ("threshold",),
-    "t": ("sigma", "nu"),
-    "vonmises": ("kappa",),
-    "wald": ("lam",),
-    "weibull": ("alpha",),
-    "zero_inflated_binomial": ("psi",),
-    "zero_inflated_negativebinomial": ("alpha", "psi"),
-    "zero_inflated_poisson": ("psi",),
-}
+PROJECT = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = PROJECT / "config" / "schema.yaml"
+SHIPPED_CONFIG = PROJECT / "config" / "config.yaml"
 
 
 def key_path(*parts: Any) -> str:
     return ".".join(str(part) for part in parts)
 
 
-def canonical_hash(obj: Any) -> str:
-    """SHA-256 of an object's canonical JSON (sorted keys): stable across runs."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+# -- schema: defaults, command-line values, validation ---------------------------------
 
 
-OPERATIONAL_KEYS = frozenset({"mirror", "allow_http", "download", "compile_cache"})
+@functools.cache
+def load_schema(schema_path: Path = SCHEMA_PATH) -> dict:
+    return yaml.safe_load(Path(schema_path).read_text())
 
 
-def analysis_sha256(config: dict) -> str:
-    """Hash of the analysis a config describes: every setting but where files come from
-    and where compiled code is cached."""
-    return canonical_hash({k: v for k, v in config.items() if k not in OPERATIONAL_KEYS})
+def _resolve(node: dict, schema: dict) -> dict:
+    while isinstance(node, dict) and "$ref" in node:
+        node = schema["$defs"][node["$ref"].split("/")[-1]]
+    return node
+
+
+def _default(node: dict, schema: dict) -> tuple[bool, Any]:
+    """(whether the schema gives a default, the default); a `$ref` may carry its own."""
+    if "default" in node:
+        return True, node["default"]
+    resolved = _resolve(node, schema)
+    return ("default" in resolved, resolved.get("default"))
+
+
+def fill_defaults(value: Any, node: dict, schema: dict) -> None:
+    """Set every missing key that has a `default` in the schema, in place, at any depth
+    (mappings of named entries too: every dataset, every model)."""
+    resolved = _resolve(node, schema)
+    if not isinstance(value, dict) or not isinstance(resolved, dict):
+        return
+    properties = resolved.get("properties", {})
+    for key, sub in properties.items():
+        has_default, default = _default(sub, schema)
+        if key not in value and has_default:
+            value[key] = copy.deepcopy(default)
+        if key in value:
+            fill_defaults(value[key], sub, schema)
+    extra = resolved.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key, item in value.items():
+            if key not in properties:
+                fill_defaults(item, extra, schema)
+
+
+_JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
+_JSON_TYPES["NoneType"] = "null"
+
+
+def _types(node: dict, schema: dict) -> set[str]:
+    node = _resolve(node, schema)
+    declared = node.get("type", [])
+    types = set(declared if isinstance(declared, list) else [declared])
+    if "enum" in node:
+        types |= {_JSON_TYPES[type(value).__name__] for value in node["enum"]}
+    return types
+
+
+def _subschema(node: dict, key: str, schema: dict) -> dict | None:
+    node = _resolve(node, schema)
+    if key in node.get("properties", {}):
+        return node["properties"][key]
+    extra = node.get("additionalProperties")
+    return extra if isinstance(extra, dict) else None
+
+
+def coerce_cli_values(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
+    """Turn strings from nested --config values into the numbers or booleans the schema
+    expects, in place. Snakemake reads nested --config values with YAML's BaseLoader, so
+    `--config 'sampling={draws: 200}'` arrives as the string '200'."""
+    schema = load_schema(schema_path)
+
+    def walk(node: dict | None, value: dict) -> None:
+        for key, item in value.items():
+            # No schema below a free-form mapping (a generator's params): YAML decides.
+            sub = _subschema(node, key, schema) if node is not None else None
+            if isinstance(item, dict):
+                walk(sub, item)
+            elif isinstance(item, list):
+                items = _resolve(sub or {}, schema).get("items")
+                for i, element in enumerate(item):
+                    if isinstance(element, str) and "string" not in _types(items or {}, schema):
+                        with contextlib.suppress(yaml.YAMLError):
+                            item[i] = yaml.safe_load(element)
+            elif isinstance(item, str) and "string" not in _types(sub or {}, schema):
+                # Unparsable text stays as it is, and validation names the key.
+                with contextlib.suppress(yaml.YAMLError):
+                    value[key] = yaml.safe_load(item)
+
+    walk(schema, config)
 
 
 def _schema_error_message(error) -> str:
@@ -85,81 +136,29 @@ def _schema_error_message(error) -> str:
     return f"config key {where}: {error.message}"
 
 
-@functools.cache
-def _load_schema(schema_path: Path) -> dict:
-    import yaml
-
-    return yaml.safe_load(schema_path.read_text())
-
-
-_JSON_TYPES = {
-    "str": "string",
-    "int": "integer",
-    "float": "number",
-    "bool": "boolean",
-    "NoneType": "null",
-}
-
-
-def _types(node: dict, schema: dict) -> set[str]:
-    while "$ref" in node:
-        node = schema["$defs"][node["$ref"].split("/")[-1]]
-    declared = node.get("type", [])
-    types = set(declared if isinstance(declared, list) else [declared])
-    if "enum" in node:
-        types |= {_JSON_TYPES[type(value).__name__] for value in node["enum"]}
-    return types
-
-
-def _subschema(node: dict, key: str, schema: dict) -> dict | None:
-    while "$ref" in node:
-        node = schema["$defs"][node["$ref"].split("/")[-1]]
-    if key in node.get("properties", {}):
-        return node["properties"][key]
-    extra = node.get("additionalProperties")
-    return extra if isinstance(extra, dict) else None
-
-
-def coerce_cli_values(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
-    """Turn strings from nested --config values into the numbers or booleans the schema
-    expects, in place. Snakemake reads nested --config values with YAML's BaseLoader, so
-    `--config 'sampling={draws: 200}'` arrives as the string '200'."""
-    import yaml
-
-    schema = _load_schema(schema_path)
-
-    def walk(node: dict | None, value: dict) -> None:
-        for key, item in value.items():
-            # No schema below a free-form mapping (a generator's params): YAML decides.
-            sub = _subschema(node, key, schema) if node is not None else None
-            if isinstance(item, dict):
-                walk(sub, item)
-            elif isinstance(item, str) and "string" not in _types(sub or {}, schema):
-                # Unparsable text stays as it is, and validation names the key.
-                with contextlib.suppress(yaml.YAMLError):
-                    value[key] = yaml.safe_load(item)
-
-    walk(schema, config)
-
-
 def validate_schema(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
-    """Check `config` against the JSON schema with snakemake.utils.validate."""
-    from snakemake.exceptions import WorkflowError
-    from snakemake.utils import validate
+    """Check `config` against the JSON schema (jsonschema's best error, with its path)."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
 
-    try:
-        validate(config, str(schema_path), set_default=False)
-    except WorkflowError as error:
-        # Snakemake flattens the jsonschema error into text; the error itself is the context.
-        cause = error.__context__
-        if not hasattr(cause, "absolute_path"):
-            raise ConfigError(f"config is invalid: {error}") from None
-        raise ConfigError(_schema_error_message(cause)) from None
+    validator = Draft202012Validator(load_schema(schema_path))
+    error = best_match(validator.iter_errors(config))
+    if error is not None:
+        raise ConfigError(_schema_error_message(error))
 
 
-def _formula_terms(formula: str, where: str) -> tuple[set[str], set[str], set[str]]:
-    """The columns a formula reads, the names of its terms (as Bambi names them) and the
-    columns of its response."""
+@functools.cache
+def shipped_dataset_names(path: Path = SHIPPED_CONFIG) -> frozenset[str]:
+    return frozenset(yaml.safe_load(Path(path).read_text()).get("datasets", {}))
+
+
+# -- formulas and priors -------------------------------------------------------------------
+
+
+@functools.cache
+def formula_terms(formula: str, where: str) -> tuple[frozenset, frozenset, frozenset, frozenset]:
+    """The columns a formula reads, the names of its terms (as Bambi names them), the
+    columns of its response, and the grouping factors of its group-level terms."""
     import formulae
 
     try:
@@ -167,7 +166,18 @@ def _formula_terms(formula: str, where: str) -> tuple[set[str], set[str], set[st
     except Exception as error:  # formulae raises several unrelated types
         raise ConfigError(f"{where}: cannot parse formula {formula!r}: {error}") from None
     terms = {term.name for term in description.terms}
-    return set(description.var_names), terms, set(description.response.term.var_names)
+    groups = {
+        part
+        for term in description.terms
+        if hasattr(term, "factor")
+        for part in term.factor.var_names
+    }
+    return (
+        frozenset(description.var_names),
+        frozenset(terms),
+        frozenset(description.response.term.var_names),
+        frozenset(groups),
+    )
 
 
 def _check_prior(prior: dict, where: str) -> None:
@@ -181,17 +191,56 @@ def _check_prior(prior: dict, where: str) -> None:
             _check_prior(value, f"{where}.{name}")
 
 
-class Ladder:
-    """The validated config with presets applied, and the per-job settings derived from it."""
+# -- the ladder -------------------------------------------------------------------------------
 
-    def __init__(self, config: dict, *, schema_path: Path = SCHEMA_PATH):
+
+class Ladder:
+    """The config with defaults filled and presets applied, checked, and the per-job
+    settings derived from it."""
+
+    def __init__(
+        self,
+        config: dict,
+        *,
+        schema_path: Path = SCHEMA_PATH,
+        shipped_config: Path = SHIPPED_CONFIG,
+    ):
+        schema = load_schema(schema_path)
         coerce_cli_values(config, schema_path)
+        fill_defaults(config, schema, schema)
+        if config.get("default_datasets") is False:
+            dropped = shipped_dataset_names(shipped_config) & set(config.get("datasets") or {})
+            for name in dropped:
+                del config["datasets"][name]
+            # The shipped calibration settings name shipped datasets: they go with them.
+            config["sbc"]["datasets"] = [d for d in config["sbc"]["datasets"] if d not in dropped]
         validate_schema(config, schema_path)
-        self.raw = copy.deepcopy(config)
+        for name, spec in config["datasets"].items():
+            self._fill_dataset(spec, key_path("datasets", name))
+        validate_schema(config, schema_path)  # the filled-in values too
+        self.raw = config
         self.preset = self._preset()
         self._check()
 
-    # -- presets -----------------------------------------------------------------
+    @staticmethod
+    def _fill_dataset(spec: dict, where: str) -> None:
+        """Defaults that depend on other keys of the dataset."""
+        spec.setdefault("dropna", list(spec["columns"]))
+        replication = spec["replication"]
+        if replication:
+            effect = replication["original"]["effect"]
+            replication.setdefault(
+                "test_prior", {"dist": "Normal", "mu": 0.0, "sigma": abs(float(effect))}
+            )
+            treatment = spec["columns"].get(replication["treatment"])
+            if "contrast" not in replication and treatment == "binary":
+                replication["contrast"] = [0, 1]
+            elif (
+                "contrast" not in replication
+                and isinstance(treatment, dict)
+                and len(treatment["levels"]) == 2
+            ):
+                replication["contrast"] = list(treatment["levels"])
 
     def _preset(self) -> dict:
         name = self.raw["preset"]
@@ -223,6 +272,12 @@ class Ladder:
     def datasets_by_source(self, *kinds: str) -> list[str]:
         return [name for name in self.datasets if self.source_kind(name) in kinds]
 
+    def raw_extension(self, dataset: str) -> str:
+        """The extension the raw file keeps in data/raw/: the source's own format."""
+        if self.source_kind(dataset) == "generator":
+            return "csv"
+        return source_format(self.dataset(dataset)["source"])
+
     @property
     def synthetic_datasets(self) -> list[str]:
         return self.datasets_by_source("generator")
@@ -232,9 +287,20 @@ class Ladder:
         return [name for name in self.datasets if self.dataset(name)["replication"]]
 
     @property
-    def reported_datasets(self) -> list[str]:
-        """Datasets with at least one model: those compared and reported."""
-        return [name for name in self.datasets if self.models(name)]
+    def two_stage_datasets(self) -> list[str]:
+        """Replication datasets with sites: their per-site estimates are computed."""
+        return [
+            name for name in self.replication_datasets if self.dataset(name)["site"] is not None
+        ]
+
+    @property
+    def site_level_datasets(self) -> list[str]:
+        """Datasets with a rung fitted to per-site estimates (data/processed/X.sites)."""
+        return [
+            name
+            for name in self.datasets
+            if any(self.rung_level(name, m) == "sites" for m in self.models(name))
+        ]
 
     def models(self, dataset: str) -> list[str]:
         return list(self.dataset(dataset)["models"])
@@ -242,43 +308,91 @@ class Ladder:
     def fits(self) -> list[tuple[str, str]]:
         return [(dataset, model) for dataset in self.datasets for model in self.models(dataset)]
 
+    def rung(self, dataset: str, model: str) -> dict:
+        return self.dataset(dataset)["models"][model]
+
+    def builder(self, dataset: str, model: str):
+        entry = self.rung(dataset, model)
+        if entry["kind"] != "pymc":
+            return None
+        where = key_path("datasets", dataset, "models", model, "builder")
+        return resolve_builder(entry["builder"], where)
+
+    def rung_level(self, dataset: str, model: str) -> str:
+        """`rows` (fitted to the processed table) or `sites` (to per-site estimates)."""
+        builder = self.builder(dataset, model)
+        return getattr(builder, "level", "rows") if builder is not None else "rows"
+
+    def row_models(self, dataset: str) -> list[str]:
+        return [m for m in self.models(dataset) if self.rung_level(dataset, m) == "rows"]
+
     def loso(self, dataset: str) -> bool:
         spec = self.dataset(dataset)
         return spec["site"] is not None and (spec["loso"] or self.preset.get("loso", False))
+
+    def loso_models(self, dataset: str) -> list[str]:
+        return self.row_models(dataset) if self.loso(dataset) else []
 
     def sampling(self, dataset: str, model: str) -> dict:
         """Global defaults, then the model's own settings, then the preset's."""
         return {
             **self.raw["sampling"],
-            **self.dataset(dataset)["models"][model].get("sampling", {}),
+            **self.rung(dataset, model)["sampling"],
             **self.preset.get("sampling", {}),
         }
 
     def model_columns(self, dataset: str, model: str) -> tuple[str, list[str]]:
         """A rung's response column and its predictor columns."""
-        entry = self.dataset(dataset)["models"][model]
-        where = key_path("datasets", dataset, "models", model)
-        if entry["kind"] == "pymc":
-            from replication_ladder.builders import resolve_builder
-
-            builder = resolve_builder(entry["builder"], f"{where}.builder")
+        entry = self.rung(dataset, model)
+        builder = self.builder(dataset, model)
+        if builder is not None:
             return builder.response, list(builder.predictors)
-        variables, _, response = _formula_terms(entry["formula"], f"{where}.formula")
+        where = key_path("datasets", dataset, "models", model, "formula")
+        variables, _, response, _ = formula_terms(entry["formula"], where)
         (response,) = response
         return response, sorted(variables - {response})
 
     def response(self, dataset: str) -> str:
-        """The outcome every rung of a dataset models (checked to be the same)."""
-        return self.model_columns(dataset, self.models(dataset)[0])[0]
+        """The outcome every row-level rung of a dataset models (checked to be the same)."""
+        return self.model_columns(dataset, self.row_models(dataset)[0])[0]
 
     def predictors(self, dataset: str) -> list[str]:
-        """Every column some rung predicts from, in the dataset's column order."""
+        """Every column some row-level rung predicts from, in the dataset's column order."""
         used = {
             column
-            for model in self.models(dataset)
+            for model in self.row_models(dataset)
             for column in self.model_columns(dataset, model)[1]
         }
         return [column for column in self.dataset(dataset)["columns"] if column in used]
+
+    def family(self, dataset: str, model: str) -> str | None:
+        return (
+            self.rung(dataset, model).get("family")
+            if self.builder(dataset, model) is None
+            else None
+        )
+
+    def likelihood_kind(self, dataset: str, model: str) -> str:
+        """`continuous` or `discrete`: what a LOO score of this rung is a log of."""
+        builder = self.builder(dataset, model)
+        if builder is not None:
+            return getattr(builder, "likelihood", "continuous")
+        return "discrete" if self.family(dataset, model) in DISCRETE_FAMILIES else "continuous"
+
+    def respects_design(self, dataset: str, model: str) -> bool:
+        """A rung respects the design when it models every level of clustering the data
+        have: a group-level term for the participant (when ratings repeat) and for the
+        site, or a two-stage analysis of participant means per site."""
+        spec = self.dataset(dataset)
+        if self.rung_level(dataset, model) == "sites":
+            return True
+        builder = self.builder(dataset, model)
+        if builder is not None:
+            return bool(getattr(builder, "respects_design", False))
+        where = key_path("datasets", dataset, "models", model, "formula")
+        groups = formula_terms(self.rung(dataset, model)["formula"], where)[3]
+        needed = {column for column in (spec["site"], spec["participant"]) if column}
+        return needed <= groups
 
     def new_rows_spec(self, dataset: str) -> dict:
         """What making a dataset's new rows needs (a job param)."""
@@ -294,38 +408,131 @@ class Ladder:
 
     @property
     def predicted_datasets(self) -> list[str]:
-        return [name for name in self.reported_datasets if self.dataset(name)["predict"]]
+        return [name for name in self.datasets if self.dataset(name)["predict"]]
 
     def data_spec(self, dataset: str) -> dict:
-        """What validation of the raw file needs (a job param: changes rerun it)."""
+        """What reading and validating the raw file needs (a job param: changes rerun it)."""
+        spec = self.dataset(dataset)
+        replication = spec["replication"] or {}
+        source = spec["source"]
+        return {
+            "dataset": dataset,
+            "format": self.raw_extension(dataset),
+            "read": source.get("read", {}),
+            "columns": spec["columns"],
+            "rename": spec["rename"],
+            "dropna": spec["dropna"],
+            "site": spec["site"],
+            "participant": spec["participant"],
+            "treatment": replication.get("treatment"),
+            "contrast": replication.get("contrast"),
+            "pinned": "sha256" in source,
+        }
+
+    def sites_spec(self, dataset: str) -> dict:
+        """What the per-site two-stage estimates need (a job param)."""
         spec = self.dataset(dataset)
         return {
             "dataset": dataset,
-            "columns": spec["columns"],
-            "dropna": spec["dropna"],
             "site": spec["site"],
-            "treatment": (spec["replication"] or {}).get("treatment"),
+            "participant": spec["participant"],
+            "treatment": spec["replication"]["treatment"],
+            "outcome": self.response(dataset),
         }
 
     def model_spec(self, dataset: str, model: str) -> dict:
         """Everything a fit's draws and summary depend on; its hash is the model's config
         hash. Convergence thresholds and strictness are not in it: they judge a fit
         without changing it, so changing them must not rerun finished fits."""
-        entry = self.dataset(dataset)["models"][model]
+        entry = self.rung(dataset, model)
+        replication = self.dataset(dataset)["replication"] or {}
         spec = {
             "dataset": dataset,
             "model": model,
             "kind": entry["kind"],
+            "level": self.rung_level(dataset, model),
             "formula": entry.get("formula"),
-            "family": entry.get("family"),
+            "family": entry.get("family") if entry["kind"] == "bambi" else None,
             "builder": entry.get("builder"),
-            "priors": entry.get("priors", {}),
+            "priors": entry["priors"],
             "sampling": self.sampling(dataset, model),
             "seed": derive_seed(self.seed, dataset, model),
             "ci_prob": self.raw["ci_prob"],
+            # The pooled effect's row is named after the treatment column in every rung.
+            "treatment": replication.get("treatment"),
+            "site": self.dataset(dataset)["site"],
         }
         spec["config_sha256"] = canonical_hash(spec)
         return spec
+
+    def fit_settings(self) -> dict:
+        """How a fit is judged (a job param; not in the model's hash)."""
+        return {
+            "convergence": self.raw["convergence"],
+            "strict": self.raw["strict_convergence"],
+        }
+
+    def loo_settings(self) -> dict:
+        return dict(self.raw["loo"])
+
+    def refits_in_loo(self, dataset: str, model: str) -> int:
+        """Most refits a rung's LOO job may run for its remedy (sizes its resources)."""
+        loo = self.raw["loo"]
+        if loo["remedy"] == "none":
+            return 0
+        return max(loo["max_reloo"], loo["kfold_folds"])
+
+    def comparison_spec(self, dataset: str) -> dict:
+        """Which rungs the LOO table compares, and why the others are left out."""
+        rows = self.row_models(dataset)
+        kinds = {m: self.likelihood_kind(dataset, m) for m in rows}
+        main = "continuous" if "continuous" in kinds.values() else "discrete"
+        excluded = {
+            m: "fitted to per-site estimates, not to the rows: another likelihood"
+            for m in self.models(dataset)
+            if m not in rows
+        }
+        excluded |= {
+            m: f"a {kind} likelihood: its log score is not on the scale of the {main} ones"
+            for m, kind in kinds.items()
+            if kind != main
+        }
+        return {
+            "dataset": dataset,
+            "compared": [m for m in rows if kinds[m] == main],
+            "excluded": excluded,
+        }
+
+    def replication_spec(self, dataset: str) -> dict:
+        """The verdict's inputs (a job param)."""
+        spec = self.dataset(dataset)
+        replication = spec["replication"]
+        compared = self.comparison_spec(dataset)["compared"]
+        return {
+            "dataset": dataset,
+            **replication,
+            "site": spec["site"],
+            "ci_prob": self.raw["ci_prob"],
+            "outcome": self.outcome(dataset),
+            "models": self.models(dataset),
+            "respects_design": [
+                m for m in self.models(dataset) if self.respects_design(dataset, m)
+            ],
+            "loo_compared": compared,
+        }
+
+    def outcome(self, dataset: str) -> dict:
+        """The outcome's label and unit, for reports."""
+        outcome = self.dataset(dataset)["outcome"]
+        return {"label": outcome["label"] or self.response(dataset), "unit": outcome["unit"]}
+
+    def recovery_spec(self, dataset: str) -> dict:
+        return {
+            "dataset": dataset,
+            "models": self.models(dataset),
+            "levels": {m: self.rung_level(dataset, m) for m in self.models(dataset)},
+            "ci_prob": self.raw["ci_prob"],
+        }
 
     @cached_property
     def config_sha256(self) -> str:
@@ -334,63 +541,174 @@ class Ladder:
     def report_settings(self, dataset: str) -> dict:
         """What a dataset's report needs from the config (a job param)."""
         return {
-            "dataset": self.dataset(dataset),
+            "dataset": dataset,
+            "spec": self.dataset(dataset),
+            "models": self.models(dataset),
+            "levels": {m: self.rung_level(dataset, m) for m in self.models(dataset)},
+            "outcome": self.outcome(dataset),
             "loso": self.loso(dataset),
             "ci_prob": self.raw["ci_prob"],
             "preset": self.raw["preset"],
             "config_sha256": self.config_sha256,
         }
 
+    # -- simulation-based calibration ------------------------------------------------
+
+    def sbc(self) -> dict:
+        return {**self.raw["sbc"], **self.preset.get("sbc", {})}
+
+    def sbc_fits(self) -> list[tuple[str, str]]:
+        settings = self.sbc()
+        rungs = settings["rungs"]
+        return [
+            (dataset, model)
+            for dataset in settings["datasets"]
+            for model in self.models(dataset)
+            if rungs is None or model in rungs
+        ]
+
+    def sbc_batches(self) -> int:
+        settings = self.sbc()
+        return math.ceil(settings["replicates"] / settings["batch_size"])
+
+    def sbc_spec(self, dataset: str, model: str) -> dict:
+        """A rung's model spec with the calibration's sampling settings."""
+        settings = self.sbc()
+        spec = self.model_spec(dataset, model)
+        spec["sampling"] = {
+            **spec["sampling"],
+            **{key: settings[key] for key in ("draws", "tune", "chains")},
+        }
+        spec["sbc"] = {
+            "replicates": settings["replicates"],
+            "batch_size": settings["batch_size"],
+            "seed": derive_seed(self.seed, dataset, model, "sbc"),
+        }
+        spec["config_sha256"] = canonical_hash(spec)
+        return spec
+
     # -- semantic checks -----------------------------------------------------------
 
     def _check(self) -> None:
-        if "index" in self.datasets:  # reports/index.html is the page that links the reports
-            raise ConfigError("config key datasets.index: the name 'index' is reserved")
+        if "index" in self.datasets or "sbc" in self.datasets:
+            raise ConfigError(
+                "config key datasets: the names 'index' and 'sbc' are reserved (report pages)"
+            )
         for name in self.datasets:
             self._check_dataset(name)
+        for name in self.raw["sbc"]["datasets"]:
+            if name not in self.raw["datasets"]:
+                raise ConfigError(
+                    f"config key sbc.datasets: {name!r} is not a dataset "
+                    f"(datasets: {', '.join(self.datasets)})"
+                )
 
     def _check_dataset(self, name: str) -> None:
         spec = self.dataset(name)
         where = key_path("datasets", name)
         columns = spec["columns"]
-        source = spec["source"]
+        self._check_source(name)
+        for column in spec["dropna"]:
+            if column not in columns:
+                raise ConfigError(f"{where}.dropna: {column!r} is not in {where}.columns")
+        for original, renamed in spec["rename"].items():
+            if renamed not in columns:
+                raise ConfigError(
+                    f"{where}.rename.{original}: {renamed!r} is not in {where}.columns"
+                )
+        for key in ("site", "participant"):
+            column = spec[key]
+            if column is not None and column not in columns:
+                raise ConfigError(f"{where}.{key}: {column!r} is not in {where}.columns")
+        if spec["site"] is not None and column_type(columns[spec["site"]]) != "category":
+            raise ConfigError(f"{where}.site: column {spec['site']!r} must have type category")
+        if spec["replication"]:
+            self._check_replication(name)
+        for model, entry in spec["models"].items():
+            self._check_model(name, model, entry)
+        rows = self.row_models(name)
+        if not rows:
+            raise ConfigError(f"{where}.models: at least one rung must model the rows")
+        responses = {m: self.model_columns(name, m)[0] for m in rows}
+        if len(set(responses.values())) > 1:
+            listed = ", ".join(f"{m}: {r}" for m, r in responses.items())
+            raise ConfigError(
+                f"{where}.models: the rungs model different outcomes "
+                f"({listed}); a ladder compares models of one outcome"
+            )
+        self._check_predict(name)
+
+    def _check_source(self, name: str) -> None:
+        source = self.dataset(name)["source"]
+        where = key_path("datasets", name, "source")
         url = source.get("url", "https://")
         if not (
             url.startswith("https://") or (self.raw["allow_http"] and url.startswith("http://"))
         ):
             raise ConfigError(
-                f"{where}.source.url: only https:// URLs are fetched "
+                f"{where}.url: only https:// URLs are fetched "
                 f"(set allow_http: true for a local http mirror): {url!r}"
             )
         if "generator" in source:
             from replication_ladder.datasets import check_generator_params
 
-            check_generator_params(source["generator"], source["params"], f"{where}.source")
-        for column in spec["dropna"]:
-            if column not in columns:
-                raise ConfigError(f"{where}.dropna: {column!r} is not in {where}.columns")
-        site = spec["site"]
-        if site is not None and site not in columns:
-            raise ConfigError(f"{where}.site: {site!r} is not in {where}.columns")
-        if site is not None and column_type(columns[spec["site"]]) != "category":
-            raise ConfigError(f"{where}.site: column {spec['site']!r} must have type category")
-        replication = spec["replication"]
-        if replication and replication["treatment"] not in columns:
+            check_generator_params(source["generator"], source["params"], where)
+            if "read" in source:
+                raise ConfigError(f"{where}.read: a generator writes CSV; there is nothing to read")
+            return
+        try:
+            source_format(source)
+        except ValueError as error:
             raise ConfigError(
-                f"{where}.replication.treatment: {replication['treatment']!r} "
-                f"is not in {where}.columns"
+                f"{where}: {error}; set {where}.read.format to one of {', '.join(FORMATS)}"
+            ) from None
+
+    def _check_replication(self, name: str) -> None:
+        spec = self.dataset(name)
+        replication = spec["replication"]
+        where = key_path("datasets", name, "replication")
+        treatment = replication["treatment"]
+        columns = spec["columns"]
+        if treatment not in columns:
+            raise ConfigError(f"{where}.treatment: {treatment!r} is not in datasets.{name}.columns")
+        declared = columns[treatment]
+        kind = column_type(declared)
+        if kind not in ("binary", "category"):
+            raise ConfigError(
+                f"{where}.treatment: column {treatment!r} has type {kind}; a treatment must be "
+                "binary (0/1) or a category with two levels"
             )
-        for model, entry in spec["models"].items():
-            self._check_model(name, model, entry)
-        if spec["models"]:
-            responses = {m: self.model_columns(name, m)[0] for m in spec["models"]}
-            if len(set(responses.values())) > 1:
-                listed = ", ".join(f"{m}: {r}" for m, r in responses.items())
-                raise ConfigError(
-                    f"{where}.models: the rungs model different outcomes "
-                    f"({listed}); a ladder compares models of one outcome"
-                )
-        self._check_predict(name)
+        contrast = replication.get("contrast")
+        if contrast is None:
+            raise ConfigError(
+                f"{where}.contrast: say which level of {treatment!r} is the control and which "
+                "the treatment, as they appear in the data: contrast: [control, treatment] "
+                "(the effect is treatment minus control)"
+            )
+        if contrast[0] == contrast[1]:
+            raise ConfigError(f"{where}.contrast: the two levels must differ: {contrast}")
+        if kind == "binary" and sorted(contrast) != [0, 1]:
+            raise ConfigError(f"{where}.contrast: a binary treatment's levels are 0 and 1")
+        if isinstance(declared, dict):
+            levels = [str(level) for level in declared["levels"]]
+            for level in contrast:
+                if str(level) not in levels:
+                    raise ConfigError(
+                        f"{where}.contrast: {level!r} is not among the declared levels of "
+                        f"{treatment!r} ({', '.join(levels)})"
+                    )
+        prior = replication["test_prior"]
+        _check_prior(prior, f"{where}.test_prior")
+        if any(isinstance(value, dict) for value in prior.values()):
+            raise ConfigError(
+                f"{where}.test_prior: the test's prior must have fixed parameters "
+                "(a Bayes factor needs its density at zero)"
+            )
+        verdict = replication["verdict_model"]
+        if verdict is not None and verdict not in spec["models"]:
+            raise ConfigError(
+                f"{where}.verdict_model: {verdict!r} is not a rung of datasets.{name}.models"
+            )
 
     def _check_predict(self, dataset: str) -> None:
         spec = self.dataset(dataset)
@@ -398,8 +716,6 @@ class Ladder:
         where = key_path("datasets", dataset, "predict")
         if predict is None:
             return
-        if not spec["models"]:
-            raise ConfigError(f"{where}: there is no model to predict with")
         if "holdout" in predict and not spec["source"].get("params", {}).get("holdout"):
             raise ConfigError(
                 f"{where}.holdout: datasets.{dataset}.source.params.holdout "
@@ -416,22 +732,29 @@ class Ladder:
                 )
 
     def _check_model(self, dataset: str, model: str, entry: dict) -> None:
-        from replication_ladder.models import check_sampler_available
+        from replication_ladder.samplers import check_sampler_available
 
         where = key_path("datasets", dataset, "models", model)
-        columns = self.dataset(dataset)["columns"]
+        spec = self.dataset(dataset)
+        columns = spec["columns"]
         try:
             check_sampler_available(self.sampling(dataset, model)["sampler"], where)
-        except ModelError as error:
+        except Exception as error:
             raise ConfigError(str(error)) from None
         if entry["kind"] == "pymc":
-            from replication_ladder.builders import resolve_builder
-
-            resolve_builder(entry["builder"], f"{where}.builder")
-            if entry.get("priors"):
+            builder = self.builder(dataset, model)
+            if entry["priors"]:
                 raise ConfigError(f"{where}.priors: a pymc model sets its priors in its builder")
+            needs = getattr(builder, "needs", ())
+            for key in needs:
+                if not (spec.get(key) or (spec["replication"] or {}).get(key)):
+                    raise ConfigError(
+                        f"{where}.builder: {entry['builder']} needs datasets.{dataset}.{key}"
+                    )
             return
-        variables, terms, _ = _formula_terms(entry["formula"], f"{where}.formula")
+        if "formula" not in entry:
+            raise ConfigError(f"{where}.formula: a bambi rung needs a formula")
+        variables, terms, _, _ = formula_terms(entry["formula"], f"{where}.formula")
         missing = sorted(variables - set(columns))
         if missing:
             raise ConfigError(
@@ -445,15 +768,17 @@ class Ladder:
                 f"(Bambi offers: {', '.join(sorted(FAMILY_PARAMETERS))})"
             )
         allowed = terms | set(FAMILY_PARAMETERS[family])
-        for term, prior in entry.get("priors", {}).items():
+        treatment = (spec["replication"] or {}).get("treatment")
+        for term, prior in entry["priors"].items():
             if term not in allowed:
                 raise ConfigError(
                     f"{where}.priors: term {term!r} is not in the formula "
                     f"(terms: {', '.join(sorted(allowed))})"
                 )
             _check_prior(prior, f"{where}.priors.{term}")
-
-
-def column_type(declared: str | dict) -> str:
-    """The type name of a column declaration (`number` or `{type: category, ...}`)."""
-    return declared if isinstance(declared, str) else declared["type"]
+            if term == treatment and any(isinstance(v, dict) for v in prior.values()):
+                raise ConfigError(
+                    f"{where}.priors.{term}: the treatment's prior must have fixed parameters: "
+                    "the verdict's Bayes factors need its density (a hierarchical prior has "
+                    "none in closed form)"
+                )

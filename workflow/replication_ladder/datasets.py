@@ -75,8 +75,20 @@ def multisite(
     site_sd_intercept: float,
     site_sd_condition: float,
     sigma: float,
+    participant_sd: float,
+    stimulus_effects: list[float],
 ) -> Generated:
-    """RRR-shaped data: sites x participants (Poisson around `participants`) x ratings."""
+    """RRR-shaped data: sites x participants (Poisson around `participants`) x ratings,
+    each participant rating every stimulus once, with a random intercept per participant
+    (SD `participant_sd`) and a fixed effect per stimulus (the first is the baseline)."""
+    if len(stimulus_effects) != ratings:
+        raise ConfigError(
+            f"multisite: stimulus_effects has {len(stimulus_effects)} values; one per rating "
+            f"({ratings}) is needed"
+        )
+    # The participant and stimulus effects come from a stream of their own, so the draws
+    # below stay what they were without them.
+    (extra,) = rng.spawn(1)
     site_intercepts = rng.normal(0.0, site_sd_intercept, sites)
     site_slopes = rng.normal(0.0, site_sd_condition, sites)
     counts = rng.poisson(participants, sites)
@@ -90,6 +102,9 @@ def multisite(
         "study": site,
     }
     rows = {key: np.repeat(values, ratings) for key, values in person.items()}
+    stimulus = np.tile(np.arange(ratings), n_people)
+    rows["stimulus"] = np.array([f"s{k + 1}" for k in range(ratings)])[stimulus]
+    person_effects = extra.normal(0.0, participant_sd, n_people)
     s, c = rows["study"], rows["condition"]
     mean = (
         intercept
@@ -97,17 +112,22 @@ def multisite(
         + (condition + site_slopes[s]) * c
         + age * rows["age"]
         + gender * rows["gender"]
+        + np.repeat(person_effects, ratings)
+        + np.asarray(stimulus_effects, float)[stimulus]
     )
     rows["value"] = mean + rng.normal(0.0, sigma, mean.size)
     truth = {
-        "Intercept": intercept,
+        "Intercept": intercept + stimulus_effects[0],
         "condition": condition,
         "age": age,
         "gender": gender,
         "sigma": sigma,
         "1|study_sigma": site_sd_intercept,
         "condition|study_sigma": site_sd_condition,
+        "1|study:uid_sigma": participant_sd,
     }
+    for k in range(1, ratings):
+        truth[f"C(stimulus)[s{k + 1}]"] = stimulus_effects[k] - stimulus_effects[0]
     for k in range(sites):
         truth[f"1|study[{k}]"] = float(site_intercepts[k])
         truth[f"condition|study[{k}]"] = float(site_slopes[k])
@@ -220,7 +240,7 @@ def write_synthetic(source: dict, data_path: str, truth_path: str, holdout_path:
     )
 
 
-def main(snakemake) -> None:
+def simulate_data(snakemake) -> None:
     write_synthetic(
         snakemake.params.source,
         snakemake.output.data,

@@ -6,7 +6,6 @@ a complete file with the expected hash is moved into place. Transient network er
 with exponential backoff; anything else fails at once.
 """
 
-import hashlib
 import http.client
 import logging
 import shutil
@@ -18,22 +17,13 @@ from urllib.parse import unquote, urlparse
 
 from replication_ladder.atomic import atomic_path
 from replication_ladder.errors import FetchError
+from replication_ladder.hashing import CHUNK_BYTES, sha256_file
 
 log = logging.getLogger(__name__)
-
-CHUNK_BYTES = 1 << 16
 
 
 class _Transient(Exception):
     """A failure worth another attempt."""
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def url_file_name(url: str) -> str:
@@ -98,15 +88,25 @@ def download(
     log.info("fetched %s to %s (sha256 verified)", url, dest)
 
 
-def copy_verified(source: str | Path, sha256: str, dest: str | Path) -> None:
-    """Copy a local file (a mirror or a `path` source) to `dest`, verifying `sha256`."""
+def copy_verified(source: str | Path, sha256: str | None, dest: str | Path) -> None:
+    """Copy a local file (a mirror or a `path` source) to `dest`, verifying `sha256`;
+    a file without one is copied with a warning that the run is not pinned to it."""
     source, dest = Path(source), Path(dest)
     if not source.is_file():
         raise FetchError(f"{source}: no such file (wanted for {dest})")
     with atomic_path(dest) as tmp:
         shutil.copyfile(source, tmp)
-        _verify(tmp, sha256, str(source), dest)
-    log.info("copied %s to %s (sha256 verified)", source, dest)
+        if sha256 is not None:
+            _verify(tmp, sha256, str(source), dest)
+    if sha256 is None:
+        log.warning(
+            "%s has no sha256 in the config: this run is not pinned to its contents "
+            "(sha256 %s); a change to the file reruns everything downstream",
+            source,
+            sha256_file(dest),
+        )
+    else:
+        log.info("copied %s to %s (sha256 verified)", source, dest)
 
 
 def fetch_source(
@@ -114,7 +114,7 @@ def fetch_source(
 ) -> None:
     """Bring a dataset's `url` or `path` source to `dest`, offline from `mirror` if set."""
     if "path" in source:
-        copy_verified(source["path"], source["sha256"], dest)
+        copy_verified(source["path"], source.get("sha256"), dest)
     elif mirror is not None:
         copy_verified(Path(mirror) / url_file_name(source["url"]), source["sha256"], dest)
     else:
@@ -128,7 +128,7 @@ def fetch_source(
         )
 
 
-def main(snakemake) -> None:
+def fetch_data(snakemake) -> None:
     fetch_source(
         snakemake.params.source,
         snakemake.output[0],

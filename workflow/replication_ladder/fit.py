@@ -1,12 +1,13 @@
-"""Fit one model of one dataset and write its artefacts.
+"""Fit one rung of one dataset and write its artefacts (replication_ladder.paths.FIT):
 
-Artefacts (stable paths under results/{dataset}/{model}/):
-  posterior.nc       posterior, sample_stats, log_likelihood, observed_data (NetCDF)
+  posterior.nc       posterior, sample_stats, log_likelihood, log_prior, observed_data
   summary.parquet    one row per parameter: mean, sd, ci_low, ci_high, ess, r_hat, mcse
-  diagnostics.json   sampler settings, seed, convergence figures and warnings, timings,
-                     versions, hashes of the data and the model's config, provenance
+  diagnostics.json   sampler settings, seed, convergence figures and warnings, prior and
+                     likelihood sensitivity flags, timings, versions, hashes, provenance
   priors.json/.txt   the priors the model actually used
   ppc.parquet        100 replicated datasets (rows x draws) for posterior predictive checks
+  psense.parquet     power-scaling sensitivity of the prior and the likelihood per parameter
+
 A fit that crosses a convergence threshold under strict_convergence keeps its artefacts
 under failed/ instead, and its job fails with the reason.
 """
@@ -18,36 +19,47 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import xarray as xr
 
-from replication_ladder import models, provenance
+from replication_ladder import provenance
 from replication_ladder.atomic import atomic_path, write_json, write_parquet, write_text
-from replication_ladder.config import analysis_sha256
+from replication_ladder.densities import Densities, log_likelihood_group, log_prior_group
 from replication_ladder.errors import ConvergenceError
-from replication_ladder.fetch import sha256_file
+from replication_ladder.hashing import analysis_sha256, sha256_file
+from replication_ladder.paths import FAILED_DIR
+from replication_ladder.rungs import build_rung
+from replication_ladder.samplers import compile_rung
 from replication_ladder.seeds import derive_seed
+from replication_ladder.sensitivity import power_scaling
 
 log = logging.getLogger(__name__)
 
-ARTEFACTS = ("posterior", "summary", "diagnostics", "priors_json", "priors_txt", "ppc")
-FILE_NAMES = {
-    "posterior": "posterior.nc",
-    "summary": "summary.parquet",
-    "diagnostics": "diagnostics.json",
-    "priors_json": "priors.json",
-    "priors_txt": "priors.txt",
-    "ppc": "ppc.parquet",
-}
+ARTEFACTS = ("posterior", "summary", "diagnostics", "priors_json", "priors_txt", "ppc", "psense")
 PPC_DRAWS = 100  # replicated datasets kept for posterior predictive checks
-GROUPS = ("posterior", "sample_stats", "log_likelihood", "observed_data")
+OUTCOME_EFFECT_DRAWS = 400  # draws of the treatment's effect on the outcome's scale
+# outcome_effect: the treatment's effect on the expected outcome, for rungs whose
+# coefficient is on another scale (an ordinal rung's latent scale).
+GROUPS = (
+    "posterior",
+    "sample_stats",
+    "log_likelihood",
+    "log_prior",
+    "observed_data",
+    "outcome_effect",
+)
+
+
+def reported_parameters(posterior) -> list[str]:
+    """The variables a summary shows: not the offsets of non-centred group effects, kept
+    in posterior.nc for moment matching but not parameters anyone reports."""
+    return [name for name in posterior.data_vars if not name.endswith("_offset")]
 
 
 def summarize(idata, ci_prob: float) -> pd.DataFrame:
     """ArviZ's summary with raw numbers and the interval as ci_low / ci_high."""
     import arviz as az
 
-    # The non-centred offsets are kept in posterior.nc for moment matching; they are not
-    # parameters anyone reports.
-    names = [name for name in idata["posterior"].data_vars if not name.endswith("_offset")]
+    names = reported_parameters(idata["posterior"])
     summary = az.summary(idata, var_names=names, ci_prob=ci_prob, ci_kind="eti", round_to="none")
     lower, upper = (c for c in summary.columns if c.startswith("eti"))
     summary = summary.rename(columns={lower: "ci_low", upper: "ci_high"})
@@ -55,31 +67,23 @@ def summarize(idata, ci_prob: float) -> pd.DataFrame:
     return pd.DataFrame(summary).astype("float64")
 
 
-def _sampling_seconds(idata) -> float | None:
-    for group in ("posterior", "sample_stats"):
-        seconds = idata[group].attrs.get("sampling_time")
-        if seconds is not None:
-            return float(seconds)
-    return None
-
-
 def convergence_warnings(diagnostics: dict, thresholds: dict) -> list[str]:
     """Plain sentences for every threshold a fit crossed."""
     warnings = []
     if diagnostics["divergences"] > thresholds["max_divergences"]:
         warnings.append(f"{diagnostics['divergences']} divergent transitions")
-    if diagnostics["max_r_hat"] > thresholds["max_r_hat"]:
+    if diagnostics["max_r_hat"] is not None and diagnostics["max_r_hat"] > thresholds["max_r_hat"]:
         warnings.append(
             f"r_hat up to {diagnostics['max_r_hat']:.3f} (above {thresholds['max_r_hat']})"
         )
     for kind in ("bulk", "tail"):
         ess = diagnostics[f"min_ess_{kind}"]
-        if ess < thresholds["min_ess"]:
+        if ess is not None and ess < thresholds["min_ess"]:
             warnings.append(f"{kind} ESS down to {ess:.0f} (below {thresholds['min_ess']})")
     return warnings
 
 
-def _finite(value: float) -> float | None:
+def _finite(value) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
@@ -102,68 +106,93 @@ def write_posterior(idata, path) -> None:
         tree.to_netcdf(tmp, engine="h5netcdf")
 
 
-def fit_model(
+def with_densities(rung, raw, densities: Densities | None = None):
+    """The draws as reported, with the log-likelihood, log-prior and observed data."""
+    import xarray as xr
+
+    densities = densities or Densities(rung)
+    posterior = raw["posterior"].to_dataset()
+    log_lik = densities.log_likelihood(posterior)
+    log_prior = densities.log_prior(posterior)
+    idata = rung.finish(raw)
+    idata["log_likelihood"] = log_likelihood_group(rung, log_lik, posterior)
+    idata["log_prior"] = log_prior_group(log_prior, posterior)
+    dims = rung.model.named_vars_to_dims.get(rung.observed.name) or ("__obs__",)
+    observed = rung.rows()[rung.observed_data_name]
+    idata["observed_data"] = xr.Dataset({rung.observed.name: (dims, observed)})
+    return idata
+
+
+def fit_rung(
     spec: dict,
     data_path: str | Path,
     outputs: dict,
     *,
     cores: int,
-    thresholds: dict,
-    strict: bool,
+    settings: dict,
     workflow_root: Path = provenance.PACKAGE_ROOT,
     workflow_config_sha256: str | None = None,
 ) -> dict:
     """Build, sample, summarise and write one fit; returns its diagnostics."""
     started = time.perf_counter()
-    data = pd.read_parquet(data_path)
-    model = models.build(spec, data)
-    description = model.description()  # before sampling: Bambi adds usage hints after
-    log.info("%s\n%s", model.where, description)
+    rung = build_rung(spec, pd.read_parquet(data_path))
+    description = rung.description()  # before sampling: Bambi adds usage hints after
+    log.info("%s\n%s", rung.where, description)
 
-    sample_started = time.perf_counter()
-    idata = model.sample(spec["sampling"], spec["seed"], cores)
-    sample_call = time.perf_counter() - sample_started
-    model.add_log_likelihood(idata)
+    compiled = compile_rung(rung, spec["sampling"])
+    raw = compiled.sample(spec["seed"], cores)
+    sampling_seconds = float(raw["posterior"].attrs["sampling_time"])
+    idata = with_densities(rung, raw)
     summary = summarize(idata, spec["ci_prob"])
-    replicated = model.posterior_predictive(
+    sensitivity = power_scaling(idata, reported_parameters(idata["posterior"]))
+    replicated = rung.posterior_predictive(
         idata, PPC_DRAWS, derive_seed(spec["seed"], "posterior-predictive")
     )
-
-    sampling_seconds = _sampling_seconds(idata)
+    if spec["treatment"] is not None:
+        effect = rung.outcome_effect(
+            idata, spec["treatment"], OUTCOME_EFFECT_DRAWS, derive_seed(spec["seed"], "effect")
+        )
+        if effect is not None:
+            idata["outcome_effect"] = xr.Dataset(
+                {spec["treatment"]: (("chain", "draw"), effect[None, :])}
+            )
+    thresholds = settings["convergence"]
     diagnostics = {
         "dataset": spec["dataset"],
         "model": spec["model"],
         "kind": spec["kind"],
+        "level": spec["level"],
         "formula": spec["formula"],
         "family": spec["family"],
         "builder": spec["builder"],
         **spec["sampling"],
         "seed": spec["seed"],
         "ci_prob": spec["ci_prob"],
-        "rows": len(model.data),
+        "rows": rung.n_rows,
         **diagnose(idata, summary),
         "thresholds": thresholds,
         "sampling_seconds": sampling_seconds,
-        # Compilation, initialisation and conversion: the sampler call minus sampling.
-        "compile_seconds": None if sampling_seconds is None else sample_call - sampling_seconds,
+        "compile_seconds": compiled.compile_seconds,
+        "prior_data_conflict": sensitivity.flagged("potential prior-data conflict"),
+        "weak_likelihood": sensitivity.flagged("potential strong prior / weak likelihood"),
         "data_sha256": sha256_file(data_path),
         "config_sha256": spec["config_sha256"],
         "workflow_config_sha256": workflow_config_sha256,
-        "provenance": provenance.collect(workflow_root),
+        "provenance": provenance.collect(workflow_root, threads=cores),
     }
     diagnostics["warnings"] = convergence_warnings(diagnostics, thresholds)
-    failed = strict and bool(diagnostics["warnings"])
+    failed = settings["strict"] and bool(diagnostics["warnings"])
     diagnostics["status"] = "failed" if failed else "warnings" if diagnostics["warnings"] else "ok"
 
-    directory = Path(outputs["summary"]).parent
-    failed_dir = directory / "failed"
+    failed_dir = Path(outputs["summary"]).parent / FAILED_DIR
     if failed:
-        outputs = {key: failed_dir / FILE_NAMES[key] for key in ARTEFACTS}
+        outputs = {key: failed_dir / Path(path).name for key, path in outputs.items()}
     else:
         shutil.rmtree(failed_dir, ignore_errors=True)  # an earlier attempt's leftovers
     write_posterior(idata, outputs["posterior"])
     write_parquet(outputs["summary"], summary)
-    write_json(outputs["priors_json"], model.priors())
+    write_parquet(outputs["psense"], sensitivity.table)
+    write_json(outputs["priors_json"], rung.priors())
     write_text(outputs["priors_txt"], description + "\n")
     # float32: the draws are only drawn in plots.
     write_parquet(
@@ -175,7 +204,7 @@ def fit_model(
     diagnostics["wall_seconds"] = time.perf_counter() - started
     write_json(outputs["diagnostics"], diagnostics)
     for warning in diagnostics["warnings"]:
-        log.warning("%s: %s", model.where, warning)
+        log.warning("%s: %s", rung.where, warning)
     if failed:
         raise ConvergenceError(
             f"{spec['dataset']}/{spec['model']} did not converge "
@@ -185,15 +214,14 @@ def fit_model(
     return diagnostics
 
 
-def main(snakemake) -> None:
-    diagnostics = fit_model(
+def fit(snakemake) -> None:
+    diagnostics = fit_rung(
         snakemake.params.spec,
         snakemake.input.data,
         {key: snakemake.output[key] for key in ARTEFACTS},
         cores=snakemake.threads,
-        thresholds=snakemake.config["convergence"],
-        strict=snakemake.config["strict_convergence"],
-        workflow_root=Path(snakemake.scriptdir).parents[1],  # the Snakefile's checkout
+        settings=snakemake.params.settings,
+        workflow_root=Path(snakemake.scriptdir).resolve().parents[1],  # the Snakefile's checkout
         workflow_config_sha256=analysis_sha256(snakemake.config),
     )
     log.info(
@@ -203,22 +231,5 @@ def main(snakemake) -> None:
         diagnostics["divergences"],
         diagnostics["max_r_hat"],
         diagnostics["min_ess_bulk"],
-        diagnostics["sampling_seconds"] or float("nan"),
+        diagnostics["sampling_seconds"],
     )
-
-
-def gather_diagnostics(paths) -> pd.DataFrame:
-    """One row per fit from the diagnostics files (nested fields flattened)."""
-    import json
-
-    rows = []
-    for path in paths:
-        record = json.loads(Path(path).read_text())
-        record["warnings"] = "; ".join(record["warnings"])
-        rows.append(record)
-    table = pd.json_normalize(rows, sep=".")
-    return table.set_index(["dataset", "model"]).sort_index()
-
-
-def gather_main(snakemake) -> None:
-    write_parquet(snakemake.output[0], gather_diagnostics(snakemake.input.diagnostics))

@@ -1,9 +1,9 @@
 """Leave-one-site-out cross-validation: does the model predict a new lab?
 
-Each model is refitted once per site without that site's rows (one Snakemake job per
-refit, so they run in parallel and on a cluster) and scored on the held-out rows, with
-new site effects drawn for the unseen site. A site's score is the log predictive density
-of all its rows together,
+Each rung is refitted once per site without that site's rows (one job per rung: the
+model is compiled once and its rows swapped for each refit) and scored on the held-out
+rows, with the held-out site's effect drawn from the population. A site's score is the
+log predictive density of all its rows together,
     elpd_site = log( 1/S sum_s prod_i p(y_i | theta_s) ),
 and the ladder is compared on the sum over sites, with standard errors from the spread
 across sites (as for PSIS-LOO across observations).
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
-from replication_ladder.atomic import write_json, write_parquet
+from replication_ladder.atomic import write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -33,37 +33,44 @@ def site_score(log_lik: np.ndarray) -> dict:
     }
 
 
-def refit_without_site(spec: dict, data: pd.DataFrame, site: str, level: str, cores: int) -> dict:
+def leave_sites_out(spec: dict, data: pd.DataFrame, site: str, levels: list[str], cores: int):
+    """One refit per site of one rung, compiled once: a row per held-out site."""
     import arviz as az
 
-    from replication_ladder.refit import fit_without
-    from replication_ladder.seeds import derive_seed
+    from replication_ladder.refit import Refitter, rows_of
+    from replication_ladder.rungs import build_rung
 
-    held_out = (data[site].astype(str) == level).to_numpy()
-    # The held-out level leaves the training categories, so the fit knows nothing of it
-    # and scoring draws a new site effect for it.
-    train = data[~held_out].reset_index(drop=True)
-    train[site] = train[site].cat.remove_unused_categories()
-    test = data[held_out].reset_index(drop=True)
-    test[site] = pd.Categorical(test[site].astype(str))
-    built, idata = fit_without(spec, train, cores, "loso", level)
-    seed = derive_seed(spec["seed"], "loso-score", level)
-    log_lik = built.log_likelihood_on(idata, test, seed)
-    draws = log_lik.stack(sample=("chain", "draw")).transpose("sample", "__obs__").values
-    summary = az.summary(idata, kind="diagnostics", round_to="none")
-    return {
-        "dataset": spec["dataset"],
-        "model": spec["model"],
-        "site": level,
-        **site_score(draws),
-        "divergences": int(idata["sample_stats"]["diverging"].sum()),
-        "max_r_hat": float(summary["r_hat"].max()),
-    }
+    refitter = Refitter(build_rung(spec, data), cores)
+    rows = []
+    for position, level in enumerate(levels):
+        held_out = rows_of(refitter.rung.data, site, level)
+        draws = refitter.fit_without(held_out, "loso", level)
+        log_lik = refitter.score(draws, held_out)
+        summary = az.summary(draws, kind="diagnostics", round_to="none")
+        rows.append(
+            {
+                "dataset": spec["dataset"],
+                "model": spec["model"],
+                "site": level,
+                "position": position,
+                **site_score(log_lik.reshape(-1, log_lik.shape[-1])),
+                "divergences": int(draws["sample_stats"]["diverging"].sum()),
+                "max_r_hat": float(summary["r_hat"].max()),
+            }
+        )
+        log.info(
+            "%s without site %s: elpd_site %.2f over %d rows",
+            spec["model"],
+            level,
+            rows[-1]["elpd_site"],
+            rows[-1]["rows"],
+        )
+    return pd.DataFrame(rows)
 
 
-def loso_table(parts: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def loso_comparison(parts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ladder compared on held-out sites, and the per-site scores."""
-    sites = pd.DataFrame(parts)
+    sites = parts.reset_index(drop=True)
     by_site = sites.pivot(index="site", columns="model", values="elpd_site")
     n_sites = len(by_site)
     table = pd.DataFrame(
@@ -88,29 +95,21 @@ def loso_table(parts: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     return table, sites
 
 
-def refit_main(snakemake) -> None:
+def loso(snakemake) -> None:
     record = json.loads(Path(snakemake.input.record).read_text())
-    level = record["site_levels"][int(snakemake.wildcards.index)]
-    result = refit_without_site(
+    result = leave_sites_out(
         snakemake.params.spec,
         pd.read_parquet(snakemake.input.data),
         snakemake.params.site,
-        level,
+        record["site_levels"],
         snakemake.threads,
     )
-    write_json(snakemake.output[0], result)
-    log.info(
-        "%s without site %s: elpd_site %.2f over %d rows",
-        result["model"],
-        level,
-        result["elpd_site"],
-        result["rows"],
-    )
+    write_parquet(snakemake.output[0], result)
 
 
-def table_main(snakemake) -> None:
-    parts = [json.loads(Path(path).read_text()) for path in snakemake.input.parts]
-    table, sites = loso_table(parts)
+def loso_table(snakemake) -> None:
+    parts = pd.concat([pd.read_parquet(path) for path in snakemake.input.parts], ignore_index=True)
+    table, sites = loso_comparison(parts)
     write_parquet(snakemake.output.table, table)
     write_parquet(snakemake.output.sites, sites)
     log.info("leave-one-site-out comparison:\n%s", table)

@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 
 from replication_ladder.atomic import write_parquet
-from replication_ladder.config import column_type
+from replication_ladder.columns import column_type
 from replication_ladder.errors import DataError
-from replication_ladder.validation import convert_column, read_csv_records
+from replication_ladder.readers import read_table
+from replication_ladder.validation import convert_column
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def check_new_rows(
     path: Path,
     header: list[str],
     tokens: dict[str, list[str]],
-    lines: list[int],
+    locations: list[str],
     spec: dict,
     fitted: pd.DataFrame,
 ) -> pd.DataFrame:
@@ -64,10 +65,10 @@ def check_new_rows(
     columns = {}
     for column in header:
         declared = spec["columns"][column]
-        values, gone = convert_column(path, column, declared, tokens[column], lines)
+        values, gone = convert_column(path, column, declared, tokens[column], locations)
         if column in predictors and gone.any():
-            line = lines[int(np.flatnonzero(gone)[0])]
-            raise DataError(f"{path}: line {line}: column {column!r} has no value")
+            where = locations[int(np.flatnonzero(gone)[0])]
+            raise DataError(f"{path}: {where}: column {column!r} has no value")
         if column_type(declared) == "category":
             seen = list(fitted[column].cat.categories)
             unseen = sorted(set(values.dropna()) - set(seen))
@@ -83,20 +84,19 @@ def check_new_rows(
     return pd.DataFrame(columns)[[c for c in (*predictors, response) if c in columns]]
 
 
-def new_rows(spec: dict, fitted: pd.DataFrame, source: Path | None) -> pd.DataFrame:
+def rows_to_predict(spec: dict, fitted: pd.DataFrame, source: Path | None) -> pd.DataFrame:
     """The rows to predict, from a file (a held-out part or the user's) or a grid."""
     predict = spec["predict"]
     if "grid" in predict:
         grid = grid_rows(predict["grid"])
         where = Path(f"<datasets.{spec['dataset']}.predict.grid>")
-        return check_new_rows(
-            where, list(grid), _as_tokens(grid), list(range(1, len(grid) + 1)), spec, fitted
-        )
-    header, records = read_csv_records(source)
-    tokens = {column: [record[i] for _, record in records] for i, column in enumerate(header)}
+        rows = [f"row {i}" for i in range(1, len(grid) + 1)]
+        return check_new_rows(where, list(grid), _as_tokens(grid), rows, spec, fitted)
+    raw = read_table(source, Path(source).suffix.lstrip(".").lower() or "csv")
+    header = raw.header
     if "holdout" in predict:  # generated columns the models do not use are dropped
         header = [c for c in header if c in (*spec["predictors"], spec["response"])]
-    return check_new_rows(source, header, tokens, [line for line, _ in records], spec, fitted)
+    return check_new_rows(source, header, raw.cells, raw.locations, spec, fitted)
 
 
 def interval(draws: np.ndarray, ci_prob: float) -> tuple[np.ndarray, np.ndarray]:
@@ -122,24 +122,24 @@ def prediction_table(
     return table
 
 
-def new_rows_main(snakemake) -> None:
+def new_rows(snakemake) -> None:
     spec = snakemake.params.spec
     source = snakemake.input.source  # a file, or none for a grid
-    rows = new_rows(
+    rows = rows_to_predict(
         spec, pd.read_parquet(snakemake.input.data), Path(source[0]) if source else None
     )
     write_parquet(snakemake.output[0], rows)
     log.info("%d new rows to predict for %s", len(rows), spec["dataset"])
 
 
-def predict_main(snakemake) -> None:
+def predict(snakemake) -> None:
     import xarray as xr
 
-    from replication_ladder import models
+    from replication_ladder.rungs import build_rung
     from replication_ladder.seeds import derive_seed
 
     spec = snakemake.params.spec
-    built = models.build(spec, pd.read_parquet(snakemake.input.data))
+    built = build_rung(spec, pd.read_parquet(snakemake.input.data))
     rows = pd.read_parquet(snakemake.input.rows)
     with xr.open_datatree(snakemake.input.posterior, engine="h5netcdf") as tree:
         posterior = xr.DataTree.from_dict({"posterior": tree["posterior"].to_dataset().load()})

@@ -1,4 +1,6 @@
-"""Where a result came from: package versions and the git state of the workflow.
+"""Where a result came from: package versions, the git state of the workflow, and what
+decides whether a rerun gives the same bits (the CPU's instruction sets, the BLAS and its
+core type, thread counts).
 
 Recorded beside every result (diagnostics files, reports), so a number can be traced to
 the code, the versions and the data that produced it.
@@ -21,6 +23,7 @@ PACKAGES = (
     "arviz-stats",
     "nutpie",
     "numba",
+    "llvmlite",
     "numpy",
     "scipy",
     "pandas",
@@ -30,6 +33,8 @@ PACKAGES = (
 )
 # Where the package was installed from in editable mode: the checkout, by default.
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+# Instruction sets that change floating point results (vector widths, fused multiply-add).
+CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512dq", "avx512vl", "neon", "asimd")
 
 
 def versions() -> dict[str, str | None]:
@@ -61,12 +66,56 @@ def git_state(root: Path) -> dict:
     return {"git_commit": commit, "git_dirty": None if commit is None else bool(status)}
 
 
-def collect(workflow_root: Path = PACKAGE_ROOT) -> dict:
-    """Versions, the git state of the workflow that ran, and the SLURM job if any."""
+@functools.cache
+def cpu() -> dict:
+    """The CPU model and the instruction sets that decide rounding in compiled kernels."""
+    model, flags = platform.processor() or None, set()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "model name" and not model:
+                model = value.strip()
+            elif key in ("flags", "Features") and not flags:
+                flags = set(value.split())
+    return {"model": model, "flags": sorted(flags & set(CPU_FLAGS)), "count": os.cpu_count()}
+
+
+def blas() -> dict:
+    """NumPy's BLAS and the core type it dispatches to (OpenBLAS picks kernels per core)."""
+    import numpy as np
+
+    try:
+        config = np.show_config(mode="dicts")
+        info = config.get("Build Dependencies", {}).get("blas", {})
+    except (TypeError, AttributeError):
+        info = {}
+    found = {"name": info.get("name"), "version": info.get("version")}
+    try:
+        from threadpoolctl import threadpool_info
+
+        pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+        if pools:
+            found["core_type"] = pools[0].get("architecture")
+            found["threads"] = pools[0].get("num_threads")
+    except ImportError:
+        pass
+    return found
+
+
+def collect(workflow_root: Path = PACKAGE_ROOT, threads: int | None = None) -> dict:
+    """Versions, the git state of the workflow that ran, the SLURM job if any, and what
+    bit-for-bit reproduction depends on."""
     return {
         **git_state(Path(workflow_root).resolve()),
         "versions": versions(),
         "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu": cpu(),
+        "blas": blas(),
+        "threads": threads,
+        "numba_threads": os.environ.get("NUMBA_NUM_THREADS"),
         # Set when the job runs under SLURM: traces a result to its cluster job.
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
     }

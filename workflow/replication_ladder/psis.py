@@ -1,17 +1,22 @@
-"""Pareto-smoothed importance sampling LOO, vectorised over observations.
+"""Pareto-smoothed importance sampling weights for leave-one-out, vectorised over the
+observations; ArviZ's `loo` takes them (`log_weights`, `pareto_k`) and does the rest.
 
-The same estimator as ArviZ's `loo` (Vehtari et al. 2017, 2024): per observation, the
+The same estimator as ArviZ's `psislw` (Vehtari et al. 2017, 2024): per observation, the
 largest importance ratios are replaced by the quantiles of a generalized Pareto
-distribution fitted to them (Zhang and Stephens' empirical Bayes estimate with the
-weakly informative prior on k), and the fitted shape k is the diagnostic. ArviZ does
-this one observation at a time in Python (4 s for the RRR's 6,907 observations x 4,000
-draws); here whole blocks of observations go through NumPy at once, and only the tail
-is sorted (a partition finds it). tests/test_compare.py holds the two to 1e-12.
+distribution fitted to them (Zhang and Stephens' empirical Bayes estimate with the weakly
+informative prior on k), and the fitted shape k is the diagnostic. ArviZ does this one
+observation at a time in Python; here blocks of observations go through NumPy at once,
+and only the tail is sorted (a partition finds it). At the edges it does what ArviZ
+does: a tail with no spread is an error naming the observation; a tail that is no
+generalized Pareto (k is NaN) or a fit that fails (k infinite) keeps its raw ratios.
+tests/test_loo.py holds the two to 1e-12, the edges included.
 """
 
 import math
 
 import numpy as np
+
+from replication_ladder.errors import DataError
 
 PRIOR_BS = 3  # the prior of the GPD fit, as in ArviZ and loo
 PRIOR_K = 10
@@ -35,23 +40,23 @@ def tail_length(n_draws: int, r_eff: float) -> int:
 
 def gpd_fit(tail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Shape k and scale sigma of a generalized Pareto distribution for each column of
-    `tail` (sorted ascending, exceedances over the cutoff); NaN where no fit exists."""
+    `tail` (sorted ascending, exceedances over the cutoff): NaN where the tail is no
+    generalized Pareto, an infinite k where the fit breaks down (as ArviZ)."""
     n = tail.shape[0]
     m = 30 + int(n**0.5)
     xstar = tail[int(n / 4 + 0.5) - 1]  # first quartile
-    fits = xstar > tail[0]  # else far from a generalized Pareto: no fit
+    fits = ~(xstar <= tail[0])  # else far from a generalized Pareto: no fit (NaN fits, as ArviZ)
     grid = 1 - np.sqrt(m / (np.arange(1, m + 1, dtype=float) - 0.5))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         b = grid[:, None] / (PRIOR_BS * xstar[None, :]) + 1 / tail[-1][None, :]
         k = np.log1p(-b[:, None, :] * tail[None, :, :]).mean(axis=1)
         length_scale = n * (np.log(-b / k) - k - 1)
         weights = np.exp(length_scale - logsumexp(length_scale, axis=0))
-    weights[weights < 10 * np.finfo(float).eps] = 0.0  # negligible, as ArviZ drops them
-    weights /= weights.sum(axis=0)
-    b_post = (b * weights).sum(axis=0)
-    with np.errstate(invalid="ignore"):
+        weights[weights < 10 * np.finfo(float).eps] = 0.0  # negligible, as ArviZ drops them
+        weights /= weights.sum(axis=0)
+        b_post = (b * weights).sum(axis=0)
         k_post = np.log1p(-b_post[None, :] * tail).mean(axis=0)
-    sigma = -k_post / b_post
+        sigma = -k_post / b_post
     k_post = (n * k_post + PRIOR_K * 0.5) / (n + PRIOR_K)
     k_post = np.where(np.isnan(k_post), np.inf, k_post)
     return np.where(fits, k_post, np.nan), np.where(fits, sigma, np.nan)
@@ -67,38 +72,56 @@ def _gpd_quantiles(
     return np.where(sigma > 0, quantiles, np.nan)
 
 
-def psis_loo(log_lik: np.ndarray, r_eff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pointwise elpd, Pareto k and effective number of parameters from a (draws x
-    observations) log-likelihood."""
+def psis_log_weights(log_lik: np.ndarray, r_eff: float) -> tuple[np.ndarray, np.ndarray]:
+    """Smoothed, normalised log weights (draws x observations) of leaving each
+    observation out, and each observation's Pareto k, from a (draws x observations)
+    log-likelihood."""
     n_draws, n_obs = log_lik.shape
     n_tail = tail_length(n_draws, r_eff)
     if n_tail < 5:
-        raise ValueError("PSIS needs at least 5 draws in the tail")
+        raise DataError(
+            f"PSIS needs at least 5 draws in the tail; {n_draws} draws give {n_tail}: "
+            "sample more draws"
+        )
     probs = np.arange(0.5, n_tail) / n_tail
-    elpd_i, pareto_k = np.empty(n_obs), np.empty(n_obs)
-    lppd_i = logsumexp(log_lik, axis=0) - math.log(n_draws)
+    log_weights = np.empty_like(log_lik, dtype=float)
+    pareto_k = np.empty(n_obs)
     for start in range(0, n_obs, BLOCK):
-        ll = log_lik[:, start : start + BLOCK]
+        ll = np.asarray(log_lik[:, start : start + BLOCK], dtype=float)
         # Log importance ratios of leaving each observation out, shifted to a max of 0.
-        shift = (-ll).max(axis=0)
-        ratios = -ll - shift
-        parted = np.partition(ratios, n_draws - n_tail - 1, axis=0)
-        body, cutoff = parted[: n_draws - n_tail], parted[n_draws - n_tail - 1]
-        tail = np.sort(parted[n_draws - n_tail :], axis=0)
+        ratios = -ll - (-ll).max(axis=0)
+        order = np.argpartition(ratios, n_draws - n_tail - 1, axis=0)
+        tail_rows = order[n_draws - n_tail :]
+        tail_values = np.take_along_axis(ratios, tail_rows, axis=0)
+        sort = np.argsort(tail_values, axis=0, kind="stable")
+        tail_rows = np.take_along_axis(tail_rows, sort, axis=0)
+        tail = np.take_along_axis(tail_values, sort, axis=0)
+        cutoff = np.take_along_axis(ratios, order[n_draws - n_tail - 1][None, :], axis=0)[0]
+        flat = np.abs(tail[-1] - tail[0]) < np.finfo(float).tiny
+        if flat.any():
+            observation = start + int(np.flatnonzero(flat)[0])
+            raise DataError(
+                f"observation {observation}: the log-likelihood has the same value in every "
+                "draw of its PSIS tail; its Pareto k cannot be estimated"
+            )
         k, sigma = gpd_fit(np.exp(tail) - np.exp(cutoff))
         with np.errstate(divide="ignore", invalid="ignore"):
             smoothed = np.log(_gpd_quantiles(probs, k, sigma, np.exp(cutoff)))
         smoothed = np.minimum(smoothed, tail[-1])
         smoothed = np.where(np.isfinite(k), smoothed, tail)  # no fit: kept as they are
-        weights = np.concatenate([body, smoothed])
-        weights -= logsumexp(weights, axis=0)
-        # The log-likelihood in the same order as the weights: ratios are -ll - shift.
-        ordered_ll = -(np.concatenate([body, tail]) + shift)
-        elpd_i[start : start + BLOCK] = logsumexp(weights + ordered_ll, axis=0)
+        np.put_along_axis(ratios, tail_rows, smoothed, axis=0)
+        log_weights[:, start : start + BLOCK] = ratios - logsumexp(ratios, axis=0)
         pareto_k[start : start + BLOCK] = k
-    return elpd_i, pareto_k, lppd_i - elpd_i
+    return log_weights, pareto_k
 
 
 def good_k(n_draws: int) -> float:
     """The k above which PSIS is unreliable for this many draws (ArviZ's good_k)."""
     return min(1 - 1 / math.log10(n_draws), 0.7) if n_draws > 1 else 0.7
+
+
+def high_k(pareto_k: np.ndarray, threshold: float) -> np.ndarray:
+    """Observations whose PSIS estimate is unreliable: k above the threshold, or no k at
+    all (NaN: the tail is no generalized Pareto, so nothing vouches for the estimate)."""
+    k = np.asarray(pareto_k, dtype=float)
+    return ~(k <= threshold)

@@ -1,9 +1,11 @@
-"""Refit a rung on part of its data and score the rows left out.
+"""Refit a rung on part of its rows and score the rows left out, compiling it once.
 
 Exact LOO for observations PSIS cannot handle (reloo), k-fold cross-validation and
-leave-one-site-out all come down to this: fit on the training rows with the model's own
-sampler settings and a seed derived from what was left out, then evaluate the
-log-likelihood of the held-out rows.
+leave-one-site-out all come down to this: the rung's model, compiled once, sampled with
+the training rows swapped in (a seed derived from what was left out), then its
+log-likelihood evaluated on the held-out rows. The held-out rows keep their group
+levels, which the training rows no longer inform: their effects are drawn from the
+population, as for a new site.
 """
 
 import logging
@@ -12,52 +14,71 @@ import numpy as np
 import pandas as pd
 from arviz_stats.loo.wrapper import SamplingWrapper
 
-from replication_ladder import models
+from replication_ladder.densities import Densities
+from replication_ladder.samplers import compile_rung
 from replication_ladder.seeds import derive_seed
 
 log = logging.getLogger(__name__)
 
 
-def fit_without(spec: dict, train: pd.DataFrame, cores: int, *names: str):
-    """Fit `spec` to `train`, seeded from the model's seed and `names`; (model, draws)."""
-    seed = derive_seed(spec["seed"], *names)
-    built = models.build(spec, train)
-    return built, built.sample(spec["sampling"], seed, cores)
+class Refitter:
+    """One rung, compiled once, refitted without chosen rows."""
+
+    def __init__(self, rung, cores: int, sampling: dict | None = None):
+        self.rung = rung
+        self.cores = cores
+        self.compiled = compile_rung(rung, sampling or rung.spec["sampling"])
+        self.densities = Densities(rung)
+
+    def fit_without(self, held_out: np.ndarray, *names: str):
+        """Draws (the model's own parameterisation) from the rows not in `held_out`."""
+        train = np.setdiff1d(np.arange(self.rung.n_rows), held_out)
+        seed = derive_seed(self.rung.spec["seed"], *names)
+        return self.compiled.sample(seed, self.cores, data=self.rung.rows(train))
+
+    def score(self, draws, held_out: np.ndarray) -> np.ndarray:
+        """log p(y_i | theta_s) of the held-out rows: (chain, draw, rows)."""
+        posterior = draws["posterior"].to_dataset()
+        return self.densities.log_likelihood(posterior, rows=self.rung.rows(held_out))
 
 
 class RefitWrapper(SamplingWrapper):
     """ArviZ's refitting interface for one rung, so `reloo` and `loo_kfold` can refit it."""
 
-    def __init__(self, spec: dict, data: pd.DataFrame, idata, cores: int):
+    def __init__(self, rung, idata, cores: int):
         super().__init__(model=None, idata_orig=idata)
-        self.spec = spec
-        self.data = data
-        self.cores = cores
+        self.refitter = Refitter(rung, cores)
         self._held_out: np.ndarray | None = None
 
     def sel_observations(self, idx):
-        held_out = np.zeros(len(self.data), dtype=bool)
+        held_out = np.zeros(self.refitter.rung.n_rows, dtype=bool)
         held_out[np.atleast_1d(np.asarray(idx))] = True
         self._held_out = np.flatnonzero(held_out)
-        train = self.data[~held_out].reset_index(drop=True)
-        test = self.data[held_out].reset_index(drop=True)
-        return train, test
+        data = self.refitter.rung.data
+        return data[~held_out].reset_index(drop=True), data[held_out].reset_index(drop=True)
 
     def sample(self, modified_observed_data):
         rows = ",".join(map(str, self._held_out))
+        spec = self.refitter.rung.spec
         log.info(
             "%s/%s: refitting without rows %s",
-            self.spec["dataset"],
-            self.spec["model"],
+            spec["dataset"],
+            spec["model"],
             rows if len(rows) < 80 else f"{rows[:80]}...",
         )
-        return fit_without(self.spec, modified_observed_data, self.cores, "refit", rows)
+        return self.refitter.fit_without(self._held_out, "refit", rows)
 
     def get_inference_data(self, fitted_model):
-        return fitted_model  # the model is needed beside the draws to score new rows
+        return fitted_model
 
     def log_likelihood__i(self, excluded_obs, idata__i):
-        built, idata = idata__i
-        seed = derive_seed(self.spec["seed"], "refit-score", *map(str, self._held_out))
+        import xarray as xr
+
+        values = self.refitter.score(idata__i, self._held_out)
         # The held-out rows along the same dimension as the original log-likelihood.
-        return built.log_likelihood_on(idata, excluded_obs, seed).rename(__obs__="row")
+        return xr.DataArray(values, dims=("chain", "draw", "row"))
+
+
+def rows_of(data: pd.DataFrame, column: str, level: str) -> np.ndarray:
+    """Positions of the rows whose `column` is `level`."""
+    return np.flatnonzero((data[column].astype(str) == level).to_numpy())

@@ -5,7 +5,7 @@ stripped so that rendering unchanged results twice gives the same bytes. The HTM
 the code hidden (a button shows it) and loads nothing from the network.
 """
 
-import html
+import contextlib
 import json
 import logging
 import os
@@ -40,18 +40,31 @@ _CODE_BUTTON = (
 )
 
 
-def isolate_jupyter(cache_dir: Path) -> dict[str, str]:
-    """Environment for the kernel: Jupyter's and IPython's files go to a cache directory
-    of the project, not $HOME, and the environment's kernel spec wins over a user's."""
+@contextlib.contextmanager
+def isolated_jupyter(cache_dir: Path):
+    """Environment for the kernel while rendering: Jupyter's and IPython's files go to a
+    cache directory of the project, not $HOME, the environment's kernel spec wins over a
+    user's, and the kernel's runtime directory is removed afterwards."""
     cache_dir = Path(cache_dir).resolve()
-    return {
-        "JUPYTER_PREFER_ENV_PATH": "1",
-        "JUPYTER_RUNTIME_DIR": tempfile.mkdtemp(prefix="ladder-jupyter-"),
-        "JUPYTER_CONFIG_DIR": str(cache_dir / "jupyter"),
-        "JUPYTER_DATA_DIR": str(cache_dir / "jupyter-data"),
-        "IPYTHONDIR": str(cache_dir / "ipython"),
-        "MPLCONFIGDIR": str(cache_dir / "matplotlib"),
-    }
+    with tempfile.TemporaryDirectory(prefix="ladder-jupyter-") as runtime:
+        settings = {
+            "JUPYTER_PREFER_ENV_PATH": "1",
+            "JUPYTER_RUNTIME_DIR": runtime,
+            "JUPYTER_CONFIG_DIR": str(cache_dir / "jupyter"),
+            "JUPYTER_DATA_DIR": str(cache_dir / "jupyter-data"),
+            "IPYTHONDIR": str(cache_dir / "ipython"),
+            "MPLCONFIGDIR": str(cache_dir / "matplotlib"),
+        }
+        saved = {key: os.environ.get(key) for key in settings}
+        os.environ.update(settings)
+        try:
+            yield settings
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
 
 def strip_volatile(notebook: dict) -> dict:
@@ -116,44 +129,57 @@ def _offline(body: str) -> str:
     return re.sub(r'<script[^>]*src="https?://[^"]*"[^>]*>\s*</script>', "", body)
 
 
-def render_dataset(snakemake) -> None:
+def render(
+    template: Path, notebook: Path, html_path: Path, parameters: dict, title: str, cache: Path
+) -> None:
+    """Execute a template into a notebook and convert it to HTML, both atomically."""
+    with isolated_jupyter(cache):
+        execute(template, notebook, parameters, cwd=Path.cwd())
+    to_html(notebook, html_path, title)
+    log.info("rendered %s", html_path)
+
+
+def render_job(snakemake, title: str) -> None:
+    """A report rule's job: its template run with its params (as JSON) and figures dir."""
     parameters = {
-        "dataset": snakemake.wildcards.dataset,
-        "config": json.dumps(snakemake.params.settings, sort_keys=True),
-        "data_dir": "data",
-        "results_dir": "results",
-        "figures_dir": snakemake.output.figures,
+        name: json.dumps(value, sort_keys=True) for name, value in snakemake.params.items()
     }
-    os.environ.update(isolate_jupyter(Path(snakemake.config["compile_cache"]).parent))
-    execute(
-        Path(snakemake.input.template), Path(snakemake.output.notebook), parameters, cwd=Path.cwd()
-    )
-    to_html(
+    render(
+        Path(snakemake.input.template),
         Path(snakemake.output.notebook),
         Path(snakemake.output.html),
-        f"Replication Ladder: {snakemake.wildcards.dataset}",
+        {**parameters, "figures_dir": snakemake.output.figures},
+        title,
+        Path(snakemake.config["compile_cache"]).parent,
     )
-    log.info("rendered %s", snakemake.output.html)
+
+
+def report(snakemake) -> None:
+    render_job(snakemake, f"Replication Ladder: {snakemake.wildcards.dataset}")
+
+
+def sbc_report(snakemake) -> None:
+    render_job(snakemake, "Replication Ladder: simulation-based calibration")
 
 
 # -- the index page ----------------------------------------------------------------------
 
 
-def index_rows(datasets: list[str], results_dir: Path, ci_prob: float) -> list[dict]:
-    """One line per dataset: its verdict or recovery, and the state of its fits."""
+def index_rows(datasets: dict[str, dict], diagnostics_path: Path, ci_prob: float) -> list[dict]:
+    """One line per dataset: its verdict or recovery, and the state of its fits. Only the
+    files the rule declared are read: a dataset's entry names its replication and
+    recovery files, or None."""
     import pandas as pd
 
-    from replication_ladder.report import recovery_sentence
+    from replication_ladder.report.html import recovery_sentence
 
-    diagnostics = pd.read_parquet(results_dir / "diagnostics.parquet").reset_index()
+    diagnostics = pd.read_parquet(diagnostics_path).reset_index()
     rows = []
-    for dataset in datasets:
-        replication = results_dir / dataset / "replication.json"
-        recovery = results_dir / dataset / "recovery.parquet"
-        if replication.exists():
-            headline = json.loads(replication.read_text())["verdict"]
-        elif recovery.exists():
-            headline = recovery_sentence(pd.read_parquet(recovery), ci_prob)
+    for dataset, files in datasets.items():
+        if files.get("replication"):
+            headline = json.loads(Path(files["replication"]).read_text())["verdict"]
+        elif files.get("recovery"):
+            headline = recovery_sentence(pd.read_parquet(files["recovery"]), ci_prob)
         else:
             headline = ""
         fits = diagnostics[diagnostics["dataset"] == dataset]
@@ -172,41 +198,10 @@ def index_rows(datasets: list[str], results_dir: Path, ci_prob: float) -> list[d
     return rows
 
 
-def index_html(rows: list[dict]) -> str:
-    body = "\n".join(
-        f'<tr><td><a href="{html.escape(row["dataset"])}.html">{html.escape(row["dataset"])}'
-        f"</a></td><td>{html.escape(row['headline'])}</td>"
-        f'<td class="{"ok" if row["ok"] else "warn"}">{html.escape(row["status"])}</td></tr>'
-        for row in rows
+def report_index(snakemake) -> None:
+    from replication_ladder.report.html import index_page
+
+    rows = index_rows(
+        snakemake.params.datasets, Path(snakemake.input.diagnostics), snakemake.params.ci_prob
     )
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Replication Ladder: reports</title>
-<style>
-body {{font-family: sans-serif; margin: 2em; max-width: 70em;}}
-table {{border-collapse: collapse;}}
-td, th {{border-bottom: 1px solid #ccc; padding: 0.5em; text-align: left; vertical-align: top;}}
-td.ok {{color: #2ca02c;}}
-td.warn {{color: #d62728; font-weight: bold;}}
-</style>
-</head>
-<body>
-<h1>Replication Ladder</h1>
-<p>One report per dataset: the data, each rung of the ladder, their comparison, and the
-replication verdict or the recovery of the true parameters.</p>
-<table>
-<thead><tr><th>dataset</th><th>verdict or recovery</th><th>diagnostics</th></tr></thead>
-<tbody>
-{body}
-</tbody>
-</table>
-</body>
-</html>
-"""
-
-
-def index_main(snakemake) -> None:
-    rows = index_rows(snakemake.params.datasets, Path("results"), snakemake.config["ci_prob"])
-    write_text(snakemake.output[0], index_html(rows))
+    write_text(snakemake.output[0], index_page(rows))

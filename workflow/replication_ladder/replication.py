@@ -1,10 +1,22 @@
-"""The replication verdict: the pooled treatment effect against the original study's.
+"""The replication verdict: the pooled treatment effect of every rung against the original
+study's, and for the verdict's rung how sure the verdict is.
 
-Per model: the posterior of the treatment coefficient (mean, credible interval, the
-probability that it is above zero and that it reaches the original effect), and a
-Savage-Dickey Bayes factor BF01 for a zero effect: the posterior density at zero over
-the prior density at zero, with the prior the model actually used (priors.json). For a
-model with a random slope on the treatment, the site-level effects and their SD too.
+Per rung: the posterior of the treatment effect (mean, credible interval, the
+probability that it is above zero and that it reaches the original effect), a
+Savage-Dickey BF01 against the prior the rung used, the site-level effects where there
+are any, and, for a rung whose coefficient is not on the outcome's scale (the ordinal
+rung), the implied difference in the expected outcome.
+
+For the verdict's rung (`replication.verdict_model`, else the LOO-best of the rungs that
+respect the design):
+  test_prior         BF01 against the test's prior (a normal scaled to the original
+                     effect unless configured), the prior shown in the report
+  sensitivity        BF01 over a grid of prior scales (0.1x to 10x the original effect)
+  replication_bf     Verhagen & Wagenmakers' replication Bayes factor: the original's
+                     posterior as the alternative, two-sided and in its direction
+  equivalence        P(|effect| < SESOI)
+  small_telescopes   d33 and whether the replication rules it out
+all by reweighting the rung's draws (replication_ladder.bayes_factors).
 """
 
 import json
@@ -13,34 +25,17 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
+from replication_ladder import bayes_factors as bf
 from replication_ladder.atomic import write_json
+from replication_ladder.equivalence import equivalence, original_se, small_telescopes
+from replication_ladder.seeds import derive_seed
 
 log = logging.getLogger(__name__)
 
-
-def prior_log_density(prior: dict, value: float) -> float:
-    """log p(value) under a prior from priors.json ({dist: Normal, mu: 0, sigma: 12})."""
-    import pymc as pm
-
-    args = {key: v for key, v in prior.items() if key != "dist"}
-    if any(isinstance(v, dict) for v in args.values()):
-        raise ValueError(f"a hierarchical prior has no closed density here: {prior}")
-    distribution = getattr(pm, prior["dist"]).dist(**args)
-    return float(pm.logp(distribution, value).eval())
-
-
-def posterior_log_density(draws: np.ndarray, value: float) -> float:
-    """log density of the draws at `value` (Gaussian kernel, Scott's bandwidth)."""
-    from scipy.stats import gaussian_kde
-
-    return float(gaussian_kde(np.asarray(draws, dtype=float).ravel()).logpdf(value)[0])
-
-
-def savage_dickey_log_bf01(draws: np.ndarray, prior: dict) -> float:
-    """log BF01 for effect = 0: log p(0 | data) - log p(0)."""
-    return posterior_log_density(draws, 0.0) - prior_log_density(prior, 0.0)
+OUTCOME_EFFECT_GROUP = "outcome_effect"
 
 
 def interval(draws: np.ndarray, ci_prob: float) -> tuple[float, float]:
@@ -49,23 +44,26 @@ def interval(draws: np.ndarray, ci_prob: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def treatment_effect(
-    posterior: xr.Dataset, prior: dict, treatment: str, original: float, ci_prob: float
-) -> dict:
-    draws = posterior[treatment].values.ravel()
-    log_bf01 = savage_dickey_log_bf01(draws, prior)
-    ci_low, ci_high = interval(draws, ci_prob)
+def effect_summary(draws: np.ndarray, original: float, ci_prob: float) -> dict:
+    draws = np.asarray(draws, float).ravel()
+    low, high = interval(draws, ci_prob)
     return {
         "mean": float(draws.mean()),
         "sd": float(draws.std(ddof=1)),
-        "ci_low": ci_low,
-        "ci_high": ci_high,
+        "ci_low": low,
+        "ci_high": high,
         "p_positive": float((draws > 0).mean()),
-        "p_at_least_original": float((draws >= original).mean()),
-        "log_bf01": log_bf01,
-        "bf01": math.exp(min(log_bf01, 700.0)),  # capped: JSON has no infinity
-        "prior": prior,
+        "p_at_least_original": float((np.sign(original) * draws >= abs(original)).mean()),
     }
+
+
+def fixed_prior(prior: dict | None) -> bool:
+    """A prior with fixed parameters (a Bayes factor needs its density at zero)."""
+    return (
+        prior is not None
+        and "dist" in prior
+        and not any(isinstance(v, dict) for v in prior.values())
+    )
 
 
 def site_effects(posterior: xr.Dataset, treatment: str, site: str, ci_prob: float):
@@ -88,87 +86,224 @@ def site_effects(posterior: xr.Dataset, treatment: str, site: str, ci_prob: floa
     return {"sites": sites, "sd": {"mean": float(sd.mean()), "ci_low": low, "ci_high": high}}
 
 
-def verdict_sentence(
-    effect: dict, model: str, treatment: str, original: float, ci_prob: float
-) -> str:
-    """One plain sentence: does the original effect replicate, and what the BF says."""
+def read_effect(path: Path, treatment: str):
+    """The treatment's draws, its group-level terms, and the outcome-scale effect if the
+    fit stored one."""
+    with xr.open_datatree(path, engine="h5netcdf") as tree:
+        posterior = tree["posterior"].to_dataset()
+        if treatment not in posterior:
+            return None, None
+        needed = [v for v in posterior.data_vars if v == treatment or v.startswith(f"{treatment}|")]
+        posterior = posterior[needed].load()
+        outcome = None
+        if OUTCOME_EFFECT_GROUP in tree:
+            outcome = tree[OUTCOME_EFFECT_GROUP].to_dataset()[treatment].values.ravel().copy()
+    return posterior, outcome
+
+
+def rung_effects(posteriors: dict, priors: dict, spec: dict) -> dict:
+    """The pooled effect of every rung that estimates it."""
+    treatment, original = spec["treatment"], spec["original"]["effect"]
+    results = {}
+    for model, path in posteriors.items():
+        posterior, outcome_draws = read_effect(path, treatment)
+        if posterior is None:
+            log.info("%s has no coefficient %r", model, treatment)
+            continue
+        draws = posterior[treatment].values.ravel()
+        prior = priors[model].get(treatment)
+        effect = {
+            **effect_summary(draws, original, spec["ci_prob"]),
+            "prior": prior,
+            "scale": "latent" if outcome_draws is not None else "outcome",
+        }
+        if fixed_prior(prior):
+            effect["savage_dickey"] = bf.savage_dickey(
+                draws, prior, seed=derive_seed(0, spec["dataset"], model, "prior-draws")
+            )
+            effect["bf01"] = effect["savage_dickey"]["bf01"]
+        else:
+            effect["savage_dickey"] = None
+            effect["bf01"] = None
+        if outcome_draws is not None:
+            effect["outcome_scale"] = effect_summary(outcome_draws, original, spec["ci_prob"])
+        if spec["site"] is not None:
+            effect["site_effects"] = site_effects(
+                posterior, treatment, spec["site"], spec["ci_prob"]
+            )
+        results[model] = (effect, draws)
+    return results
+
+
+def choose_verdict_model(spec: dict, ranking: list[str], available: list[str]) -> tuple[str, str]:
+    """The verdict's rung and how it was chosen."""
+    if spec["verdict_model"] is not None:
+        return spec["verdict_model"], "named in the config (replication.verdict_model)"
+    design = [m for m in ranking if m in spec["respects_design"] and m in available]
+    if design:
+        return design[0], "the best by PSIS-LOO of the rungs that model every level of the design"
+    best = next(m for m in ranking if m in available)
+    return best, "the best by PSIS-LOO (no compared rung models every level of the design)"
+
+
+def test_figures(draws: np.ndarray, effect: dict, spec: dict) -> dict:
+    """The verdict rung's Bayes factors against the test's prior, over prior scales, and
+    against the original's posterior; equivalence and small telescopes."""
+    original = spec["original"]
+    fitted_prior = effect["prior"]
+    fitted = effect["savage_dickey"]
+    direction = spec["direction"]
+    figures = {}
+    if fitted is None:
+        reason = f"the rung's prior on the effect is not fixed ({fitted_prior})"
+        figures |= {
+            key: {"unavailable": reason} for key in ("test_prior", "sensitivity", "replication_bf")
+        }
+    else:
+        log_bf = fitted["log_bf01"]
+        test = bf.reweighted_log_bf01(draws, fitted_prior, log_bf, spec["test_prior"])
+        figures["test_prior"] = test
+        unit = abs(float(original["effect"]))
+        figures["sensitivity"] = {
+            "unit": unit,
+            "unit_is": "the original effect",
+            "direction": direction,
+            "curve": bf.sensitivity_curve(
+                draws, fitted_prior, log_bf, spec["sensitivity_scales"], unit
+            ),
+            "one_sided": bf.sensitivity_curve(
+                draws, fitted_prior, log_bf, spec["sensitivity_scales"], unit, direction
+            )
+            if direction
+            else None,
+            "fitted_prior": fitted_prior,
+            "fitted_bf01": fitted["bf01"],
+        }
+        se = original_se(original)
+        if se is None:
+            figures["replication_bf"] = {
+                "unavailable": "the original's standard error is unknown "
+                "(give original.se, or t, n1 and n2)"
+            }
+        else:
+            posterior = bf.normal_prior(original["effect"], se)
+            two_sided = bf.reweighted_log_bf01(draws, fitted_prior, log_bf, posterior)
+            original_side = "positive" if original["effect"] > 0 else "negative"
+            one_sided = bf.reweighted_log_bf01(
+                draws, fitted_prior, log_bf, bf.normal_prior(original["effect"], se, original_side)
+            )
+            figures["replication_bf"] = {
+                "original_posterior": posterior,
+                "two_sided": two_sided,
+                "one_sided": one_sided if direction else None,
+                # BF0r: how much more likely the replication's data are under no effect
+                # than under the original study's effect.
+                "bf0r": two_sided["bf01"],
+                "bfr0": two_sided["bf10"],
+            }
+    sesoi = spec["sesoi"]
+    telescopes = small_telescopes(original, draws)
+    if sesoi is None and telescopes is not None:
+        sesoi = abs(telescopes["effect_d33"])  # the small-telescopes effect as the SESOI
+        sesoi_from = "d33 (small telescopes), as replication.sesoi is not set"
+    else:
+        sesoi_from = "replication.sesoi" if sesoi is not None else None
+    figures["equivalence"] = (equivalence(draws, sesoi) or {}) | {"sesoi_from": sesoi_from}
+    figures["small_telescopes"] = telescopes
+    return figures
+
+
+def _evidence(bf01: float | None, against: str) -> str:
+    if bf01 is None:
+        return ""
+    if bf01 > 3:
+        return f"favours no effect over {against} by {bf01:.3g}"
+    if bf01 < 1 / 3:
+        return f"favours {against} over no effect by {1 / bf01:.3g}"
+    return f"is inconclusive between no effect and {against} (BF01 = {bf01:.3g})"
+
+
+def verdict_sentence(effect: dict, model: str, spec: dict, figures: dict) -> str:
+    """One paragraph: does the original effect replicate, and how sure is that."""
+    original = spec["original"]["effect"]
     low, high, mean = effect["ci_low"], effect["ci_high"], effect["mean"]
     if low <= 0 <= high:
         outcome = "does not replicate"
     elif math.copysign(1, mean) != math.copysign(1, original):
         outcome = "is reversed"
-    elif low <= original <= high:
+    elif min(low, high) <= original <= max(low, high):
         outcome = "replicates"
     else:
         outcome = "replicates in direction but not in size"
-    bf01 = effect["bf01"]
-    if bf01 > 3:
-        evidence = f"BF01 = {bf01:.3g} favours no effect"
-    elif bf01 < 1 / 3:
-        evidence = f"BF01 = {bf01:.3g} favours an effect"
-    else:
-        evidence = f"BF01 = {bf01:.3g} is inconclusive"
-    return (
-        f"The original effect ({original:g}) {outcome}: the pooled effect of {treatment} is "
-        f"{mean:.2f} ({100 * ci_prob:.0f}% CI {low:.2f} to {high:.2f}) in the {model} model, "
-        f"and {evidence}."
-    )
-
-
-def replication_report(
-    posteriors: dict[str, Path],
-    priors: dict[str, dict],
-    ranking: list[str],
-    replication: dict,
-    site: str | None,
-    ci_prob: float,
-) -> dict:
-    treatment, original = replication["treatment"], replication["original_effect"]
-    results = {}
-    for model, path in posteriors.items():
-        with xr.open_datatree(path, engine="h5netcdf") as tree:
-            posterior = tree["posterior"].to_dataset()
-            if treatment not in posterior:
-                log.info("%s has no coefficient %r", model, treatment)
-                continue
-            if treatment not in priors[model]:
-                raise KeyError(f"{model}: no prior for {treatment!r} in priors.json")
-            needed = [
-                v for v in posterior.data_vars if v == treatment or v.startswith(f"{treatment}|")
-            ]
-            posterior = posterior[needed].load()
-        results[model] = treatment_effect(
-            posterior, priors[model][treatment], treatment, original, ci_prob
+    unit = spec["outcome"]["unit"]
+    names = spec.get("labels") or spec.get("contrast")
+    what = f"{spec['treatment']}" + (f" ({names[1]} minus {names[0]})" if names else "")
+    parts = [
+        f"The original effect ({original:g}) {outcome}: the pooled effect of {what} is "
+        f"{mean:.2f}{' ' + unit if unit else ''} ({100 * spec['ci_prob']:.0f}% CI {low:.2f} "
+        f"to {high:.2f}) in the {model} model"
+    ]
+    test = figures.get("test_prior", {})
+    if "bf01" in test:
+        prior = test["prior"]
+        curve = figures["sensitivity"]["curve"]
+        values = [point["bf01"] for point in curve]
+        parts.append(
+            f"under the test prior {prior['dist']}({prior.get('mu', 0):g}, "
+            f"{prior.get('sigma', float('nan')):.3g}), BF01 = {test['bf01']:.3g} "
+            f"(from {min(values):.3g} to {max(values):.3g} as the prior's scale goes from "
+            f"{curve[0]['scale']:g}x to {curve[-1]['scale']:g}x the original effect)"
         )
-        if site is not None:
-            results[model]["site_effects"] = site_effects(posterior, treatment, site, ci_prob)
-    headline = next(model for model in ranking if model in results)
+    replication_bf = figures.get("replication_bf", {})
+    if "bf0r" in replication_bf:
+        parts.append(
+            "the replication Bayes factor "
+            + _evidence(replication_bf["bf0r"], "the original's effect")
+        )
+    telescopes = figures.get("small_telescopes")
+    if telescopes:
+        state = "is ruled out" if telescopes["ruled_out"] else "is not ruled out"
+        parts.append(f"the small-telescopes effect d33 ({telescopes['effect_d33']:.2f}) {state}")
+    equivalent = figures.get("equivalence") or {}
+    if "p_inside" in equivalent:
+        parts.append(f"P(|effect| < {equivalent['sesoi']:.2f}) = {equivalent['p_inside']:.2f}")
+    return "; ".join(parts) + "."
+
+
+def replication_report(posteriors: dict, priors: dict, ranking: list[str], spec: dict) -> dict:
+    results = rung_effects(posteriors, priors, spec)
+    model, chosen_because = choose_verdict_model(spec, ranking, list(results))
+    effect, draws = results[model]
+    figures = test_figures(draws, effect, spec)
     return {
-        "treatment": treatment,
-        "original_effect": original,
-        "published": replication["published"],
-        "ci_prob": ci_prob,
-        "headline_model": headline,
-        "verdict": verdict_sentence(results[headline], headline, treatment, original, ci_prob),
-        "models": results,
+        "treatment": spec["treatment"],
+        "contrast": spec.get("contrast"),
+        "labels": spec.get("labels") or [str(level) for level in spec.get("contrast") or []],
+        "original": spec["original"],
+        "published": spec["published"],
+        "outcome": spec["outcome"],
+        "ci_prob": spec["ci_prob"],
+        "verdict_model": model,
+        "verdict_model_because": chosen_because,
+        "verdict": verdict_sentence(effect, model, spec, figures),
+        **figures,
+        "models": {name: result for name, (result, _) in results.items()},
     }
 
 
-def main(snakemake) -> None:
-    import pandas as pd
-
-    models = snakemake.params.models
+def replication(snakemake) -> None:
+    spec = snakemake.params.spec
+    models = spec["models"]
     loo = pd.read_parquet(snakemake.input.loo)
+    compared = loo[loo["comparable"]].sort_values("rank")
     report = replication_report(
         dict(zip(models, snakemake.input.posteriors, strict=True)),
         {
             m: json.loads(Path(p).read_text())
             for m, p in zip(models, snakemake.input.priors, strict=True)
         },
-        ranking=list(loo.sort_values("rank").index),
-        replication=snakemake.params.replication,
-        site=snakemake.params.site,
-        ci_prob=snakemake.config["ci_prob"],
+        ranking=list(compared.index),
+        spec=spec,
     )
     write_json(snakemake.output[0], report)
     log.info("%s", report["verdict"])

@@ -2,10 +2,13 @@
 
 Memory is dominated by the pointwise log-likelihood (rows x draws x chains float64,
 220 MB for the RRR), which a fit computes and writes and a LOO job reads, plus the
-interpreter with PyMC, Bambi and the compiled model. Both grow with each retry
-(`attempt`), so a job killed for memory comes back with more.
+interpreter with PyMC, Bambi and the compiled model. Time grows with the sampling work
+and with the refits a job runs (leave-one-site-out, a LOO remedy, a calibration batch).
+Both grow with each retry (`attempt`), so a job killed for memory or time comes back
+with more.
 """
 
+import json
 import math
 from pathlib import Path
 
@@ -26,24 +29,36 @@ def rows_in(parquet: str | Path) -> int:
     return pq.ParquetFile(parquet).metadata.num_rows
 
 
+def sites_in(record: str | Path) -> int:
+    """Sites of a validated dataset, from its record (0 before it exists)."""
+    if not Path(record).exists():
+        return 0
+    return len(json.loads(Path(record).read_text()).get("site_levels") or [])
+
+
 def log_likelihood_mb(rows: int, sampling: dict) -> float:
     return rows * sampling["draws"] * sampling["chains"] * 8 / 1e6
 
 
-def fit_mem_mb(rows: int, sampling: dict, attempt: int = 1) -> int:
+def fit_mem_mb(rows: int, sampling: dict, attempt: int = 1, refits: int = 0) -> int:
     """Peak memory of a fit: the log-likelihood is held about three times over at its
-    peak (the draws, the chunked evaluation, the NetCDF write)."""
+    peak (the draws, the chunked evaluation, the NetCDF write). Refits run one after
+    another and need no more."""
     return math.ceil((BASE_MB + 3 * log_likelihood_mb(rows, sampling)) * attempt)
 
 
-def fit_runtime(rows: int, sampling: dict, attempt: int = 1) -> int:
+def fit_runtime(rows: int, sampling: dict, attempt: int = 1, refits: int = 0) -> int:
     """Minutes: compilation, then sampling that grows with rows x iterations x chains
     (the RRR's random slope: about 3 s per 1e7 row-iterations on one core; a margin of
-    ten over that)."""
+    ten over that), once for the fit and once per refit."""
     work = rows * (sampling["draws"] + sampling["tune"]) * sampling["chains"]
-    return math.ceil((MINUTES + 10 * 3 * work / 1e7 / 60) * attempt)
+    return math.ceil((MINUTES + (1 + refits) * 10 * 3 * work / 1e7 / 60) * attempt)
 
 
-def loo_mem_mb(rows: int, sampling: dict, attempt: int = 1) -> int:
-    """PSIS-LOO holds the log-likelihood, its smoothed weights and a sorted copy."""
-    return math.ceil((BASE_MB + 4 * log_likelihood_mb(rows, sampling)) * attempt)
+def loo_mem_mb(rows: int, sampling: dict, attempt: int = 1, refits: int = 0) -> int:
+    """PSIS-LOO holds the log-likelihood, its smoothed weights and a sorted copy; a remedy
+    that refits needs a fit's memory besides."""
+    loo = BASE_MB + 4 * log_likelihood_mb(rows, sampling)
+    if refits:
+        loo += fit_mem_mb(rows, sampling) - BASE_MB
+    return math.ceil(loo * attempt)

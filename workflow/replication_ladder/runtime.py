@@ -1,8 +1,15 @@
-"""Process set-up shared by every Snakemake script: threads, compile cache, log, errors.
+"""Process set-up shared by every Snakemake job: threads, compile cache, log, errors.
 
-A script calls `run_job(snakemake, "module:function")`. The environment is set before the
-module (and with it numpy, PyTensor or Numba) is imported, because thread pools and
-compile flags are read at import time.
+Each rule's script (workflow/scripts/<rule>.py) calls `run_job(snakemake)`, which runs the
+rule's entry function, `ENTRY_POINTS[<rule>]`: rule, script and function share a name.
+The environment is set before the entry module (and with it numpy, PyTensor or Numba)
+is imported, because thread pools and compile flags are read at import time.
+
+A job retried by Snakemake (the cluster profile retries twice, with more memory and
+time) appends to its log, so the earlier attempt's lines stay. A failure a retry cannot
+fix (a config or data error, a fit that did not converge under strict_convergence) is
+marked in the log; the next attempt sees the mark and fails at once, naming it, instead
+of computing the same failure again.
 """
 
 import importlib
@@ -16,6 +23,31 @@ from replication_ladder.errors import LadderError
 
 log = logging.getLogger("replication_ladder")
 
+# rule -> "module:function". Every rule with a script has an entry here
+# (tests/test_structure.py checks that rule, script and function agree).
+ENTRY_POINTS = {
+    "fetch_data": "replication_ladder.fetch:fetch_data",
+    "simulate_data": "replication_ladder.datasets:simulate_data",
+    "validate_data": "replication_ladder.validation:validate_data",
+    "site_estimates": "replication_ladder.sites:site_estimates",
+    "fit": "replication_ladder.fit:fit",
+    "diagnostics_table": "replication_ladder.diagnostics:diagnostics_table",
+    "loo": "replication_ladder.loo:loo",
+    "compare": "replication_ladder.compare:compare",
+    "recovery": "replication_ladder.recovery:recovery",
+    "recovery_table": "replication_ladder.recovery:recovery_table",
+    "replication": "replication_ladder.replication:replication",
+    "loso": "replication_ladder.loso:loso",
+    "loso_table": "replication_ladder.loso:loso_table",
+    "new_rows": "replication_ladder.predict:new_rows",
+    "predict": "replication_ladder.predict:predict",
+    "sbc": "replication_ladder.sbc:sbc",
+    "sbc_ranks": "replication_ladder.sbc:sbc_ranks",
+    "report": "replication_ladder.render:report",
+    "sbc_report": "replication_ladder.render:sbc_report",
+    "report_index": "replication_ladder.render:report_index",
+}
+
 _THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
@@ -24,6 +56,12 @@ _THREAD_VARIABLES = (
     "VECLIB_MAXIMUM_THREADS",
     "NUMBA_NUM_THREADS",
 )
+# Written at the end of a log by a failure that a retry would only repeat.
+DETERMINISTIC = "replication_ladder: a retry cannot fix this failure:"
+
+
+def entry_module(rule: str) -> str:
+    return ENTRY_POINTS[rule].split(":")[0]
 
 
 def configure_environment(threads: int, compile_cache: str | os.PathLike | None) -> None:
@@ -40,8 +78,26 @@ def configure_environment(threads: int, compile_cache: str | os.PathLike | None)
     os.environ["PYTENSOR_FLAGS"] = ",".join(flag for flag in flags if flag)
 
 
-def _redirect_output(log_path: Path):
-    """Send fd 1 and 2 (Python and native libraries alike) to the job's log file.
+def attempt_of(snakemake) -> int:
+    """Which attempt this is (1 unless Snakemake retries; rules pass it as a resource)."""
+    return int(getattr(snakemake.resources, "attempt", 1) or 1)
+
+
+def previous_failure(log_path: Path) -> str | None:
+    """The message of a deterministic failure the previous attempt marked in the log."""
+    if not log_path.exists():
+        return None
+    for line in reversed(log_path.read_text(errors="replace").splitlines()):
+        if line.startswith(DETERMINISTIC):
+            return line[len(DETERMINISTIC) :].strip()
+        if line.startswith("=== attempt "):
+            return None
+    return None
+
+
+def _redirect_output(log_path: Path, attempt: int):
+    """Send fd 1 and 2 (Python and native libraries alike) to the job's log file: a
+    fresh log for a first attempt, appended for a retry.
 
     Returns a handle on the original stderr for the one-line error the user sees.
     """
@@ -49,7 +105,8 @@ def _redirect_output(log_path: Path):
     terminal = os.fdopen(os.dup(2), "w", buffering=1)
     sys.stdout.flush()
     sys.stderr.flush()
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    mode = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if attempt > 1 else os.O_TRUNC)
+    fd = os.open(log_path, mode, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
@@ -65,19 +122,30 @@ def _redirect_output(log_path: Path):
     return terminal
 
 
-def run_job(snakemake, target: str) -> None:
-    """Run `module:function` (called with the snakemake object) as a Snakemake job."""
+def run_job(snakemake) -> None:
+    """Run the rule's entry function (called with the snakemake object) as a job."""
     # From the config, not params: moving the cache must not rerun anything.
     configure_environment(snakemake.threads, snakemake.config.get("compile_cache"))
-    terminal = _redirect_output(Path(snakemake.log[0])) if snakemake.log else sys.stderr
-    module_name, function_name = target.split(":")
-    started = time.perf_counter()
+    attempt = attempt_of(snakemake)
+    log_path = Path(snakemake.log[0]) if snakemake.log else None
+    earlier = previous_failure(log_path) if log_path is not None and attempt > 1 else None
+    terminal = _redirect_output(log_path, attempt) if log_path is not None else sys.stderr
     label = f"{snakemake.rule}({', '.join(f'{k}={v}' for k, v in snakemake.wildcards.items())})"
+    print(f"=== attempt {attempt} of {label} ===", flush=True)
+    if earlier is not None:
+        message = f"{earlier} (attempt {attempt} not run: attempt {attempt - 1} failed alike)"
+        log.error("%s", message)
+        print(f"{DETERMINISTIC} {earlier}", flush=True)
+        print(f"{label}: {message}", file=terminal)
+        sys.exit(1)
+    module_name, function_name = ENTRY_POINTS[snakemake.rule].split(":")
+    started = time.perf_counter()
     try:
         function = getattr(importlib.import_module(module_name), function_name)
         function(snakemake)
     except LadderError as error:
         log.error("%s", error)
+        print(f"{DETERMINISTIC} {error}", flush=True)
         print(f"{label}: {error}", file=terminal)
         sys.exit(1)
     log.info("%s finished in %.1f s", label, time.perf_counter() - started)

@@ -1,14 +1,14 @@
-"""Validate a raw CSV against its declared columns and write the processed table.
+"""Validate a raw file against its declared columns and write the processed table.
 
-The file is decoded strictly as UTF-8 and parsed with the csv module (no pandas
-inference, no code evaluation), so every problem is reported with the file, the line and
-the column: a missing or duplicated column, text in a numeric column, an infinite value,
-a level outside the declared ones, a truncated row, bytes that are not text.
-Rows missing a value in a `dropna` column are removed and counted.
+The file is read as text cells (replication_ladder.readers: no inference, nothing
+evaluated), so that every problem is reported with the file, the line (or row, or case)
+and the column: a missing or duplicated column, text in a numeric column, an infinite
+value, a level outside the declared ones, a truncated row, bytes that are not text.
+Columns are renamed as the config says, categories get their declared (or labelled)
+levels, the treatment becomes 0 (control) / 1 (treatment) by its contrast, and rows
+missing a value in a `dropna` column are removed and counted.
 """
 
-import csv
-import io
 import logging
 import math
 from pathlib import Path
@@ -17,113 +17,34 @@ import numpy as np
 import pandas as pd
 
 from replication_ladder.atomic import write_json, write_parquet
-from replication_ladder.config import column_type
+from replication_ladder.columns import canonical_level, column_type, declared_levels
 from replication_ladder.errors import DataError
-from replication_ladder.fetch import sha256_file
+from replication_ladder.hashing import sha256_file
+from replication_ladder.readers import RawTable, read_table, show
 
 log = logging.getLogger(__name__)
 
-MISSING = frozenset({"", "NA", "N/A", "NaN", "nan", "NAN", "null", "NULL", "None"})
-MAX_FIELD_CHARS = 131072  # csv's own limit: a longer field is refused, never a hang
-SHOWN_CHARS = 40
+MISSING = frozenset({"", "NA", "N/A", "NaN", "nan", "NAN", "null", "NULL", "None", "."})
 
 
-def _show(token: str) -> str:
-    return repr(token if len(token) <= SHOWN_CHARS else token[:SHOWN_CHARS] + "...")
-
-
-def _decode(path: Path, raw: bytes) -> str:
-    if not raw.strip():
-        raise DataError(f"{path}: the file is empty")
-    nul = raw.find(b"\x00")
-    if nul >= 0:
-        line = raw.count(b"\n", 0, nul) + 1
-        raise DataError(f"{path}: line {line}: binary data (a NUL byte); this is not a CSV file")
+def _parse_number(where: str, column: str, token: str, decimal: str) -> float:
+    text = token.replace(",", ".") if decimal == "," else token
     try:
-        return raw.decode("utf-8-sig")  # a leading byte order mark is dropped
-    except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
-        bad = raw[error.start : error.start + 4]
-        raise DataError(
-            f"{path}: line {line}: bytes that are not UTF-8 ({bad!r} at byte {error.start})"
-        ) from None
-
-
-def read_csv_records(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The header and the data records of a CSV file, each with its line number."""
-    path = Path(path)
-    text = _decode(path, path.read_bytes())
-    csv.field_size_limit(MAX_FIELD_CHARS)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    records = []
-    try:
-        header = next(reader)
-        for record in reader:
-            if record:  # blank lines carry no row
-                records.append((reader.line_num, record))
-    except csv.Error as error:
-        message = str(error)
-        if "field larger than field limit" in message:
-            message = f"a field is longer than {MAX_FIELD_CHARS} characters"
-        raise DataError(f"{path}: line {reader.line_num}: malformed CSV: {message}") from None
-    _check_header(path, header)
-    if not records:
-        raise DataError(f"{path}: the header has no data rows below it")
-    width = len(header)
-    for line, record in records:
-        if len(record) != width:
-            hint = " (truncated file?)" if len(record) < width else ""
-            raise DataError(
-                f"{path}: line {line}: expected {width} fields as in the header, "
-                f"found {len(record)}{hint}"
-            )
-    return header, records
-
-
-def _check_header(path: Path, header: list[str]) -> None:
-    seen: dict[str, int] = {}
-    for position, name in enumerate(header, start=1):
-        if not name.strip():
-            raise DataError(f"{path}: line 1: column {position} of the header has no name")
-        if name in seen:
-            raise DataError(
-                f"{path}: line 1: duplicate column name {name!r} "
-                f"(columns {seen[name]} and {position})"
-            )
-        seen[name] = position
-
-
-def _missing_column_error(path: Path, column: str, header: list[str]) -> DataError:
-    message = f"{path}: missing column {column!r} (the header has: {', '.join(header)})"
-    if len(header) == 1:
-        for delimiter, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
-            if delimiter in header[0]:
-                message += (
-                    f"; the header is one field holding {name}s: the file must be comma-separated"
-                )
-                break
-    return DataError(message)
-
-
-def _parse_number(path: Path, column: str, line: int, token: str) -> float:
-    try:
-        value = float(token)
+        value = float(text)
     except ValueError:
+        hint = ""
+        if (
+            decimal == "."
+            and "," in token
+            and token.replace(",", ".", 1).replace(".", "", 1).lstrip("-").isdigit()
+        ):
+            hint = " (a decimal comma? set source.read.decimal: ',')"
         raise DataError(
-            f"{path}: line {line}: column {column!r}: {_show(token)} is not a number"
+            f"{where}: column {column!r}: {show(token)} is not a number{hint}"
         ) from None
     if math.isinf(value):
-        raise DataError(f"{path}: line {line}: column {column!r}: infinite value {_show(token)}")
+        raise DataError(f"{where}: column {column!r}: infinite value {show(token)}")
     return value
-
-
-def _canonical_level(token: str) -> str:
-    """Whole numbers written as floats (`3.0`) name the same level as `3`."""
-    try:
-        value = float(token)
-    except ValueError:
-        return token
-    return str(int(value)) if math.isfinite(value) and value.is_integer() else token
 
 
 def _level_sort_key(level: str):
@@ -133,37 +54,55 @@ def _level_sort_key(level: str):
         return (1, 0.0, level)
 
 
-def convert_column(path: Path, column: str, declared, tokens: list[str], lines: list[int]):
-    """Parse one column's tokens as its declared type; (values, missing mask)."""
+def convert_column(
+    path: Path,
+    column: str,
+    declared,
+    tokens: list[str],
+    locations: list[str],
+    *,
+    decimal: str = ".",
+    missing_tokens: frozenset = MISSING,
+    labels: dict[str, str] | None = None,
+):
+    """Parse one column's text cells as its declared type; (values, missing mask)."""
     kind = column_type(declared)
-    missing = np.array([token.strip() in MISSING for token in tokens])
+    stripped = [token.strip() for token in tokens]
+    missing = np.array([token in missing_tokens for token in stripped])
     if kind in ("number", "integer", "binary"):
         values = np.full(len(tokens), np.nan)
-        for i, (token, line) in enumerate(zip(tokens, lines, strict=True)):
+        for i, (token, where) in enumerate(zip(stripped, locations, strict=True)):
             if missing[i]:
                 continue
-            value = _parse_number(path, column, line, token.strip())
+            value = _parse_number(f"{path}: {where}", column, token, decimal)
             if kind == "integer" and not value.is_integer():
                 raise DataError(
-                    f"{path}: line {line}: column {column!r}: {_show(token)} is not a whole number"
+                    f"{path}: {where}: column {column!r}: {show(token)} is not a whole number"
                 )
             if kind == "binary" and value not in (0.0, 1.0):
-                raise DataError(
-                    f"{path}: line {line}: column {column!r}: {_show(token)} is not 0 or 1"
-                )
+                raise DataError(f"{path}: {where}: column {column!r}: {show(token)} is not 0 or 1")
             values[i] = value
         return pd.Series(values, name=column), missing
     if kind == "category":
-        levels = [_canonical_level(token.strip()) for token in tokens]
+        if labels:  # SPSS/Stata value labels: the label names the level
+            labelled = {canonical_level(code): label for code, label in labels.items()}
+            stripped = [labelled.get(canonical_level(token), token) for token in stripped]
+            order = list(dict.fromkeys(labelled.values()))
+        else:
+            order = None
+        levels = [canonical_level(token) for token in stripped]
         present = {level for level, gone in zip(levels, missing, strict=True) if not gone}
-        if isinstance(declared, dict):
-            categories = [_canonical_level(str(level)) for level in declared["levels"]]
-            for level, gone, line in zip(levels, missing, lines, strict=True):
+        categories = declared_levels(declared)
+        if categories is not None:
+            for level, gone, where in zip(levels, missing, locations, strict=True):
                 if not gone and level not in categories:
                     raise DataError(
-                        f"{path}: line {line}: column {column!r}: level {_show(level)} is not "
+                        f"{path}: {where}: column {column!r}: level {show(level)} is not "
                         f"among the declared levels ({', '.join(categories)})"
                     )
+        elif order is not None:
+            categories = [level for level in order if level in present]
+            categories += sorted(present - set(categories), key=_level_sort_key)
         else:
             categories = sorted(present, key=_level_sort_key)
         values = [None if gone else level for level, gone in zip(levels, missing, strict=True)]
@@ -182,24 +121,74 @@ def _finish_dtype(series: pd.Series, declared) -> pd.Series:
     return series
 
 
+def _renamed(raw: RawTable, rename: dict) -> tuple[list[str], dict[str, str]]:
+    """The header under the models' names, and each model name's column in the file."""
+    header = [rename.get(name, name) for name in raw.header]
+    seen: dict[str, str] = {}
+    for original, name in zip(raw.header, header, strict=True):
+        if name in seen:
+            raise DataError(
+                f"{raw.path}: columns {seen[name]!r} and {original!r} would both be named "
+                f"{name!r} after rename"
+            )
+        seen[name] = original
+    return header, seen
+
+
+def _missing_column_error(raw: RawTable, column: str, spec: dict) -> DataError:
+    original = next((o for o, n in spec["rename"].items() if n == column), column)
+    named = f"{column!r}" if original == column else f"{original!r} (renamed to {column!r})"
+    return DataError(
+        f"{raw.path}: missing column {named} (the header has: {', '.join(raw.header)})"
+    )
+
+
+def _treatment_codes(
+    path: Path, table: pd.DataFrame, spec: dict, locations: list[str]
+) -> tuple[pd.Series, dict]:
+    """The treatment as 0 (control) and 1 (treatment) by the configured contrast."""
+    treatment, (control, treated) = spec["treatment"], spec["contrast"]
+    values = table[treatment]
+    as_text = values.astype("object").map(lambda v: None if pd.isna(v) else canonical_level(v))
+    control, treated = canonical_level(control), canonical_level(treated)
+    codes = pd.Series(np.where(as_text == treated, 1.0, 0.0), index=table.index)
+    codes[as_text.isna()] = np.nan
+    other = as_text.notna() & ~as_text.isin([control, treated])
+    if other.any():
+        first = int(np.flatnonzero(other.to_numpy())[0])
+        raise DataError(
+            f"{path}: {locations[first]}: column {treatment!r} (the treatment): level "
+            f"{show(as_text.iloc[first])} is neither the control {control!r} nor the treatment "
+            f"{treated!r} of replication.contrast"
+        )
+    return codes, {"column": treatment, "control": control, "treatment": treated}
+
+
 def process(raw_path: str | Path, spec: dict) -> tuple[pd.DataFrame, dict]:
     """Validate and clean a raw file; return the table and its processing record."""
     raw_path = Path(raw_path)
-    header, records = read_csv_records(raw_path)
+    read = spec.get("read") or {}
+    raw = read_table(raw_path, spec["format"], read)
+    header, original = _renamed(raw, spec["rename"])
     columns = spec["columns"]
     for column in columns:
         if column not in header:
-            raise _missing_column_error(raw_path, column, header)
-    lines = [line for line, _ in records]
+            raise _missing_column_error(raw, column, spec)
+    missing_tokens = MISSING | frozenset(read.get("na_values", ()))
     converted, missing = {}, {}
     for column, declared in columns.items():
-        position = header.index(column)
-        tokens = [record[position] for _, record in records]
+        source_name = original[column]
         converted[column], missing[column] = convert_column(
-            raw_path, column, declared, tokens, lines
+            raw_path,
+            column,
+            declared,
+            raw.cells[source_name],
+            raw.locations,
+            decimal=read.get("decimal", "."),
+            missing_tokens=missing_tokens,
+            labels=raw.value_labels.get(source_name),
         )
-
-    drop = np.zeros(len(records), dtype=bool)
+    drop = np.zeros(len(raw), dtype=bool)
     for column in spec["dropna"]:
         drop |= missing[column]
     removed_by_column = {column: int(missing[column].sum()) for column in spec["dropna"]}
@@ -209,44 +198,68 @@ def process(raw_path: str | Path, spec: dict) -> tuple[pd.DataFrame, dict]:
             f"{raw_path}: no rows left after removing rows with missing values in "
             f"{', '.join(spec['dropna'])} (missing per column: {removed_by_column})"
         )
+    kept_locations = [where for where, kept in zip(raw.locations, keep, strict=True) if kept]
     table = pd.DataFrame(
         {
             column: _finish_dtype(series[keep].reset_index(drop=True), columns[column])
             for column, series in converted.items()
         }
     )
+    contrast = None
+    if spec.get("treatment") is not None:
+        codes, contrast = _treatment_codes(raw_path, table, spec, kept_locations)
+        table[spec["treatment"]] = codes.astype("int64") if not codes.isna().any() else codes
     warnings = _check_design(raw_path, table, spec)
+    raw_sha256 = sha256_file(raw_path)
+    if not spec.get("pinned", True):
+        warnings.append(
+            f"the source file has no sha256 in the config: this run is not pinned to its "
+            f"contents (sha256 {raw_sha256})"
+        )
     record = {
         "dataset": spec["dataset"],
         "raw_file": str(raw_path),
-        "raw_sha256": sha256_file(raw_path),
-        "rows_raw": len(records),
+        "raw_sha256": raw_sha256,
+        "raw_format": spec["format"],
+        "pinned": spec.get("pinned", True),
+        "rows_raw": len(raw),
         "rows_kept": int(keep.sum()),
         "rows_removed": int(drop.sum()),
         "removed_by_column": removed_by_column,
         "dropna": spec["dropna"],
+        "renamed": {o: n for o, n in spec["rename"].items() if o in raw.header},
         "columns": {column: column_type(declared) for column, declared in columns.items()},
-        "ignored_columns": [column for column in header if column not in columns],
+        "ignored_columns": [name for name in header if name not in columns],
         "missing_kept": {
             column: int(table[column].isna().sum())
             for column in table
             if table[column].isna().any()
         },
+        "contrast": contrast,
         "sites": int(table[spec["site"]].nunique()) if spec["site"] else None,
-        # In order: leave-one-site-out names its refits by position, never by label, so
-        # that no text from a data file becomes part of a path.
+        # In order: leave-one-site-out and reports use positions, never labels, in paths,
+        # so that no text from a data file becomes part of a path.
         "site_levels": [str(level) for level in table[spec["site"]].cat.categories]
         if spec["site"]
         else None,
+        "participants": _participants(table, spec),
         "warnings": warnings,
     }
     return table, record
 
 
+def _participants(table: pd.DataFrame, spec: dict) -> int | None:
+    participant = spec.get("participant")
+    if participant is None:
+        return None
+    keys = [spec["site"], participant] if spec["site"] else [participant]
+    return int(table.groupby(keys, observed=True).ngroups)
+
+
 def _check_design(path: Path, table: pd.DataFrame, spec: dict) -> list[str]:
     """Problems of design, not of format: fatal ones raise, the rest are recorded."""
     warnings = []
-    treatment = spec["treatment"]
+    treatment = spec.get("treatment")
     if treatment is not None:
         levels = table[treatment].dropna().unique()
         if len(levels) < 2:
@@ -277,7 +290,7 @@ def write_processed(raw_path, spec: dict, table_path, record_path) -> dict:
     return record
 
 
-def main(snakemake) -> None:
+def validate_data(snakemake) -> None:
     record = write_processed(
         snakemake.input.raw, snakemake.params.spec, snakemake.output.table, snakemake.output.record
     )

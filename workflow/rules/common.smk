@@ -1,13 +1,15 @@
-# Shared helpers: the validated config (checked before any job runs) and target lists.
-import json
-from pathlib import Path
+# Shared helpers: the validated config (checked before any job runs), the code each job
+# runs, cluster resources, and target lists. Artefact names come from
+# replication_ladder.paths; nothing here spells a file name.
+import os
 
-import replication_ladder
+from replication_ladder import paths
 from replication_ladder import resources as sizes
 from replication_ladder.config import Ladder
+from replication_ladder.dependencies import module_closure, notebook_closure
+from replication_ladder.runtime import entry_module
 
 LADDER = Ladder(config)
-PACKAGE = Path(replication_ladder.__file__).parent
 
 
 def one_of(names):
@@ -15,82 +17,181 @@ def one_of(names):
     return "|".join(names) if names else "(?!)"
 
 
-def code(*modules):
-    """The package modules a job executes, as inputs: editing one reruns its jobs."""
-    return [str(PACKAGE / f"{module}.py") for module in modules]
+def code(rule, notebook=None):
+    """The package modules a rule's job runs, as inputs: its entry module and the job
+    runtime with every module they import (and those a report's notebook imports),
+    found by reading the source. Editing one reruns exactly the jobs that run it."""
+    files = {
+        *module_closure(entry_module(rule)),
+        *module_closure("replication_ladder.runtime"),
+    }
+    if notebook is not None:
+        files |= {*notebook_closure(notebook), os.path.abspath(notebook)}
+    return sorted(os.path.relpath(path) for path in files)
 
 
-def sized(estimate):
+def builder_code(wildcards):
+    """A hand-written rung's builder module (imported by name from the config)."""
+    entry = LADDER.rung(wildcards.dataset, wildcards.model)
+    if entry["kind"] != "pymc":
+        return []
+    builder_module = entry["builder"].rpartition(".")[0]
+    return sorted(os.path.relpath(path) for path in module_closure(builder_module))
+
+
+def attempt(wildcards, attempt):
+    """The attempt, as a resource: a retried job appends to its log and fails at once
+    when the previous attempt failed in a way a retry cannot fix."""
+    return attempt
+
+
+def sized(estimate, refits=lambda wildcards: 0):
     """A resource of a (dataset, model) job from its rows and draws, grown by attempt:
     estimate is one of replication_ladder.resources' fit_mem_mb, fit_runtime, loo_mem_mb.
     """
 
     def resource(wildcards, input, attempt):
         sampling = LADDER.sampling(wildcards.dataset, wildcards.model)
-        return estimate(sizes.rows_in(input.data), sampling, attempt)
+        return estimate(sizes.rows_in(input.data), sampling, attempt, refits(wildcards))
 
     return resource
 
 
-def dataset_files(wildcards, pattern):
-    """`pattern` (with {model}) under results/{dataset}/ for every model of the ladder."""
+def loo_refits(wildcards):
+    """The most refits a rung's LOO remedy may run."""
+    return LADDER.refits_in_loo(wildcards.dataset, wildcards.model)
+
+
+def loo_threads(wildcards):
+    """A LOO job whose remedy may refit samples like a fit: a thread per chain."""
+    if loo_refits(wildcards):
+        return LADDER.sampling(wildcards.dataset, wildcards.model)["chains"]
+    return 1
+
+
+def fit_data(wildcards):
+    """The table a rung is fitted to: the rows, or the per-site estimates."""
+    level = LADDER.rung_level(wildcards.dataset, wildcards.model)
+    return paths.at(paths.SITES if level == "sites" else paths.PROCESSED, **wildcards)
+
+
+def raw_file(dataset):
+    return paths.at(paths.RAW, dataset=dataset, extension=LADDER.raw_extension(dataset))
+
+
+def fit_files(dataset, name, models=None):
+    """One artefact (a key of paths.FIT, paths.LOO...) of every rung of a dataset."""
+    template = {**paths.FIT, **paths.LOO, "predictions": paths.PREDICTIONS}[name]
     return [
-        f"results/{wildcards.dataset}/{pattern.format(model=model)}"
-        for model in LADDER.models(wildcards.dataset)
+        paths.at(template, dataset=dataset, model=m)
+        for m in models or LADDER.models(dataset)
     ]
 
 
-def loso_refits(wildcards):
-    """One refit per (model, site); the sites are known once the data is validated."""
-    record = checkpoints.validate_data.get(dataset=wildcards.dataset).output.record
-    n_sites = len(json.loads(Path(record).read_text())["site_levels"])
-    return [
-        f"results/{wildcards.dataset}/loso/{model}/site{index}.json"
-        for model in LADDER.models(wildcards.dataset)
-        for index in range(n_sites)
-    ]
+def report_inputs(dataset):
+    """Every file a dataset's report reads, by name: the report opens these and nothing
+    else (the notebook gets them as a parameter)."""
+    spec = LADDER.dataset(dataset)
+    rows = LADDER.row_models(dataset)
+    compared = set(LADDER.comparison_spec(dataset)["compared"])
+    fits = {}
+    for model in LADDER.models(dataset):
+        names = dict.fromkeys(
+            ("posterior", "summary", "diagnostics", "priors_txt", "ppc", "psense")
+        )
+        files = {
+            name: paths.at(paths.FIT[name], dataset=dataset, model=model)
+            for name in names
+        }
+        if model in compared:
+            files["loo_pointwise"] = paths.at(
+                paths.LOO["pointwise"], dataset=dataset, model=model
+            )
+        if spec["predict"] and model in rows:
+            files["predictions"] = paths.at(
+                paths.PREDICTIONS, dataset=dataset, model=model
+            )
+        fits[model] = files
+    names = {"dataset": dataset}
+    has_sites = dataset in LADDER.two_stage_datasets
+    return {
+        "data": paths.at(paths.PROCESSED, **names),
+        "record": paths.at(paths.RECORD, **names),
+        "sites": paths.at(paths.SITES, **names) if has_sites else None,
+        "comparison": paths.at(paths.COMPARISON, **names),
+        "recovery": (
+            paths.at(paths.RECOVERY, **names)
+            if dataset in LADDER.synthetic_datasets
+            else None
+        ),
+        "replication": (
+            paths.at(paths.REPLICATION, **names) if spec["replication"] else None
+        ),
+        "loso": (
+            paths.at(paths.LOSO["table"], **names) if LADDER.loso(dataset) else None
+        ),
+        "loso_sites": (
+            paths.at(paths.LOSO["sites"], **names) if LADDER.loso(dataset) else None
+        ),
+        "fits": fits,
+    }
 
 
-def new_rows_source(wildcards):
-    """The file new rows come from: the held-out rows, the user's file, or none (grid)."""
-    predict = LADDER.dataset(wildcards.dataset)["predict"]
-    if "holdout" in predict:
-        return [f"data/raw/{wildcards.dataset}.holdout.csv"]
-    return [predict["file"]] if "file" in predict else []
+def flat_files(nested):
+    """Every path in a nested structure of report inputs."""
+    if isinstance(nested, dict):
+        return [path for value in nested.values() for path in flat_files(value)]
+    return [] if nested is None else [nested]
 
 
-def report_fit_inputs(wildcards):
-    """Every per-fit artefact a dataset's report reads."""
-    names = ["posterior.nc", "summary.parquet", "diagnostics.json", "priors.txt"]
-    names += ["ppc.parquet", "loo_pointwise.parquet"]
-    return [
-        path for name in names for path in dataset_files(wildcards, f"{{model}}/{name}")
-    ]
-
-
-def report_tables(wildcards):
-    """The dataset-level tables a report reads: those this dataset has."""
-    dataset = wildcards.dataset
-    tables = [f"results/{dataset}/loo.parquet"]
-    if dataset in LADDER.synthetic_datasets:
-        tables.append(f"results/{dataset}/recovery.parquet")
-    if dataset in LADDER.replication_datasets:
-        tables.append(f"results/{dataset}/replication.json")
-    if LADDER.loso(dataset):
-        tables += [
-            f"results/{dataset}/loso.parquet",
-            f"results/{dataset}/loso_sites.parquet",
-        ]
-    if dataset in LADDER.predicted_datasets:
-        tables += dataset_files(wildcards, "{model}/predictions.parquet")
-    return tables
+def index_inputs():
+    """Each reported dataset's verdict or recovery file (None when it has neither)."""
+    return {
+        dataset: {
+            "replication": (
+                paths.at(paths.REPLICATION, dataset=dataset)
+                if LADDER.dataset(dataset)["replication"]
+                else None
+            ),
+            "recovery": (
+                paths.at(paths.RECOVERY, dataset=dataset)
+                if dataset in LADDER.synthetic_datasets
+                else None
+            ),
+        }
+        for dataset in LADDER.datasets
+    }
 
 
 def all_targets():
-    reported = LADDER.reported_datasets
+    targets = [paths.DIAGNOSTICS_TABLE]
+    if LADDER.synthetic_datasets:
+        targets.append(paths.RECOVERY_TABLE)
+    targets += [paths.at(paths.REPORT["html"], dataset=d) for d in LADDER.datasets]
+    return [*targets, paths.REPORT_INDEX]
+
+
+def sbc_targets():
     return [
-        "results/diagnostics.parquet",
-        "results/recovery.parquet",
-        *(f"reports/{dataset}.html" for dataset in reported),
-        "reports/index.html",
+        *(paths.at(paths.SBC_RANKS, dataset=d, model=m) for d, m in LADDER.sbc_fits()),
+        paths.SBC_REPORT["html"],
     ]
+
+
+def new_rows_source(dataset):
+    """The file new rows come from: the held-out rows, the user's file, or none (grid)."""
+    predict = LADDER.dataset(dataset)["predict"]
+    if "holdout" in predict:
+        return [paths.at(paths.HOLDOUT, dataset=dataset)]
+    return [predict["file"]] if "file" in predict else []
+
+
+def sbc_report_inputs():
+    """Every rung's ranks and uniformity test, by dataset and rung."""
+    return {
+        f"{dataset}/{model}": {
+            "ranks": paths.at(paths.SBC_RANKS, dataset=dataset, model=model),
+            "uniformity": paths.at(paths.SBC_SUMMARY, dataset=dataset, model=model),
+        }
+        for dataset, model in LADDER.sbc_fits()
+    }

@@ -3,19 +3,15 @@
 
 rule fit:
     input:
-        code("fit", "models"),
-        data="data/processed/{dataset}.parquet",
+        code("fit"),
+        builder_code,
+        data=fit_data,
     output:
-        posterior="results/{dataset}/{model}/posterior.nc",
-        summary="results/{dataset}/{model}/summary.parquet",
-        diagnostics="results/{dataset}/{model}/diagnostics.json",
-        priors_json="results/{dataset}/{model}/priors.json",
-        priors_txt="results/{dataset}/{model}/priors.txt",
-        ppc="results/{dataset}/{model}/ppc.parquet",
+        **paths.FIT,
     log:
         "logs/fit/{dataset}/{model}.log",
     benchmark:
-        "results/{dataset}/{model}/benchmark.tsv"
+        paths.FIT_BENCHMARK
     conda:
         "../../environment.yml"
     threads: lambda wildcards: LADDER.sampling(wildcards.dataset, wildcards.model)["chains"]
@@ -23,24 +19,30 @@ rule fit:
         mem_mb=sized(sizes.fit_mem_mb),
         runtime=sized(sizes.fit_runtime),
         cpus_per_task=lambda wildcards, threads: threads,
+        attempt=attempt,
     params:
         spec=lambda wildcards: LADDER.model_spec(wildcards.dataset, wildcards.model),
+        settings=LADDER.fit_settings(),
     script:
         "../scripts/fit.py"
 
 
 rule diagnostics_table:
     input:
-        code("fit"),
-        diagnostics=expand(
-            "results/{fit[0]}/{fit[1]}/diagnostics.json", fit=LADDER.fits()
-        ),
+        code("diagnostics_table"),
+        diagnostics=[
+            paths.at(paths.FIT["diagnostics"], dataset=dataset, model=model)
+            for dataset, model in LADDER.fits()
+        ],
     output:
-        "results/diagnostics.parquet",
+        paths.DIAGNOSTICS_TABLE,
     log:
         "logs/diagnostics_table.log",
+    retries: 0
     localrule: True
     conda:
         "../../environment.yml"
+    resources:
+        attempt=attempt,
     script:
         "../scripts/diagnostics_table.py"

@@ -1,27 +1,24 @@
-# Reports: a papermill notebook per dataset, converted to HTML, and an index page.
-# They read only data/ and results/: editing the template or the report code reruns
-# these jobs and nothing upstream. They are light, so on a cluster they run where
-# Snakemake runs (the login node), never in the queue.
+# Reports: a papermill notebook per dataset, converted to HTML, and an index page; and
+# the calibration report of `make sbc`. They read only the files their rule declares:
+# editing the template or the report code reruns these jobs and nothing upstream. They
+# are light, so on a cluster they run where Snakemake runs, never in the queue.
 
 
 rule report:
     input:
-        code("report", "render"),
+        code("report", notebook="workflow/notebooks/report.ipynb"),
         template="workflow/notebooks/report.ipynb",
-        data="data/processed/{dataset}.parquet",
-        record="data/processed/{dataset}.json",
-        fits=lambda wildcards: report_fit_inputs(wildcards),
-        tables=lambda wildcards: report_tables(wildcards),
+        artefacts=lambda wildcards: flat_files(report_inputs(wildcards.dataset)),
     output:
-        notebook="reports/{dataset}.ipynb",
+        notebook=paths.REPORT["notebook"],
         html=report(
-            "reports/{dataset}.html",
+            paths.REPORT["html"],
             caption="../report/dataset.rst",
             category="{dataset}",
             subcategory="report",
         ),
         figures=report(
-            directory("reports/{dataset}"),
+            directory(paths.REPORT["figures"]),
             patterns=["{model}.{item}.png", "{model}.{item}.csv"],
             caption="../report/figure.rst",
             category="{dataset}",
@@ -32,28 +29,64 @@ rule report:
         "logs/report/{dataset}.log",
     wildcard_constraints:
         dataset=one_of(LADDER.datasets),
+    retries: 0
     localrule: True
     conda:
         "../../environment.yml"
+    resources:
+        attempt=attempt,
     params:
         settings=lambda wildcards: LADDER.report_settings(wildcards.dataset),
+        inputs=lambda wildcards: report_inputs(wildcards.dataset),
     script:
         "../scripts/report.py"
 
 
 rule report_index:
     input:
-        code("render", "report"),
-        reports=expand("reports/{dataset}.html", dataset=LADDER.reported_datasets),
-        diagnostics="results/diagnostics.parquet",
+        code("report_index"),
+        reports=[paths.at(paths.REPORT["html"], dataset=d) for d in LADDER.datasets],
+        diagnostics=paths.DIAGNOSTICS_TABLE,
+        verdicts=flat_files(index_inputs()),
     output:
-        report("reports/index.html", caption="../report/index.rst", category="Overview"),
+        report(paths.REPORT_INDEX, caption="../report/index.rst", category="Overview"),
     log:
         "logs/report_index.log",
+    retries: 0
     localrule: True
     conda:
         "../../environment.yml"
+    resources:
+        attempt=attempt,
     params:
-        datasets=LADDER.reported_datasets,
+        datasets=index_inputs(),
+        ci_prob=LADDER.raw["ci_prob"],
     script:
         "../scripts/report_index.py"
+
+
+rule sbc_report:
+    input:
+        code("sbc_report", notebook="workflow/notebooks/sbc.ipynb"),
+        template="workflow/notebooks/sbc.ipynb",
+        artefacts=flat_files(sbc_report_inputs()),
+    output:
+        notebook=paths.SBC_REPORT["notebook"],
+        html=report(
+            paths.SBC_REPORT["html"],
+            caption="../report/sbc.rst",
+            category="Calibration",
+        ),
+        figures=directory(paths.SBC_REPORT["figures"]),
+    log:
+        "logs/sbc_report.log",
+    retries: 0
+    localrule: True
+    conda:
+        "../../environment.yml"
+    resources:
+        attempt=attempt,
+    params:
+        inputs=sbc_report_inputs(),
+    script:
+        "../scripts/sbc_report.py"

@@ -1,0 +1,234 @@
+"""PSIS-LOO: the vectorised weights against ArviZ's `loo` (the reference, on the same
+log-likelihood arrays, the edges included), high Pareto k counted (NaN too), the
+comparison table against `az.compare`, and the remedies for high k on a real fit."""
+
+import json
+import warnings
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from replication_ladder import compare, loo, psis
+from replication_ladder.config import Ladder
+from replication_ladder.errors import DataError
+
+from conftest import config_copy
+
+RNG = np.random.default_rng(0)
+
+
+def tree_of(log_lik: np.ndarray) -> xr.DataTree:
+    """A posterior and a log-likelihood (chain, draw, row), as a fit writes them."""
+    chains, draws, rows = log_lik.shape
+    theta = np.random.default_rng(1).normal(size=(chains, draws))
+    return xr.DataTree.from_dict(
+        {
+            "posterior": xr.Dataset({"theta": (("chain", "draw"), theta)}),
+            "log_likelihood": xr.Dataset({"y": (("chain", "draw", "row"), log_lik)}),
+            "observed_data": xr.Dataset({"y": (("row",), np.zeros(rows))}),
+        }
+    )
+
+
+def heavy_tailed(chains=4, draws=500, rows=40) -> np.ndarray:
+    """Log-likelihoods whose importance ratios have tails of every weight: k from about
+    0 to above 1."""
+    scale = np.linspace(0.05, 3.0, rows)
+    return -np.abs(RNG.standard_t(3, size=(chains, draws, rows))) * scale - 1.0
+
+
+def reference(tree):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return az.loo(tree, pointwise=True)
+
+
+def test_weights_equal_arviz_over_every_tail():
+    tree = tree_of(heavy_tailed())
+    ours, theirs = loo.pointwise_loo(tree), reference(tree)
+    assert np.nanmax(ours.pareto_k.values) > 1 > 0.5 > np.nanmin(ours.pareto_k.values)
+    close = {"rtol": 1e-12, "atol": 1e-12}
+    np.testing.assert_allclose(ours.pareto_k.values, theirs.pareto_k.values, **close)
+    np.testing.assert_allclose(ours.elpd_i.values, theirs.elpd_i.values, **close)
+    for key in ("elpd", "se", "p"):
+        np.testing.assert_allclose(getattr(ours, key), getattr(theirs, key), **close)
+
+
+def test_a_nan_log_likelihood_gives_what_arviz_gives():
+    log_lik = heavy_tailed(rows=6)
+    log_lik[1, 5, 3] = np.nan
+    tree = tree_of(log_lik)
+    ours, theirs = loo.pointwise_loo(tree), reference(tree)
+    np.testing.assert_allclose(ours.pareto_k.values, theirs.pareto_k.values, rtol=1e-12)  # inf at 3
+    np.testing.assert_allclose(ours.elpd_i.values, theirs.elpd_i.values, rtol=1e-12)  # NaN at 3
+    assert np.isinf(ours.pareto_k.values[3])
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [("constant", "same value in every draw"), ("short", "at least 5 draws in the tail")],
+)
+def test_where_arviz_refuses_so_do_we_naming_the_cause(case, message):
+    if case == "constant":
+        log_lik = heavy_tailed(rows=6)
+        log_lik[:, :, 2] = -1.3
+    else:
+        log_lik = heavy_tailed(chains=1, draws=24, rows=5)
+    tree = tree_of(log_lik)
+    with pytest.raises(ValueError), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        az.loo(tree, pointwise=True)
+    with pytest.raises(DataError, match=message):
+        loo.pointwise_loo(tree)
+
+
+def test_a_nan_pareto_k_counts_as_high():
+    k = np.array([0.1, np.nan, 0.9, np.inf, 0.69])
+    assert psis.high_k(k, 0.7).tolist() == [False, True, True, True, False]
+
+
+def scores_of(tree) -> tuple[dict, pd.DataFrame]:
+    elpd = loo.pointwise_loo(tree)
+    scalars = {
+        "kind": "loo",
+        "elpd": elpd.elpd,
+        "se": elpd.se,
+        "p": elpd.p,
+        "n_samples": int(elpd.n_samples),
+        "n_data_points": int(elpd.n_data_points),
+        "warning": bool(elpd.warning),
+        "good_k": elpd.good_k,
+        "n_folds": None,
+        "pareto_k_threshold": 0.7,
+        "n_high_pareto_k": int(psis.high_k(elpd.pareto_k.values, 0.7).sum()),
+        "n_high_pareto_k_after": 0,
+        "remedy": "psis",
+        "observed_sha256": loo.observed_sha256(tree),
+    }
+    pointwise = pd.DataFrame({"elpd_i": elpd.elpd_i.values, "pareto_k": elpd.pareto_k.values})
+    return scalars, pointwise
+
+
+def test_the_ladder_table_is_az_compare_of_the_same_log_likelihoods():
+    """Three rungs' log-likelihoods; the stored scores rebuilt and compared must give what
+    az.compare gives on the trees themselves (1e-9)."""
+    base = RNG.normal(-1.2, 0.3, size=(4, 500, 60))
+    trees = {
+        "narrow": tree_of(base),
+        "wide": tree_of(base - np.abs(RNG.normal(0, 0.2, base.shape))),
+        "worst": tree_of(base - 0.3 - np.abs(RNG.normal(0, 0.3, base.shape))),
+    }
+    stored = {name: scores_of(tree) for name, tree in trees.items()}
+    table = compare.compare_ladder(
+        {n: s for n, (s, _) in stored.items()},
+        {n: p for n, (_, p) in stored.items()},
+        excluded={"meta": "fitted to per-site estimates"},
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        direct = az.compare(trees, round_to="none")
+    compared = table[table["comparable"]]
+    assert list(compared.index) == list(direct.index)
+    for column in ("rank", "elpd", "se", "p", "elpd_diff", "dse", "weight"):
+        np.testing.assert_allclose(
+            compared[column], direct[column], rtol=1e-9, atol=1e-12, err_msg=column
+        )
+    assert table.loc["meta", "not_comparable_because"] == "fitted to per-site estimates"
+    assert np.isnan(table.loc["meta", "elpd"])
+
+
+def test_models_fitted_to_different_rows_are_not_compared():
+    scores = {
+        "fixed": {"observed_sha256": "a", "n_data_points": 6907},
+        "with_self_perf": {"observed_sha256": "b", "n_data_points": 6539},
+    }
+    with pytest.raises(
+        DataError,
+        match=r"results/rrr/loo\.parquet: cannot compare models fitted to different rows: "
+        r"fixed \(6907 rows\), with_self_perf \(6539 rows\)",
+    ):
+        compare.compare_ladder(scores, {}, where="results/rrr/loo.parquet")
+
+
+# -- remedies on a real fit (sampled) -------------------------------------------------------
+
+LADDER = Ladder(config_copy())
+
+
+@pytest.fixture(scope="module")
+def outlier_fit(tmp_path_factory):
+    """A linear regression with one gross outlier: its Pareto k is far above 0.7."""
+    from replication_ladder import fit, paths
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=30)
+    y = 1 + 2.5 * x + rng.normal(0, 1.5, 30)
+    x[0], y[0] = 3.0, 40.0
+    data = pd.DataFrame({"X": x, "Y": y})
+    folder = tmp_path_factory.mktemp("outlier")
+    spec = LADDER.model_spec("linear", "linear")
+    spec["sampling"] = {**spec["sampling"], "draws": 500, "tune": 500, "chains": 2}
+    data_path = folder / "data.parquet"
+    data.to_parquet(data_path)
+    outputs = {k: folder / paths.at(v, dataset="d", model="m") for k, v in paths.FIT.items()}
+    fit.fit_rung(spec, data_path, outputs, cores=2, settings=LADDER.fit_settings())
+    return {"spec": spec, "posterior": outputs["posterior"], "data": data}
+
+
+def score(fitted: dict, **settings):
+    return loo.score_rung(
+        fitted["posterior"],
+        spec=fitted["spec"],
+        data=fitted["data"],
+        settings={**LADDER.loo_settings(), **settings},
+        cores=2,
+    )
+
+
+@pytest.mark.sampling
+def test_high_pareto_k_is_counted_even_without_a_remedy(outlier_fit):
+    scalars, pointwise = score(outlier_fit, remedy="none")
+    assert scalars["n_high_pareto_k"] == scalars["n_high_pareto_k_after"] == 1
+    assert scalars["remedy"] == "psis" and scalars["warning"]
+    assert pointwise["pareto_k"].idxmax() == 0 and pointwise.loc[0, "pareto_k"] > 1
+
+
+@pytest.mark.sampling
+def test_moment_matching_brings_k_down(outlier_fit):
+    psis_scores, _ = score(outlier_fit, remedy="none")
+    scalars, pointwise = score(outlier_fit, remedy="moment_match")
+    assert scalars["remedy"] == "moment_match" and scalars["n_high_pareto_k"] == 1
+    assert scalars["n_high_pareto_k_after"] == 0
+    assert pointwise.loc[0, "pareto_k"] < scalars["pareto_k_threshold"]
+    assert pointwise.loc[0, "pareto_k_psis"] > 1
+    assert scalars["elpd"] != psis_scores["elpd"]
+
+
+@pytest.mark.sampling
+def test_reloo_refits_without_the_offending_row(outlier_fit):
+    """Exact LOO of the outlier, by a refit without it (compiled once), is far worse than
+    PSIS's guess (the outlier's own density under a fit that ignores it is tiny); the
+    other rows keep their PSIS values."""
+    _, psis_pointwise = score(outlier_fit, remedy="none")
+    scalars, pointwise = score(outlier_fit, remedy="reloo")
+    assert scalars["remedy"] == "reloo" and scalars["n_high_pareto_k_after"] == 0
+    assert pointwise.loc[0, "elpd_i"] < psis_pointwise.loc[0, "elpd_i"] - 10
+    pd.testing.assert_series_equal(pointwise["elpd_i"][1:], psis_pointwise["elpd_i"][1:])
+
+
+@pytest.mark.sampling
+def test_too_many_for_reloo_falls_back_to_kfold(outlier_fit):
+    scalars, pointwise = score(outlier_fit, remedy="reloo", max_reloo=0, kfold_folds=3)
+    assert scalars["remedy"] == "kfold" and scalars["kind"] == "loo_kfold"
+    assert pointwise["pareto_k"].isna().all()
+    assert np.isfinite(pointwise["elpd_i"]).all()
+
+
+def test_loo_scores_are_json():
+    """Scores travel as JSON between jobs: every value serialisable, no NaN."""
+    log_lik = heavy_tailed(rows=8)
+    scalars, _ = scores_of(tree_of(log_lik))
+    json.dumps(scalars, allow_nan=False)

@@ -1,0 +1,219 @@
+"""Rungs behind one interface: built once, refitted on other rows or outcomes without being
+compiled again, giving the draws a fresh compile gives; log densities equal to Bambi's
+and PyMC's own; priors as used."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from replication_ladder import rungs
+from replication_ladder.config import Ladder
+from replication_ladder.densities import Densities
+from replication_ladder.errors import ModelError
+from replication_ladder.samplers import compile_rung
+
+from conftest import SMOKE, config_copy
+
+LADDER = Ladder(config_copy())
+
+
+def small_multisite(sites: int = 4, participants: int = 12) -> pd.DataFrame:
+    from replication_ladder.datasets import generate
+
+    source = LADDER.dataset("multisite")["source"]
+    source = {
+        **source,
+        "params": {**source["params"], "sites": sites, "participants": participants},
+    }
+    data = generate(source).data
+    for column in ("study", "uid", "stimulus"):
+        data[column] = pd.Categorical(data[column].astype(str))
+    return data
+
+
+def spec_of(dataset: str, model: str, **changes) -> dict:
+    spec = LADDER.model_spec(dataset, model)
+    spec["sampling"] = {**spec["sampling"], **SMOKE}
+    spec.update(changes)
+    return spec
+
+
+def test_row_data_live_in_shared_containers():
+    data = small_multisite()
+    rung = rungs.build_rung(spec_of("multisite", "participant"), data)
+    assert rung.n_rows == len(data)
+    assert all(len(v) == len(data) for v in rung.full_rows.values())
+    assert rung.observed_data_name in rung.full_rows
+    np.testing.assert_array_equal(rung.full_rows[rung.observed_data_name], data["value"])
+    half = rung.rows(np.arange(0, len(data), 2))
+    assert all(len(v) == (len(data) + 1) // 2 for k, v in half.items() if k in rung.full_rows)
+
+
+@pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
+def test_a_refit_with_swapped_rows_draws_what_a_fresh_compile_draws(sampler):
+    """The same model structure, compiled once and given other rows, against the model
+    compiled afresh with those rows from the start: the same seed, the same draws."""
+    data = small_multisite()
+    spec = spec_of(
+        "multisite", "random_slope", sampling={**SMOKE, "sampler": sampler, "target_accept": 0.9}
+    )
+    keep = np.flatnonzero(data["study"].astype(str) != "1")
+    compiled = compile_rung(rungs.build_rung(spec, data), spec["sampling"])
+    compiled.sample(7, 1)  # a first fit on every row, as a job's first refit follows one
+    swapped = compiled.sample(11, 1, data=compiled.rung.rows(keep))
+
+    fresh_rung = rungs.build_rung(spec, data)
+    fresh = compile_rung(fresh_rung, spec["sampling"], data=fresh_rung.rows(keep)).sample(11, 1)
+    for name in swapped["posterior"].data_vars:
+        np.testing.assert_array_equal(
+            swapped["posterior"][name].values, fresh["posterior"][name].values
+        )
+
+
+def test_a_simulated_outcome_swaps_in_too():
+    data = small_multisite()
+    spec = spec_of("multisite", "fixed")
+    rung = rungs.build_rung(spec, data)
+    compiled = compile_rung(rung, spec["sampling"])
+    shifted = compiled.sample(3, 1, data=rung.rows(observed=data["value"].to_numpy() + 100))
+    assert shifted["posterior"]["Intercept"].mean() > 50  # the model saw the new outcome
+
+
+@pytest.mark.parametrize(
+    ("formula", "family"),
+    [
+        ("value ~ condition + age + (condition|study)", "gaussian"),
+        ("gender ~ age + condition + (1|study)", "bernoulli"),
+        ("value ~ condition + C(stimulus) + (1|study:uid)", "gaussian"),
+    ],
+)
+def test_log_likelihood_equals_bambis(formula, family):
+    """Our vectorised log-likelihood (every fit's) against Bambi's compute_log_likelihood."""
+    from replication_ladder.fit import with_densities
+
+    data = small_multisite()
+    spec = spec_of("multisite", "fixed", formula=formula, family=family, priors={})
+    rung = rungs.build_rung(spec, data)
+    raw = compile_rung(rung, spec["sampling"]).sample(1, 1)
+    idata = with_densities(rung, raw)
+    response = formula.split(" ~")[0]
+    theirs = rung.bambi_model.compute_log_likelihood(
+        xr.DataTree.from_dict({"posterior": idata["posterior"].to_dataset()}), inplace=False
+    )
+    np.testing.assert_allclose(
+        idata["log_likelihood"][response].values,
+        theirs["log_likelihood"][response].values,
+        rtol=0,
+        atol=1e-10,
+    )
+
+
+def test_held_out_rows_are_scored_with_their_own_data():
+    """The log-likelihood of a subset of rows equals those rows' part of the full one."""
+    data = small_multisite()
+    spec = spec_of("multisite", "random_intercept")
+    rung = rungs.build_rung(spec, data)
+    raw = compile_rung(rung, spec["sampling"]).sample(5, 1)
+    densities = Densities(rung)
+    posterior = raw["posterior"].to_dataset()
+    full = densities.log_likelihood(posterior)
+    held_out = np.array([3, 10, 11, 40])
+    part = densities.log_likelihood(posterior, rows=rung.rows(held_out))
+    np.testing.assert_allclose(part, full[..., held_out], rtol=0, atol=1e-12)
+
+
+def test_pymc_log_likelihood_and_prior_equal_pymcs_own():
+    """Against pm.compute_log_likelihood and pm.compute_log_prior, for the hand-written
+    measurement-error model."""
+    import pymc as pm
+
+    from replication_ladder.datasets import generate
+
+    data = generate(LADDER.dataset("measurement_error")["source"]).data
+    spec = spec_of("measurement_error", "measurement_error")
+    rung = rungs.build_rung(spec, data)
+    raw = compile_rung(rung, spec["sampling"]).sample(3, 1)
+    posterior = raw["posterior"].to_dataset()
+    densities = Densities(rung)
+    theirs = pm.compute_log_likelihood(
+        raw, model=rung.model, extend_inferencedata=False, progressbar=False
+    )
+    np.testing.assert_allclose(
+        densities.log_likelihood(posterior), theirs["share"].values, atol=1e-10
+    )
+    prior = pm.compute_log_prior(
+        raw, model=rung.model, extend_inferencedata=False, progressbar=False
+    )
+    ours = densities.log_prior(posterior)
+    for name in ("m", "b", "sigma"):
+        expected = prior[name].values.reshape(*prior[name].shape[:2], -1).sum(axis=-1)
+        np.testing.assert_allclose(ours[name], expected, atol=1e-10)
+
+
+def test_priors_as_used_include_bambis_defaults_and_ours():
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame(
+        {
+            "X": rng.normal(size=50),
+            "Y": rng.normal(size=50),
+            "D": pd.Categorical(rng.choice(["0", "1"], 50)),
+        }
+    )
+    rung = rungs.build_rung(spec_of("categorical", "custom_prior"), data)
+    priors = rung.priors()
+    assert priors["C(D)"] == {"dist": "Normal", "mu": 0.5, "sigma": 10.0}
+    assert priors["sigma"]["dist"] == "HalfStudentT"
+    assert set(priors) == {"Intercept", "X", "C(D)", "sigma"}
+    assert "C(D) ~ Normal(mu: 0.5, sigma: 10.0)" in rung.description()
+
+
+def test_builder_priors_are_config_shaped():
+    data = pd.DataFrame(
+        {
+            "site": ["a", "b", "c"],
+            "effect": [0.1, -0.2, 0.05],
+            "se": [0.2, 0.3, 0.25],
+            "outcome_sd": 1.5,
+        }
+    )
+    rung = rungs.build_rung(spec_of("rrr", "meta_analysis"), data)
+    assert rung.priors() == {
+        "condition": {"dist": "Normal", "mu": 0.0, "sigma": 3.75},
+        "condition|study_sigma": {"dist": "HalfNormal", "sigma": 0.75},
+    }
+
+
+def test_an_ordinal_rung_models_the_rating_as_ordered_levels():
+    data = small_multisite()
+    data["rating"] = np.clip(np.round(data["value"]), 0, 9).astype(int)
+    spec = spec_of("rrr", "ordinal", formula="rating ~ condition + (1|study)")
+    rung = rungs.build_rung(spec, data)
+    assert "threshold" in {v.name for v in rung.model.free_RVs}
+    assert "cumulative" in rung.description()
+
+
+def test_bambi_errors_at_build_name_the_model():
+    data = pd.DataFrame(
+        {"X": [0.1, 0.2, 0.3], "Y": [1.0, 2.0, 3.0], "D": pd.Categorical(["0", "1", "0"])}
+    )
+    with pytest.raises(
+        ModelError,
+        match=r"datasets\.categorical\.models\.custom_prior: "
+        r"cannot build 'Y ~ nosuchfunction\(X\)'",
+    ):
+        rungs.build_rung(
+            spec_of("categorical", "custom_prior", formula="Y ~ nosuchfunction(X)", priors={}), data
+        )
+
+
+def test_nested_priors_become_bambi_priors():
+    prior = rungs.to_bambi_prior(
+        {"dist": "Normal", "mu": 0, "sigma": {"dist": "HalfNormal", "sigma": 2}}
+    )
+    assert prior.name == "Normal" and prior.args["sigma"].name == "HalfNormal"
+    assert rungs._plain(prior) == {
+        "dist": "Normal",
+        "mu": 0.0,
+        "sigma": {"dist": "HalfNormal", "sigma": 2.0},
+    }

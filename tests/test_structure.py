@@ -1,0 +1,63 @@
+"""The workflow's shape: rule, script and entry function share a name; every rule has a
+log; artefact paths are named once (replication_ladder.paths), never spelt in rules."""
+
+import re
+
+from replication_ladder import paths
+from replication_ladder.runtime import ENTRY_POINTS
+
+from conftest import PROJECT
+
+RULES = PROJECT / "workflow" / "rules"
+SCRIPTS = PROJECT / "workflow" / "scripts"
+
+
+def rule_blocks() -> dict[str, str]:
+    blocks = {}
+    for smk in [PROJECT / "Snakefile", *RULES.glob("*.smk")]:
+        text = smk.read_text()
+        for match in re.finditer(r"^(?:rule|checkpoint) (\w+):\n((?:    .*\n|\n)*)", text, re.M):
+            blocks[match.group(1)] = match.group(2)
+    return blocks
+
+
+def test_rule_script_and_entry_function_share_a_name():
+    scripted = {}
+    for rule, body in rule_blocks().items():
+        found = re.search(r'script:\s*\n\s*"\.\./scripts/(\w+)\.py"', body)
+        if found:
+            scripted[rule] = found.group(1)
+    assert scripted == {rule: rule for rule in scripted}, "a rule's script is named after it"
+    assert set(scripted) == set(ENTRY_POINTS), set(scripted) ^ set(ENTRY_POINTS)
+    assert {p.stem for p in SCRIPTS.glob("*.py")} == set(ENTRY_POINTS)
+    # One script for all: the runtime finds the entry function by the rule's name.
+    texts = {p.read_text() for p in SCRIPTS.glob("*.py")}
+    assert len(texts) == 1 and "run_job(snakemake)" in texts.pop()
+
+
+def test_every_job_rule_logs_and_has_its_code_as_input():
+    for rule, body in rule_blocks().items():
+        if rule in ("all", "sbc_all"):
+            continue
+        assert "log:" in body, rule
+        assert f'code("{rule}"' in body, f"{rule}: code inputs not computed from its entry point"
+
+
+def test_fits_are_benchmarked():
+    assert "benchmark:" in rule_blocks()["fit"]
+
+
+def test_no_rule_spells_an_artefact_path():
+    """Outputs come from replication_ladder.paths: no 'results/...' or 'reports/...'
+    literal in a rule file (logs are the rules' own)."""
+    for smk in RULES.glob("*.smk"):
+        for line in smk.read_text().splitlines():
+            if '"logs/' in line:
+                continue
+            assert not re.search(r'"(results|reports|data)/', line), f"{smk.name}: {line.strip()}"
+
+
+def test_paths_name_each_fit_artefact_once():
+    files = [p.rsplit("/", 1)[-1] for p in paths.FIT.values()]
+    assert len(files) == len(set(files))
+    assert paths.at(paths.FIT, dataset="d", model="m")["summary"] == "results/d/m/summary.parquet"

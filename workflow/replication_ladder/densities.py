@@ -1,0 +1,145 @@
+"""Pointwise log-likelihood and log-prior of posterior draws, vectorised over the draws.
+
+One PyTensor function per rung and density, compiled once: the observed variable's
+elementwise log-density (or each free variable's log-prior) with the draws as a batch
+input and the row data as inputs too, so that the same function scores the rows a model
+was fitted to and rows it never saw (a held-out site). Bambi's own
+`compute_log_likelihood` gives the same numbers (to 1e-10, tested) about 15 times slower
+on the RRR.
+"""
+
+from functools import cached_property
+
+import numpy as np
+import xarray as xr
+
+CHUNK = 500  # draws at a time: bounds the memory of a (draws x rows) block
+
+
+def _batched(values, shapes):
+    import pytensor.tensor as pt
+
+    return {
+        v: pt.tensor(f"draws_{i}", shape=(None, *shape), dtype=v.dtype)
+        for i, (v, shape) in enumerate(zip(values, shapes, strict=True))
+    }
+
+
+class Densities:
+    """The log densities of one rung, as functions of posterior draws."""
+
+    def __init__(self, rung):
+        self.rung = rung
+
+    @cached_property
+    def _unconstrained(self):
+        from pymc.model.transform.conditioning import remove_value_transforms
+
+        # Without value transforms the inputs are the constrained draws the posterior holds.
+        return remove_value_transforms(self.rung.model)
+
+    @cached_property
+    def _value_vars(self) -> list:
+        return list(self._unconstrained.value_vars)
+
+    def _shapes(self, posterior) -> list[tuple]:
+        return [posterior[v.name].shape[2:] for v in self._value_vars]
+
+    def _flat_draws(self, posterior) -> list[np.ndarray]:
+        n = posterior.sizes["chain"] * posterior.sizes["draw"]
+        return [
+            posterior[v.name].values.reshape(n, *shape)
+            for v, shape in zip(self._value_vars, self._shapes(posterior), strict=True)
+        ]
+
+    @cached_property
+    def _likelihood_graph(self):
+        """The observed variable's elementwise log-density, its row data as inputs:
+        (output, {shared container: input}, {name: input})."""
+        import pytensor.tensor as pt
+        from pytensor.compile import SharedVariable
+        from pytensor.graph.traversal import ancestors
+
+        model = self._unconstrained
+        observed = model[self.rung.observed.name]
+        elementwise = model.logp(vars=[observed], sum=False)[0]
+        row_names = {*self.rung.full_rows, *self.rung.row_dims}
+        shared = {
+            v.name: v
+            for v in ancestors([elementwise])
+            if isinstance(v, SharedVariable) and v.name in row_names
+        }
+        inputs = {
+            name: pt.tensor(name, shape=(None,) * v.type.ndim, dtype=v.type.dtype)
+            for name, v in shared.items()
+        }
+        return elementwise, {shared[name]: inputs[name] for name in inputs}, inputs
+
+    def log_likelihood(self, posterior: xr.Dataset, rows: dict | None = None) -> np.ndarray:
+        """log p(y_i | theta_s) for every draw s and row i of `rows` (the shared
+        containers' values; the fitted rows when None): (chain, draw, rows)."""
+        import pytensor
+        from pytensor.graph.replace import vectorize_graph
+
+        rows = self.rung.rows() if rows is None else rows
+        output, replace, row_inputs = self._likelihood_graph
+        key = tuple(self._shapes(posterior))
+        cache = self.__dict__.setdefault("_compiled_likelihood", {})
+        if key not in cache:
+            batch = _batched(self._value_vars, key)
+            cache[key] = pytensor.function(
+                [*batch.values(), *row_inputs.values()],
+                vectorize_graph(output, replace={**replace, **batch}),
+                on_unused_input="ignore",
+            )
+        function = cache[key]
+        arguments = [rows[name] for name in row_inputs]
+        flat = self._flat_draws(posterior)
+        total = len(flat[0]) if flat else 0
+        values = np.concatenate(
+            [
+                function(*(draws[start : start + CHUNK] for draws in flat), *arguments)
+                for start in range(0, total, CHUNK)
+            ]
+        )
+        return values.reshape(posterior.sizes["chain"], posterior.sizes["draw"], *values.shape[1:])
+
+    def log_prior(self, posterior: xr.Dataset) -> dict[str, np.ndarray]:
+        """Each free variable's log prior density (summed over its own dims) per draw,
+        for power-scaling sensitivity: {name: (chain, draw)}. The offsets of non-centred
+        group effects are left out: their standard normal is the structure, not a prior
+        anyone chose."""
+        import pytensor
+        from pytensor.graph.replace import vectorize_graph
+
+        model = self._unconstrained
+        free = [rv for rv in model.free_RVs if not rv.name.endswith("_offset")]
+        if not free:
+            return {}
+        terms = model.logp(vars=free, sum=False)
+        key = tuple(self._shapes(posterior))
+        batch = _batched(self._value_vars, key)
+        outputs = [
+            vectorize_graph(term, replace=batch).sum(axis=tuple(range(1, term.ndim + 1)))
+            for term in terms
+        ]
+        function = pytensor.function(list(batch.values()), outputs, on_unused_input="ignore")
+        values = function(*self._flat_draws(posterior))
+        shape = (posterior.sizes["chain"], posterior.sizes["draw"])
+        return {rv.name: np.asarray(v).reshape(shape) for rv, v in zip(free, values, strict=True)}
+
+
+def log_likelihood_group(rung, values: np.ndarray, posterior: xr.Dataset) -> xr.Dataset:
+    """The log_likelihood group of a fit: the observed variable over its row dim."""
+    dims = rung.model.named_vars_to_dims.get(rung.observed.name) or ("__obs__",)
+    return xr.Dataset(
+        {rung.observed.name: (("chain", "draw", *dims), values)},
+        coords={"chain": posterior["chain"], "draw": posterior["draw"]},
+    )
+
+
+def log_prior_group(values: dict[str, np.ndarray], posterior: xr.Dataset) -> xr.Dataset:
+    return xr.Dataset(
+        {name: (("chain", "draw"), value) for name, value in values.items()},
+        coords={"chain": posterior["chain"], "draw": posterior["draw"]},
+    )

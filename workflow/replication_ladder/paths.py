@@ -1,0 +1,72 @@
+"""Every artefact's path, named once: the rules, the jobs and the reports use these names.
+
+Templates hold Snakemake wildcards ({dataset}, {model}, ...); `at(template, **names)`
+fills them. A job never builds a path itself: it gets its files from the rule, by name.
+"""
+
+# Data: as fetched or generated (raw), then validated (processed).
+RAW = "data/raw/{dataset}.{extension}"
+TRUTH = "data/raw/{dataset}.truth.json"
+HOLDOUT = "data/raw/{dataset}.holdout.csv"
+PROCESSED = "data/processed/{dataset}.parquet"
+RECORD = "data/processed/{dataset}.json"
+SITES = "data/processed/{dataset}.sites.parquet"
+NEW_ROWS = "data/new/{dataset}.parquet"
+
+# One fit of one rung: what the fit job writes.
+FIT = {
+    "posterior": "results/{dataset}/{model}/posterior.nc",
+    "summary": "results/{dataset}/{model}/summary.parquet",
+    "diagnostics": "results/{dataset}/{model}/diagnostics.json",
+    "priors_json": "results/{dataset}/{model}/priors.json",
+    "priors_txt": "results/{dataset}/{model}/priors.txt",
+    "ppc": "results/{dataset}/{model}/ppc.parquet",
+    "psense": "results/{dataset}/{model}/psense.parquet",
+}
+FIT_BENCHMARK = "results/{dataset}/{model}/benchmark.tsv"
+FAILED_DIR = "failed"  # beside a fit's artefacts: where a strict fit that failed keeps them
+
+# Per fit, after the fit.
+LOO = {
+    "pointwise": "results/{dataset}/{model}/loo_pointwise.parquet",
+    "scores": "results/{dataset}/{model}/loo.json",
+}
+PREDICTIONS = "results/{dataset}/{model}/predictions.parquet"
+LOSO_RUNG = "results/{dataset}/loso/{model}.parquet"
+
+# Per dataset.
+COMPARISON = "results/{dataset}/loo.parquet"
+RECOVERY = "results/{dataset}/recovery.parquet"
+REPLICATION = "results/{dataset}/replication.json"
+LOSO = {
+    "table": "results/{dataset}/loso.parquet",
+    "sites": "results/{dataset}/loso_sites.parquet",
+}
+
+# Across datasets.
+DIAGNOSTICS_TABLE = "results/diagnostics.parquet"
+RECOVERY_TABLE = "results/recovery.parquet"
+
+# Simulation-based calibration.
+SBC_BATCH = "results/sbc/{dataset}/{model}/batch{batch}.parquet"
+SBC_PROGRESS = "results/sbc/{dataset}/{model}/.progress/batch{batch}"
+SBC_RANKS = "results/sbc/{dataset}/{model}/ranks.parquet"
+SBC_SUMMARY = "results/sbc/{dataset}/{model}/uniformity.json"
+
+# Reports.
+REPORT = {
+    "notebook": "reports/{dataset}.ipynb",
+    "html": "reports/{dataset}.html",
+    "figures": "reports/{dataset}",
+}
+REPORT_INDEX = "reports/index.html"
+SBC_REPORT = {"notebook": "reports/sbc.ipynb", "html": "reports/sbc.html", "figures": "reports/sbc"}
+
+LOG = "logs/{rule}/{name}.log"
+
+
+def at(template, **names):
+    """A template (or a dict of them) with its wildcards filled."""
+    if isinstance(template, dict):
+        return {key: at(value, **names) for key, value in template.items()}
+    return template.format(**names)

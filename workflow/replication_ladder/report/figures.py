@@ -1,0 +1,338 @@
+"""The report's figures as pure functions: data in, a matplotlib figure out (the
+arviz-plots way). Saving and showing them is the report object's job."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+LAYOUT = {"layout": "constrained"}  # arviz_plots' grids otherwise overlap their titles
+TRUE_COLOR = "#d62728"  # true values in red, as in the Bambi chapter's logistic example
+REFERENCE_COLOR = "0.3"
+MODEL_COLORS = plt.get_cmap("tab10").colors
+
+
+def bins(values: np.ndarray):
+    """One bin per value for a rating scale, else 40."""
+    values = np.asarray(values, dtype=float)
+    unique = np.unique(values[np.isfinite(values)])
+    if unique.size <= 30 and np.allclose(unique, np.round(unique)):
+        return np.arange(unique.min() - 0.5, unique.max() + 1.5)
+    return 40
+
+
+def outcome_histogram(groups: list[tuple[str, np.ndarray]], label: str, title: str):
+    """The outcome's distribution, one histogram per group (the conditions)."""
+    fig, ax = plt.subplots(figsize=(6, 3), layout="constrained")
+    edges = bins(np.concatenate([values for _, values in groups]))
+    for (name, values), color in zip(groups, MODEL_COLORS, strict=False):
+        ax.hist(values, bins=edges, alpha=0.5, density=True, label=name, color=color)
+    ax.set_xlabel(label)
+    ax.set_ylabel("density")
+    ax.legend(frameon=False)
+    ax.set_title(title)
+    return fig
+
+
+def posterior_predictive(observed: np.ndarray, replicated: np.ndarray, label: str, title: str):
+    """The observed outcome's histogram against those of datasets replicated from the
+    posterior (their median and 90% range per bin)."""
+    edges = bins(np.concatenate([observed, replicated.ravel()]))
+    counts, edges = np.histogram(observed, bins=edges, density=True)
+    simulated = np.array([np.histogram(draws, bins=edges, density=True)[0] for draws in replicated])
+    low, middle, high = np.quantile(simulated, [0.05, 0.5, 0.95], axis=0)
+    centres = (edges[:-1] + edges[1:]) / 2
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.bar(centres, counts, width=np.diff(edges) * 0.9, color="0.8", label="observed")
+    ax.errorbar(
+        centres,
+        middle,
+        yerr=[middle - low, high - middle],
+        fmt="o",
+        markersize=3,
+        color=MODEL_COLORS[0],
+        label="replicated (median, 90%)",
+    )
+    ax.set_xlabel(label)
+    ax.set_ylabel("density")
+    ax.legend(frameon=False)
+    ax.set_title(title)
+    return fig
+
+
+def _figure(plot_collection):
+    """The matplotlib figure behind an arviz_plots PlotCollection."""
+    return plot_collection.viz["figure"].item()
+
+
+def trace(tree, var_names: list[str]):
+    import arviz_plots as azp
+
+    pc = azp.plot_trace(tree, var_names=var_names, backend="matplotlib", figure_kwargs=LAYOUT)
+    return _figure(pc)
+
+
+def rank(tree, var_names: list[str]):
+    import arviz_plots as azp
+
+    pc = azp.plot_rank(tree, var_names=var_names, backend="matplotlib", figure_kwargs=LAYOUT)
+    return _figure(pc)
+
+
+def loo_comparison(table: pd.DataFrame):
+    import arviz_plots as azp
+
+    pc = azp.plot_compare(table, backend="matplotlib", figure_kwargs=LAYOUT)
+    return _figure(pc)
+
+
+def forest(frame: pd.DataFrame, title: str, truth: bool = False):
+    """One panel per parameter, a row per model; true values in red when `truth`."""
+    parameters = list(dict.fromkeys(frame["parameter"]))
+    models = list(dict.fromkeys(frame["model"]))
+    columns = min(4, len(parameters))
+    rows = int(np.ceil(len(parameters) / columns))
+    fig, axes = plt.subplots(
+        rows,
+        columns,
+        figsize=(3.2 * columns, 0.45 * len(models) * rows + 1.2 * rows),
+        squeeze=False,
+    )
+    for ax, parameter in zip(axes.ravel(), parameters, strict=False):
+        part = frame[frame["parameter"] == parameter].set_index("model").reindex(models)
+        y = np.arange(len(models))[::-1]
+        for yi, (_model, row), color in zip(y, part.iterrows(), MODEL_COLORS, strict=False):
+            if pd.isna(row["mean"]):
+                continue
+            ax.errorbar(
+                row["mean"],
+                yi,
+                xerr=[[row["mean"] - row["ci_low"]], [row["ci_high"] - row["mean"]]],
+                fmt="o",
+                color=color,
+                capsize=2,
+            )
+            if truth:
+                ax.plot(
+                    row["true_value"], yi, "|", color=TRUE_COLOR, markersize=16, markeredgewidth=2.5
+                )
+        ax.set_yticks(y, models)
+        ax.set_title(parameter, fontsize=10)
+    for ax in axes.ravel()[len(parameters) :]:
+        ax.axis("off")
+    fig.suptitle(title + (" (true values in red)" if truth else ""))
+    fig.tight_layout()
+    return fig
+
+
+def site_forest(frame: pd.DataFrame, site_label: str, effect_label: str, ci_prob: float):
+    """Each site's treatment effect, sites ordered by the two-stage estimate (or the
+    first rung's), every rung's estimate and the two-stage one side by side."""
+    sources = list(dict.fromkeys(frame["source"]))
+    order_by = "two-stage" if "two-stage" in sources else sources[0]
+    order = frame[frame["source"] == order_by].sort_values("mean")["site"].astype(str).tolist()
+    fig, ax = plt.subplots(figsize=(7, 0.32 * len(order) * max(1, len(sources) / 2) + 1.5))
+    width = 0.8 / len(sources)
+    for i, (source, color) in enumerate(zip(sources, MODEL_COLORS, strict=False)):
+        part = frame[frame["source"] == source].set_index(
+            frame["site"].astype(str)[frame["source"] == source]
+        )
+        part = part.reindex(order)
+        y = np.arange(len(order)) + (i - (len(sources) - 1) / 2) * width
+        ax.errorbar(
+            part["mean"],
+            y,
+            xerr=[part["mean"] - part["ci_low"], part["ci_high"] - part["mean"]],
+            fmt="s" if source == "two-stage" else "o",
+            markersize=4,
+            color="black" if source == "two-stage" else color,
+            label=source,
+            elinewidth=1,
+        )
+    ax.axvline(0, color="0.6", linewidth=0.8, linestyle="--")
+    ax.set_yticks(np.arange(len(order)), order)
+    ax.set_ylabel(f"{site_label} (ordered by the {order_by} estimate)")
+    ax.set_xlabel(f"{effect_label} ({100 * ci_prob:.0f}% intervals)")
+    ax.legend(frameon=False, fontsize=8, loc="best")
+    ax.set_title("The treatment effect in each site")
+    fig.tight_layout()
+    return fig
+
+
+def pareto_k(ks: dict[str, np.ndarray], threshold: float):
+    fig, axes = plt.subplots(
+        len(ks), 1, figsize=(7, 1.6 * len(ks)), sharex=True, sharey=True, squeeze=False
+    )
+    for ax, (model, k), color in zip(axes[:, 0], ks.items(), MODEL_COLORS, strict=False):
+        ax.scatter(np.arange(k.size), k, s=4, color=color, alpha=0.6)
+        ax.axhline(threshold, color=TRUE_COLOR, linewidth=1)
+        high = int((~(k <= threshold)).sum())
+        ax.set_ylabel("Pareto k")
+        ax.set_title(f"{model}: {high} above {threshold:.2f} (or without a k)", fontsize=9)
+    axes[-1, 0].set_xlabel("observation")
+    return fig
+
+
+def loso_differences(diff: pd.DataFrame, best: str, site_label: str):
+    fig, ax = plt.subplots(figsize=(7, 3))
+    x = np.arange(len(diff))
+    width = 0.8 / max(1, diff.shape[1])
+    for i, (model, color) in enumerate(zip(diff.columns, MODEL_COLORS[1:], strict=False)):
+        ax.bar(x + i * width, diff[model], width=width, color=color, label=model)
+    ax.axhline(0, color="0.5", linewidth=0.8)
+    ax.set_xticks(x + width * (diff.shape[1] - 1) / 2, diff.index)
+    ax.set_xlabel(f"held-out {site_label}")
+    ax.set_ylabel(f"elpd difference to {best}")
+    ax.legend(frameon=False)
+    ax.set_title("Leave one site out: predicting each held-out site")
+    return fig
+
+
+def predictions_against_truth(tables: dict[str, pd.DataFrame], ci_prob: float):
+    fig, axes = plt.subplots(
+        1,
+        len(tables),
+        figsize=(4.2 * len(tables), 4),
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+        layout="constrained",
+    )
+    for ax, (model, table), color in zip(axes[0], tables.items(), MODEL_COLORS, strict=False):
+        ax.errorbar(
+            table["observed"],
+            table["mean"],
+            yerr=[table["mean"] - table["obs_ci_low"], table["obs_ci_high"] - table["mean"]],
+            fmt="o",
+            markersize=3,
+            color=color,
+            alpha=0.6,
+            elinewidth=0.8,
+        )
+        low = min(table["observed"].min(), table["obs_ci_low"].min())
+        high = max(table["observed"].max(), table["obs_ci_high"].max())
+        ax.plot([low, high], [low, high], color=TRUE_COLOR, linewidth=1)
+        ax.set_title(f"{model}: {table['covered'].sum()} of {len(table)} covered", fontsize=10)
+        ax.set_xlabel("true held-out value")
+    axes[0][0].set_ylabel(f"prediction (mean, {100 * ci_prob:.0f}% interval)")
+    return fig
+
+
+def predictions_along_grid(
+    tables: dict[str, pd.DataFrame], grid: dict, outcome: str, ci_prob: float
+):
+    numeric = [c for c in grid if isinstance(grid[c], dict)]
+    x = numeric[0] if numeric else next(iter(grid))
+    groups = [c for c in grid if c != x]
+    fig, axes = plt.subplots(
+        1,
+        len(tables),
+        figsize=(4.5 * len(tables), 3.5),
+        squeeze=False,
+        sharey=True,
+        layout="constrained",
+    )
+    for ax, (model, table) in zip(axes[0], tables.items(), strict=True):
+        keys = table.groupby(groups, observed=True) if groups else [("all", table)]
+        for (level, part), color in zip(keys, MODEL_COLORS, strict=False):
+            part = part.sort_values(x)
+            label = ", ".join(
+                f"{g} = {v}" for g, v in zip(groups, np.atleast_1d(level), strict=True)
+            )
+            ax.plot(part[x], part["mean"], color=color, label=label or None)
+            ax.fill_between(
+                part[x], part["mean_ci_low"], part["mean_ci_high"], color=color, alpha=0.2
+            )
+        ax.set_xlabel(x)
+        ax.set_title(model, fontsize=10)
+        if groups:
+            ax.legend(frameon=False)
+    axes[0][0].set_ylabel(f"expected {outcome} (posterior mean, {100 * ci_prob:.0f}%)")
+    return fig
+
+
+def effects_on_one_axis(rows: list[dict], xlabel: str, title: str):
+    """Estimates with intervals on one axis: the original (a diamond), the published
+    meta-analysis and every rung's pooled effect."""
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.2))
+    for y, row in enumerate(reversed(rows)):
+        color = row.get("color") or MODEL_COLORS[y % len(MODEL_COLORS)]
+        if row.get("ci_low") is None:
+            ax.plot(row["mean"], y, "D", color=color, markersize=8)
+        else:
+            ax.errorbar(
+                row["mean"],
+                y,
+                xerr=[[row["mean"] - row["ci_low"]], [row["ci_high"] - row["mean"]]],
+                fmt="s" if row.get("reference") else "o",
+                color=color,
+                capsize=3,
+            )
+    ax.set_yticks(range(len(rows)), [row["label"] for row in reversed(rows)])
+    ax.axvline(0, color="0.6", linewidth=0.8, linestyle="--")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def robustness(curves: dict[str, list[dict]], test_point: dict | None, unit_label: str):
+    """BF01 against the prior's scale on log axes, as JASP's robustness check: evidence
+    bands at 1/10, 1/3, 3 and 10, the test's prior marked."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for (label, curve), color in zip(curves.items(), MODEL_COLORS, strict=False):
+        scale = [point["scale"] for point in curve]
+        value = [point["bf01"] for point in curve]
+        reliable = [point["reliable"] for point in curve]
+        ax.plot(scale, value, "-", color=color, label=label)
+        ax.scatter(
+            [s for s, ok in zip(scale, reliable, strict=True) if ok],
+            [v for v, ok in zip(value, reliable, strict=True) if ok],
+            color=color,
+            s=14,
+        )
+        ax.scatter(
+            [s for s, ok in zip(scale, reliable, strict=True) if not ok],
+            [v for v, ok in zip(value, reliable, strict=True) if not ok],
+            facecolors="none",
+            edgecolors=color,
+            s=30,
+        )
+    for level in (1 / 10, 1 / 3, 3, 10):
+        ax.axhline(level, color="0.85", linewidth=0.8)
+    ax.axhline(1, color="0.6", linewidth=0.8)
+    if test_point is not None:
+        ax.plot(
+            test_point["scale"],
+            test_point["bf01"],
+            "D",
+            color=TRUE_COLOR,
+            markersize=7,
+            label="test prior",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"prior SD of the effect, in units of {unit_label}")
+    ax.set_ylabel("BF01 (above 1: evidence for no effect)")
+    ax.legend(frameon=False, fontsize=8)
+    ax.set_title("Robustness of the Bayes factor to the prior's width")
+    fig.tight_layout()
+    return fig
+
+
+def sbc_ecdf(ranks_tree, var_names: list[str]):
+    """PIT-ECDF differences with simultaneous envelopes (arviz-plots `plot_ecdf_pit`)."""
+    import arviz_plots as azp
+
+    pc = azp.plot_ecdf_pit(
+        ranks_tree,
+        var_names=var_names,
+        method="envelope",
+        backend="matplotlib",
+        figure_kwargs=LAYOUT,
+        col_wrap=4,
+    )
+    return _figure(pc)

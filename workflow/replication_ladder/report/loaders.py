@@ -1,0 +1,36 @@
+"""Load what a report shows, from the files its rule declared as inputs (and nothing else:
+what a report shows follows the config, never files an earlier run left behind)."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+
+def read_json(path: str | Path | None):
+    return None if path is None else json.loads(Path(path).read_text())
+
+
+def read_parquet(path: str | Path | None) -> pd.DataFrame | None:
+    return None if path is None else pd.read_parquet(path)
+
+
+def read_text(path: str | Path | None) -> str | None:
+    return None if path is None else Path(path).read_text()
+
+
+def read_posterior(path: str | Path, groups=("posterior", "sample_stats", "observed_data")):
+    """Chosen groups of a fit's posterior file, loaded (the file is closed after)."""
+    import xarray as xr
+
+    with xr.open_datatree(path, engine="h5netcdf") as tree:
+        return xr.DataTree.from_dict(
+            {group: tree[group].to_dataset().load() for group in groups if group in tree}
+        )
+
+
+def observed_outcome(path: str | Path) -> tuple[str, object]:
+    """The modelled outcome of a fit: its name and observed values."""
+    observed = read_posterior(path, groups=("observed_data",))["observed_data"].to_dataset()
+    name = next(iter(observed.data_vars))
+    return name, observed[name].values.ravel()

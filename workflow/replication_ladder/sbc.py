@@ -1,0 +1,215 @@
+"""Simulation-based calibration (Talts et al. 2018; Modrak et al. 2023): draw parameters
+from a rung's own prior, simulate the outcome on the real design (the dataset's sites,
+participants and covariates), fit, and rank each true value among the posterior draws.
+If the fit is calibrated, every parameter's rank is uniform over the replicates.
+
+Replicates run in batches, one job per batch: the rung is built and compiled once and
+each replicate only swaps the simulated outcome in. All prior draws come from one seed
+(so a replicate's data do not depend on how replicates are batched), each fit has a seed
+of its own, and each finished replicate is kept under the batch's .progress/ directory
+with the hash of its settings: a batch killed half-way resumes where it stopped.
+Posterior draws are thinned to about their effective sample size before ranking, as the
+ranks of autocorrelated draws are not uniform even when the fit is right.
+"""
+
+import json
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from replication_ladder.atomic import write_json, write_parquet
+from replication_ladder.hashing import canonical_hash
+from replication_ladder.seeds import derive_seed
+
+log = logging.getLogger(__name__)
+
+META = ["replicate", "draws_ranked", "divergences", "max_r_hat", "min_ess_bulk"]
+UNIFORMITY_ALPHA = 0.01
+
+
+def flat_values(dataset, names: list[str]) -> dict[str, float]:
+    """{`name[coord]`: value} for one draw of each variable (ArviZ's label style)."""
+    out = {}
+    for name in names:
+        values = dataset[name]
+        if values.ndim == 0:
+            out[name] = float(values)
+            continue
+        stacked = values.stack(element=values.dims) if values.ndim > 1 else values
+        for position in range(stacked.size):
+            element = stacked.isel({stacked.dims[0]: position})
+            coords = [str(element[dim].values) for dim in values.dims if dim in element.coords]
+            label = ",".join(coords) if coords else str(position)
+            out[f"{name}[{label}]"] = float(element)
+    return out
+
+
+def ranked_parameters(rung) -> list[str]:
+    """The variables whose calibration is checked: the rung's stored ones, without the
+    offsets of non-centred effects (they mirror the group effects)."""
+    return [name for name in rung.stored_variables if not name.endswith("_offset")]
+
+
+def thinned(posterior, names: list[str]):
+    """Draws thinned to about the smallest bulk ESS (at least 50 kept)."""
+    import arviz as az
+
+    ess = az.ess(posterior[names], method="bulk")
+    smallest = float(np.nanmin([float(np.nanmin(v.values)) for v in ess.data_vars.values()]))
+    stacked = posterior[names].stack(sample=("chain", "draw"))
+    total = stacked.sizes["sample"]
+    keep = max(50, min(total, int(smallest))) if math.isfinite(smallest) else total
+    step = max(1, total // keep)
+    return stacked.isel(sample=slice(None, None, step)), smallest
+
+
+def replicate_ranks(
+    rung, compiled, truth: dict, observed: np.ndarray, seed: int, cores: int
+) -> dict:
+    """Fit one simulated outcome and rank each true value among the thinned draws."""
+    import arviz as az
+
+    names = ranked_parameters(rung)
+    draws = compiled.sample(seed, cores, data=rung.rows(observed=observed))
+    posterior = draws["posterior"].to_dataset()
+    kept, min_ess = thinned(posterior, names)
+    ranks = {}
+    for name in names:
+        values = kept[name].transpose("sample", ...)
+        flat = values.values.reshape(values.sizes["sample"], -1)
+        true = np.asarray(truth[name]).reshape(-1)
+        labels = list(flat_values(posterior.isel(chain=0, draw=0), [name]))
+        for label, column, value in zip(labels, flat.T, true, strict=True):
+            ranks[label] = int((column < value).sum())
+    summary = az.summary(draws, var_names=names, kind="diagnostics", round_to="none")
+    return {
+        **ranks,
+        "draws_ranked": int(kept.sizes["sample"]),
+        "divergences": int(draws["sample_stats"]["diverging"].sum()),
+        "max_r_hat": float(summary["r_hat"].max()),
+        "min_ess_bulk": min_ess,
+    }
+
+
+def prior_simulations(rung, replicates: int, seed: int):
+    """Every replicate's parameters and simulated outcome, from one seed."""
+    import pymc as pm
+
+    rung.set_rows(rung.rows())
+    names = ranked_parameters(rung)
+    simulated = pm.sample_prior_predictive(
+        draws=replicates, model=rung.model, var_names=[*names, rung.observed.name], random_seed=seed
+    )
+    prior = simulated["prior"].to_dataset().isel(chain=0)
+    outcomes = simulated["prior_predictive"].to_dataset()[rung.observed.name].isel(chain=0).values
+    return prior, outcomes
+
+
+def run_batch(
+    spec: dict, data: pd.DataFrame, batch: int, progress: Path, cores: int
+) -> pd.DataFrame:
+    """The ranks of one batch of replicates: a row per replicate."""
+    from replication_ladder.rungs import build_rung
+    from replication_ladder.samplers import compile_rung
+
+    settings = spec["sbc"]
+    first = batch * settings["batch_size"]
+    replicates = range(first, min(first + settings["batch_size"], settings["replicates"]))
+    key = canonical_hash(spec)
+    progress.mkdir(parents=True, exist_ok=True)
+    done = {}
+    for replicate in replicates:
+        path = progress / f"replicate{replicate}.json"
+        if path.exists():
+            record = json.loads(path.read_text())
+            if record.get("spec_sha256") == key:
+                done[replicate] = record["ranks"]
+    todo = [r for r in replicates if r not in done]
+    if done:
+        log.info("batch %d: %d replicates already done, %d to go", batch, len(done), len(todo))
+    if todo:
+        rung = build_rung(spec, data)
+        prior, outcomes = prior_simulations(rung, settings["replicates"], settings["seed"])
+        compiled = compile_rung(rung, spec["sampling"])
+        names = ranked_parameters(rung)
+        for replicate in todo:
+            truth = {name: prior[name].isel(draw=replicate).values for name in names}
+            seed = derive_seed(settings["seed"], "fit", str(replicate))
+            ranks = replicate_ranks(rung, compiled, truth, outcomes[replicate], seed, cores)
+            write_json(
+                progress / f"replicate{replicate}.json", {"spec_sha256": key, "ranks": ranks}
+            )
+            done[replicate] = ranks
+            log.info(
+                "replicate %d: %d draws ranked, %d divergences",
+                replicate,
+                ranks["draws_ranked"],
+                ranks["divergences"],
+            )
+    rows = [{"replicate": r, **done[r]} for r in replicates]
+    table = pd.DataFrame(rows)
+    return table[META + [c for c in table.columns if c not in META]]
+
+
+def pit_values(ranks: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Randomised PIT values (rank + u) / (draws + 1), uniform when calibrated."""
+    rng = np.random.default_rng(seed)
+    parameters = [c for c in ranks.columns if c not in META]
+    u = rng.uniform(size=(len(ranks), len(parameters)))
+    scale = ranks["draws_ranked"].to_numpy(float)[:, None] + 1
+    return pd.DataFrame((ranks[parameters].to_numpy(float) + u) / scale, columns=parameters)
+
+
+def uniformity(ranks: pd.DataFrame, seed: int) -> dict:
+    """ArviZ's uniformity test (pot_c) per parameter, Bonferroni over the parameters."""
+    import xarray as xr
+
+    pit = pit_values(ranks, seed)
+    if len(pit) < 2:
+        return {"replicates": len(pit), "parameters": {}, "miscalibrated": []}
+    dataset = xr.Dataset(
+        {name: (("draw",), pit[name].to_numpy()) for name in pit.columns}
+    ).expand_dims(chain=[0])
+    p_values = {}
+    for name in pit.columns:
+        p_value = dataset[name].azstats.uniformity_test(dim=["chain", "draw"])
+        p_values[name] = float(np.asarray(p_value[0] if isinstance(p_value, tuple) else p_value))
+    bound = UNIFORMITY_ALPHA / max(1, len(p_values))
+    return {
+        "replicates": len(pit),
+        "alpha": UNIFORMITY_ALPHA,
+        "bonferroni_bound": bound,
+        "parameters": p_values,
+        "miscalibrated": sorted(name for name, p in p_values.items() if p < bound),
+        "divergent_replicates": int((ranks["divergences"] > 0).sum()),
+    }
+
+
+def sbc(snakemake) -> None:
+    table = run_batch(
+        snakemake.params.spec,
+        pd.read_parquet(snakemake.input.data),
+        int(snakemake.wildcards.batch),
+        Path(snakemake.params.progress),
+        snakemake.threads,
+    )
+    write_parquet(snakemake.output[0], table)
+
+
+def sbc_ranks(snakemake) -> None:
+    spec = snakemake.params.spec
+    ranks = pd.concat([pd.read_parquet(p) for p in snakemake.input.batches], ignore_index=True)
+    ranks = ranks.sort_values("replicate").reset_index(drop=True)
+    write_parquet(snakemake.output.ranks, ranks)
+    result = uniformity(ranks, derive_seed(spec["sbc"]["seed"], "pit"))
+    write_json(snakemake.output.uniformity, result)
+    log.info(
+        "%s/%s: %d replicates, miscalibrated: %s",
+        spec["dataset"],
+        spec["model"],
+        result["replicates"],
+        ", ".join(result["miscalibrated"]) or "none",
+    )

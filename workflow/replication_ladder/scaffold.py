@@ -1,0 +1,255 @@
+"""Write a config file for a study of one's own: `make new-dataset FILE=... NAME=...` (or
+the `ladder-new-dataset` command).
+
+The file is read with the workflow's own readers (any format it reads), each column's
+type is inferred, the site and participant columns are guessed (or given), and a
+commented dataset block is written with the standard ladder for the outcome, treatment
+and site: fixed effects, a random intercept per site, a random intercept and slope per
+site, and a random intercept per participant when ratings repeat. The result runs as it
+is (`make run CONFIG=config/NAME.yaml`) and is meant to be edited.
+"""
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from replication_ladder.errors import LadderError
+from replication_ladder.readers import FORMATS, read_table
+from replication_ladder.validation import MISSING
+
+SITE_HINTS = ("site", "lab", "study", "school", "centre", "center", "country", "clinic", "city")
+PARTICIPANT_HINTS = ("participant", "subject", "uid", "pid", "person", "respondent", "id")
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def model_name(column: str) -> str:
+    """A column name as a formula can use it: lower case, letters, digits, underscores."""
+    name = re.sub(r"[^0-9a-zA-Z]+", "_", column.strip()).strip("_").lower()
+    return name if NAME.match(name) else f"x_{name}" if name else "column"
+
+
+def infer_type(values: list[str], decimal: str) -> str:
+    """number, integer, binary or category, from a column's cells."""
+    present = [v.strip() for v in values if v.strip() not in MISSING]
+    if not present:
+        return "category"
+    numbers = []
+    for token in present:
+        try:
+            numbers.append(float(token.replace(",", ".") if decimal == "," else token))
+        except ValueError:
+            return "category"
+    unique = set(numbers)
+    if unique <= {0.0, 1.0} and len(unique) == 2:
+        return "binary"
+    if all(n.is_integer() for n in numbers):
+        # Few distinct whole numbers: codes (a site, a condition), not a quantity.
+        return (
+            "category"
+            if len(unique) <= max(2, len(numbers) // 20) and len(unique) <= 60
+            else "integer"
+        )
+    return "number"
+
+
+def _hinted(columns: list[str], hints: tuple[str, ...]) -> list[str]:
+    return [c for c in columns if any(h == c or c.startswith(h) or c.endswith(h) for h in hints)]
+
+
+def guess_site(types: dict[str, str], table: pd.DataFrame) -> str | None:
+    """A category with 3 to 200 levels and several rows per level, named like a site."""
+    candidates = [
+        c
+        for c, kind in types.items()
+        if kind == "category"
+        and 3 <= table[c].nunique() <= 200
+        and table[c].nunique() * 5 <= len(table)
+    ]
+    hinted = _hinted(candidates, SITE_HINTS)
+    return (hinted or candidates or [None])[0]
+
+
+def guess_participant(types: dict[str, str], table: pd.DataFrame, exclude: set[str]) -> str | None:
+    """An identifier column with many levels, each on a few rows (repeated measures)."""
+    candidates = [
+        c
+        for c in table.columns
+        if c not in exclude
+        and 2 < table[c].nunique() < len(table)
+        and len(table) / table[c].nunique() <= 50
+    ]
+    hinted = _hinted(candidates, PARTICIPANT_HINTS)
+    return hinted[0] if hinted else None
+
+
+def scaffold(
+    path: Path,
+    name: str,
+    *,
+    outcome: str | None = None,
+    treatment: str | None = None,
+    site: str | None = None,
+    participant: str | None = None,
+    read: dict | None = None,
+    original_effect: float | None = None,
+) -> str:
+    """The text of a config file with one commented dataset block for `path`."""
+    if not NAME.match(name):
+        raise LadderError(f"NAME {name!r}: use lower case letters, digits and underscores")
+    read = {k: v for k, v in (read or {}).items() if v is not None}
+    fmt = read.pop("format", None) or path.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise LadderError(f"{path}: cannot tell the format from the extension; pass --format")
+    raw = read_table(path, fmt, read)
+    renamed = {column: model_name(column) for column in raw.header}
+    table = pd.DataFrame({renamed[c]: raw.cells[c] for c in raw.header})
+    types = {}
+    for column in raw.header:
+        kind = (
+            "category"
+            if column in raw.value_labels
+            else infer_type(raw.cells[column], read.get("decimal", "."))
+        )
+        types[renamed[column]] = kind
+    names = list(types)
+
+    def pick(given: str | None, role: str) -> str | None:
+        if given is None:
+            return None
+        chosen = renamed.get(given, given)
+        if chosen not in names:
+            raise LadderError(
+                f"{path}: no column {given!r} for the {role} (columns: {', '.join(raw.header)})"
+            )
+        return chosen
+
+    outcome = pick(outcome, "outcome") or next(
+        (c for c in reversed(names) if types[c] in ("number", "integer")), None
+    )
+    if outcome is None:
+        raise LadderError(f"{path}: no numeric column to take as the outcome; pass --outcome")
+    treatment = pick(treatment, "treatment")
+    site = pick(site, "site") or guess_site(
+        {c: k for c, k in types.items() if c not in (outcome, treatment)}, table
+    )
+    participant = pick(participant, "participant") or guess_participant(
+        types, table, {outcome, treatment, site}
+    )
+    for column in (site, participant):
+        if column is not None:
+            types[column] = "category"
+    if treatment is not None and types[treatment] not in ("binary", "category"):
+        types[treatment] = "category"
+    predictors = [treatment] if treatment else []
+    for column in names:
+        if column not in (outcome, treatment, site, participant) and types[column] in (
+            "number",
+            "binary",
+        ):
+            predictors.append(column)
+    predictors = predictors[:4] or ["1"]
+    right = " + ".join(predictors)
+    models = {"fixed": {"formula": f"{outcome} ~ {right}"}}
+    if site is not None:
+        slope = treatment or "1"
+        models["random_intercept"] = {"formula": f"{outcome} ~ {right} + (1|{site})"}
+        models["random_slope"] = {"formula": f"{outcome} ~ {right} + ({slope}|{site})"}
+        if participant is not None:
+            models["participant"] = {
+                "formula": f"{outcome} ~ {right} + ({slope}|{site}) + (1|{site}:{participant})"
+            }
+    source = {"path": str(path)}
+    if read:
+        source["read"] = read
+    if fmt != path.suffix.lower().lstrip("."):
+        source.setdefault("read", {})["format"] = fmt
+    block = {
+        "description": f"{name}: scaffolded from {path.name}; edit me",
+        "source": source,
+        "columns": {
+            c: types[c] for c in names if c in {outcome, treatment, site, participant, *predictors}
+        },
+        "rename": {original: new for original, new in renamed.items() if original != new},
+        "site": site,
+        "participant": participant,
+        "models": models,
+    }
+    if not block["rename"]:
+        del block["rename"]
+    if treatment is not None and original_effect is not None:
+        levels = sorted(table[treatment][table[treatment].str.strip() != ""].unique().tolist())
+        block["replication"] = {
+            "treatment": treatment,
+            "contrast": [int(float(v)) for v in levels[:2]]
+            if types[treatment] == "binary"
+            else levels[:2],
+            "original": {"effect": float(original_effect)},
+        }
+    text = yaml.safe_dump(
+        {"default_datasets": False, "datasets": {name: block}}, sort_keys=False, allow_unicode=True
+    )
+    header = (
+        f"# A config for {name}, scaffolded from {path} by `make new-dataset`.\n"
+        f"# Run it: make run CONFIG=<this file>. Check every guess below:\n"
+        f"#   columns   the types inferred from the file (number, integer, binary, category)\n"
+        f"#   site      {site!r} (guessed unless given)\n"
+        f"#   participant {participant!r}: a rung with its random intercept is added when set\n"
+        f"#   replication  add one (treatment, contrast, original) for a verdict; see\n"
+        f"#             config/README.md\n"
+        f"# default_datasets: false runs this dataset alone, without the shipped ones.\n"
+    )
+    return header + text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="ladder-new-dataset", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("file", type=Path)
+    parser.add_argument("name")
+    parser.add_argument("--out", type=Path, help="where to write (default: config/NAME.yaml)")
+    parser.add_argument("--outcome")
+    parser.add_argument("--treatment")
+    parser.add_argument("--site")
+    parser.add_argument("--participant")
+    parser.add_argument("--original-effect", type=float)
+    parser.add_argument("--format", choices=FORMATS)
+    parser.add_argument("--sep")
+    parser.add_argument("--decimal", choices=[".", ","])
+    parser.add_argument("--encoding")
+    parser.add_argument("--sheet")
+    args = parser.parse_args(argv)
+    read = {
+        "format": args.format,
+        "sep": args.sep,
+        "decimal": args.decimal,
+        "encoding": args.encoding,
+        "sheet": int(args.sheet) if args.sheet and args.sheet.isdigit() else args.sheet,
+    }
+    try:
+        text = scaffold(
+            args.file,
+            args.name,
+            outcome=args.outcome,
+            treatment=args.treatment,
+            site=args.site,
+            participant=args.participant,
+            read=read,
+            original_effect=args.original_effect,
+        )
+    except LadderError as error:
+        print(f"ladder-new-dataset: {error}", file=sys.stderr)
+        return 1
+    out = args.out or Path("config") / f"{args.name}.yaml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(f"wrote {out}; run it with: make run CONFIG={out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Power-scaling sensitivity of a fit (Kallioinen et al. 2024), with ArviZ's `psense_summary`:
+how much each parameter's posterior moves when the prior, or the likelihood, is raised
+to a power near 1. A parameter sensitive to both flags a prior-data conflict; one
+sensitive to the prior but not to the likelihood, a strong prior or a weak likelihood.
+"""
+
+import logging
+from dataclasses import dataclass
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+THRESHOLD = 0.05  # ArviZ's default: the distance above which a posterior counts as moved
+COLUMNS = ["prior", "likelihood", "diagnosis"]
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    table: pd.DataFrame  # one row per parameter: prior, likelihood, diagnosis
+
+    def flagged(self, diagnosis: str) -> list[str]:
+        return [str(name) for name in self.table.index[self.table["diagnosis"] == diagnosis]]
+
+
+def _group_level(name: str) -> bool:
+    """Per-level effects (`1|study[3]`, `1|study`): hundreds of them say little here."""
+    return "|" in name and not name.endswith("_sigma")
+
+
+def power_scaling(idata, parameters: list[str]) -> Sensitivity:
+    """psense_summary over the population-level parameters of a fit."""
+    from arviz_stats import psense_summary
+
+    names = [name for name in parameters if not _group_level(name)]
+    if not names or "log_prior" not in idata or not idata["log_prior"].data_vars:
+        return Sensitivity(pd.DataFrame(columns=COLUMNS).rename_axis("parameter"))
+    table = psense_summary(idata, var_names=names, threshold=THRESHOLD, round_to=6)
+    table.index.name = "parameter"
+    table = table[COLUMNS].astype({"prior": "float64", "likelihood": "float64", "diagnosis": "str"})
+    for name, row in table[table["diagnosis"] != "✓"].iterrows():
+        log.warning(
+            "%s: %s (prior %.3f, likelihood %.3f)",
+            name,
+            row["diagnosis"],
+            row["prior"],
+            row["likelihood"],
+        )
+    return Sensitivity(table)

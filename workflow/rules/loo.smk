@@ -1,0 +1,57 @@
+# PSIS-LOO per fit (with the remedy for high Pareto k, which may refit) and the
+# comparison of each dataset's ladder.
+
+
+rule loo:
+    input:
+        code("loo"),
+        builder_code,
+        posterior=paths.FIT["posterior"],
+        data=paths.PROCESSED,
+    output:
+        **paths.LOO,
+    log:
+        "logs/loo/{dataset}/{model}.log",
+    conda:
+        "../../environment.yml"
+    # A remedy that refits (reloo, k-fold) runs fits: threads and time like a fit's.
+    threads: loo_threads
+    resources:
+        mem_mb=sized(sizes.loo_mem_mb, loo_refits),
+        runtime=sized(sizes.fit_runtime, loo_refits),
+        cpus_per_task=lambda wildcards, threads: threads,
+        attempt=attempt,
+    params:
+        spec=lambda wildcards: LADDER.model_spec(wildcards.dataset, wildcards.model),
+        settings=LADDER.loo_settings(),
+    script:
+        "../scripts/loo.py"
+
+
+rule compare:
+    input:
+        code("compare"),
+        scores=lambda wildcards: fit_files(
+            wildcards.dataset,
+            "scores",
+            LADDER.comparison_spec(wildcards.dataset)["compared"],
+        ),
+        pointwise=lambda wildcards: fit_files(
+            wildcards.dataset,
+            "pointwise",
+            LADDER.comparison_spec(wildcards.dataset)["compared"],
+        ),
+    output:
+        paths.COMPARISON,
+    log:
+        "logs/compare/{dataset}.log",
+    retries: 0
+    localrule: True
+    conda:
+        "../../environment.yml"
+    resources:
+        attempt=attempt,
+    params:
+        spec=lambda wildcards: LADDER.comparison_spec(wildcards.dataset),
+    script:
+        "../scripts/compare.py"

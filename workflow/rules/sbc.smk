@@ -1,0 +1,60 @@
+# Simulation-based calibration (`make sbc`; not part of the default run): replicates in
+# batched jobs, each compiling its rung once; ranks gathered and tested per rung.
+
+
+rule sbc:
+    input:
+        code("sbc"),
+        builder_code,
+        data=fit_data,
+    output:
+        paths.SBC_BATCH,
+    log:
+        "logs/sbc/{dataset}/{model}/batch{batch}.log",
+    wildcard_constraints:
+        batch=r"\d+",
+    conda:
+        "../../environment.yml"
+    threads: lambda wildcards: LADDER.sbc()["chains"]
+    resources:
+        mem_mb=lambda wildcards, input, attempt: sizes.fit_mem_mb(
+            sizes.rows_in(input.data), LADDER.sbc(), attempt
+        ),
+        runtime=lambda wildcards, input, attempt: sizes.fit_runtime(
+            sizes.rows_in(input.data),
+            LADDER.sbc(),
+            attempt,
+            LADDER.sbc()["batch_size"] - 1,
+        ),
+        cpus_per_task=lambda wildcards, threads: threads,
+        attempt=attempt,
+    params:
+        spec=lambda wildcards: LADDER.sbc_spec(wildcards.dataset, wildcards.model),
+        # Finished replicates of a batch killed half-way: the rerun starts after them.
+        progress=lambda wildcards: paths.at(paths.SBC_PROGRESS, **wildcards),
+    script:
+        "../scripts/sbc.py"
+
+
+rule sbc_ranks:
+    input:
+        code("sbc_ranks"),
+        batches=lambda wildcards: [
+            paths.at(paths.SBC_BATCH, batch=batch, **wildcards)
+            for batch in range(LADDER.sbc_batches())
+        ],
+    output:
+        ranks=paths.SBC_RANKS,
+        uniformity=paths.SBC_SUMMARY,
+    log:
+        "logs/sbc_ranks/{dataset}/{model}.log",
+    retries: 0
+    localrule: True
+    conda:
+        "../../environment.yml"
+    resources:
+        attempt=attempt,
+    params:
+        spec=lambda wildcards: LADDER.sbc_spec(wildcards.dataset, wildcards.model),
+    script:
+        "../scripts/sbc_ranks.py"

@@ -1,0 +1,121 @@
+# What the ladder concludes: parameter recovery on synthetic data, the replication
+# verdict, and leave-one-site-out cross-validation.
+
+
+rule recovery:
+    input:
+        code("recovery"),
+        truth=paths.TRUTH,
+        summaries=lambda wildcards: fit_files(wildcards.dataset, "summary"),
+    output:
+        paths.RECOVERY,
+    log:
+        "logs/recovery/{dataset}.log",
+    wildcard_constraints:
+        dataset=one_of(LADDER.synthetic_datasets),
+    retries: 0
+    localrule: True
+    conda:
+        "../../environment.yml"
+    resources:
+        attempt=attempt,
+    params:
+        spec=lambda wildcards: LADDER.recovery_spec(wildcards.dataset),
+    script:
+        "../scripts/recovery.py"
+
+
+rule recovery_table:
+    input:
+        code("recovery_table"),
+        tables=[paths.at(paths.RECOVERY, dataset=d) for d in LADDER.synthetic_datasets],
+    output:
+        paths.RECOVERY_TABLE,
+    log:
+        "logs/recovery_table.log",
+    retries: 0
+    localrule: True
+    conda:
+        "../../environment.yml"
+    resources:
+        attempt=attempt,
+    params:
+        datasets=LADDER.synthetic_datasets,
+    script:
+        "../scripts/recovery_table.py"
+
+
+rule replication:
+    input:
+        code("replication"),
+        posteriors=lambda wildcards: fit_files(wildcards.dataset, "posterior"),
+        priors=lambda wildcards: fit_files(wildcards.dataset, "priors_json"),
+        loo=paths.COMPARISON,
+    output:
+        paths.REPLICATION,
+    log:
+        "logs/replication/{dataset}.log",
+    wildcard_constraints:
+        dataset=one_of(LADDER.replication_datasets),
+    retries: 0
+    localrule: True
+    conda:
+        "../../environment.yml"
+    resources:
+        attempt=attempt,
+    params:
+        spec=lambda wildcards: LADDER.replication_spec(wildcards.dataset),
+    script:
+        "../scripts/replication.py"
+
+
+rule loso:
+    input:
+        code("loso"),
+        builder_code,
+        data=paths.PROCESSED,
+        record=paths.RECORD,
+    output:
+        paths.LOSO_RUNG,
+    log:
+        "logs/loso/{dataset}/{model}.log",
+    conda:
+        "../../environment.yml"
+    threads: lambda wildcards: LADDER.sampling(wildcards.dataset, wildcards.model)["chains"]
+    resources:
+        mem_mb=sized(sizes.fit_mem_mb),
+        # One refit per site: about a fit's time per site.
+        runtime=lambda wildcards, input, attempt: sizes.fit_runtime(
+            sizes.rows_in(input.data),
+            LADDER.sampling(wildcards.dataset, wildcards.model),
+            attempt,
+            sizes.sites_in(input.record),
+        ),
+        cpus_per_task=lambda wildcards, threads: threads,
+        attempt=attempt,
+    params:
+        spec=lambda wildcards: LADDER.model_spec(wildcards.dataset, wildcards.model),
+        site=lambda wildcards: LADDER.dataset(wildcards.dataset)["site"],
+    script:
+        "../scripts/loso.py"
+
+
+rule loso_table:
+    input:
+        code("loso_table"),
+        parts=lambda wildcards: [
+            paths.at(paths.LOSO_RUNG, dataset=wildcards.dataset, model=model)
+            for model in LADDER.loso_models(wildcards.dataset)
+        ],
+    output:
+        **paths.LOSO,
+    log:
+        "logs/loso_table/{dataset}.log",
+    retries: 0
+    localrule: True
+    conda:
+        "../../environment.yml"
+    resources:
+        attempt=attempt,
+    script:
+        "../scripts/loso_table.py"

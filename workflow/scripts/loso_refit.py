@@ -1,3 +1,0 @@
-from replication_ladder.runtime import run_job
-
-run_job(snakemake, "replication_ladder.loso:refit_main")
