@@ -2,7 +2,6 @@
 security. Each part says what it guarantees; the README's "Guarantees" section lists them.
 """
 
-import copy
 import hashlib
 import json
 import os
@@ -17,7 +16,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,9 +23,17 @@ from replication_ladder.config import Ladder
 from replication_ladder.errors import ConfigError
 from replication_ladder.validation import write_processed
 
-from conftest import COMPILE_CACHE, PROJECT, copy_workflow, snakemake
+from conftest import (
+    COMPILE_CACHE,
+    CONFIG,
+    PROJECT,
+    config_copy,
+    copy_workflow,
+    linked_copy,
+    snakemake,
+    write_config,
+)
 
-CONFIG = yaml.safe_load((PROJECT / "config" / "config.yaml").read_text())
 RUN = PROJECT / "workflow" / "bin" / "run-pipeline"
 
 
@@ -97,8 +103,8 @@ def test_killed_in_the_middle_of_a_fit(workflow_copy, rrr_mirror):
     target = "results/rrr/random_slope/summary.parquet"
     log = workflow_copy / "logs/fit/rrr/random_slope.log"
     run = start_run(workflow_copy, target, config=config)
-    # While the model compiles or samples: the log names the sampler, no artefact yet.
-    assert kill_when(run, lambda: log.exists() and "NUTS[nutpie]" in log.read_text())
+    # While the model compiles or samples: the log shows the model, no artefact yet.
+    assert kill_when(run, lambda: log.exists() and "Formula:" in log.read_text())
     fit_dir = workflow_copy / "results/rrr/random_slope"
     assert not (fit_dir / "posterior.nc").exists()
     assert not (fit_dir / "summary.parquet").exists()
@@ -131,13 +137,9 @@ def test_killed_while_writing_the_posterior_file(workflow_copy, rrr_mirror):
 
 
 @pytest.mark.workflow
-def test_killed_while_rendering_a_report(pipeline, tmp_path, rrr_mirror):
-    from test_reports import linked_copy
-
-    from conftest import pipeline_config
-
+def test_killed_while_rendering_a_report(pipeline, tmp_path):
     copy = linked_copy(pipeline, tmp_path / "run")
-    config = pipeline_config(rrr_mirror)
+    config = {}
     target = "reports/rrr.html"
     (copy / target).unlink()
     (copy / "reports/rrr.ipynb").unlink()
@@ -153,34 +155,26 @@ def test_killed_while_rendering_a_report(pipeline, tmp_path, rrr_mirror):
 
 # -- concurrency ------------------------------------------------------------------------------
 
-EIGHT_FITS = [
-    "linear/linear",
-    "categorical/default_priors",
-    "categorical/custom_prior",
-    "logit/default_priors",
-    "logit/wide_priors",
-    "measurement_error/ignores_error",
-    "measurement_error/measurement_error",
-    "rrr/fixed",
-]
+RACING_FITS = ["linear/linear", "categorical/custom_prior", "logit/wide_priors"]
 
 
 @pytest.mark.workflow
-def test_eight_fits_four_at_a_time_on_a_fresh_cache_three_times(
+def test_fits_compiling_into_an_empty_cache_at_once_agree_with_a_warm_rerun(
     workflow_copy, rrr_mirror, tmp_path
 ):
-    """No compile-cache lock errors, no corrupted cache (the same draws every time), no
-    interleaved logs: four fits compile into an empty cache at once, then reuse it."""
+    """The smallest race: three fits start together on an empty compile cache (one core
+    each, three at a time), then run again on the warm cache. No lock errors, no
+    corrupted cache (the same draws both times), no interleaved logs."""
     cache = tmp_path / "fresh-cache"
     config = {**SMOKE, "mirror": rrr_mirror, "compile_cache": cache}
-    targets = [f"results/{fit}/summary.parquet" for fit in EIGHT_FITS]
+    targets = [f"results/{fit}/summary.parquet" for fit in RACING_FITS]
     first = None
-    for attempt in range(3):
+    for attempt in range(2):
         result = snakemake(
             workflow_copy,
             *targets,
             "--cores",
-            "4",
+            "3",
             "--set-threads",
             "fit=1",
             *(["--forcerun", "fit"] if attempt else []),
@@ -189,17 +183,17 @@ def test_eight_fits_four_at_a_time_on_a_fresh_cache_three_times(
         assert "lock" not in (result.stdout + result.stderr).lower()
         summaries = {
             fit: (workflow_copy / "results" / fit / "summary.parquet").read_bytes()
-            for fit in EIGHT_FITS
+            for fit in RACING_FITS
         }
         first = first or summaries
         assert summaries == first, f"run {attempt + 1} drew other numbers"
-        for fit in EIGHT_FITS:
+        for fit in RACING_FITS:
             dataset, model = fit.split("/")
             log = (workflow_copy / f"logs/fit/{fit}.log").read_text()
             assert f"datasets.{dataset}.models.{model}\n" in log
             others = [
                 f"datasets.{d}.models.{m}\n"
-                for d, m in (other.split("/") for other in EIGHT_FITS if other != fit)
+                for d, m in (other.split("/") for other in RACING_FITS if other != fit)
             ]
             assert not any(other in log for other in others), f"{fit}: log interleaved"
     assert any(cache.rglob("*.nbi")), "the fits compiled into the configured cache"
@@ -209,7 +203,7 @@ def test_eight_fits_four_at_a_time_on_a_fresh_cache_three_times(
 
 
 def mutated(path: tuple, value) -> dict:
-    config = copy.deepcopy(CONFIG)
+    config = config_copy()
     node = config
     for key in path[:-1]:
         node = node[key]
@@ -254,7 +248,8 @@ WRONG_VALUES = st.one_of(
     st.just(-1.5e9),
 )
 
-HYPOTHESIS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Each example builds a Ladder (about 0.1 s); 40 examples per property cover its cases.
+HYPOTHESIS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @HYPOTHESIS
@@ -275,10 +270,10 @@ def test_any_wrong_setting_is_rejected_naming_its_key(path, value):
     )
 )
 def test_dataset_and_model_names_cannot_become_paths(name):
-    config = copy.deepcopy(CONFIG)
+    config = config_copy()
     config["datasets"][name] = config["datasets"].pop("linear")
     assert "config key datasets" in rejected(config)
-    config = copy.deepcopy(CONFIG)
+    config = config_copy()
     models = config["datasets"]["linear"]["models"]
     models[name] = models.pop("linear")
     assert "config key datasets.linear.models" in rejected(config)
@@ -350,11 +345,11 @@ def test_a_bad_config_runs_no_job(workflow_copy, override):
 def use_local_file(workdir: Path, dataset: str, raw: Path, **changes) -> None:
     """Point a dataset of the workflow's config at a local file (its source replaced, not
     merged as --config would), with other entries of the dataset changed as given."""
-    config = copy.deepcopy(CONFIG)
+    config = config_copy()
     entry = config["datasets"][dataset]
     entry["source"] = {"path": str(raw), "sha256": hashlib.sha256(raw.read_bytes()).hexdigest()}
     entry.update(changes)
-    (workdir / "config/config.yaml").write_text(yaml.safe_dump(config))
+    write_config(workdir, config)
 
 
 HEADER = "X,D,Y"
@@ -381,7 +376,7 @@ def test_hostile_files_give_one_clear_line_and_no_traceback(workflow_copy, case)
     raw.parent.mkdir()
     raw.write_bytes(content if isinstance(content, bytes) else content.encode())
     use_local_file(workflow_copy, "categorical", raw, predict=None)  # no held-out rows
-    started = time.monotonic()
+    # A hang would be killed at 120 s and fail here with the command's name.
     result = snakemake(
         workflow_copy,
         "data/processed/categorical.parquet",
@@ -389,7 +384,6 @@ def test_hostile_files_give_one_clear_line_and_no_traceback(workflow_copy, case)
         check=False,
         timeout=120,
     )
-    assert time.monotonic() - started < 120  # never a hang
     assert result.returncode != 0
     # The fetched copy of the file is what validation reads, and what it names.
     assert "data/raw/categorical.csv: line" in result.stderr and message in result.stderr
@@ -399,50 +393,6 @@ def test_hostile_files_give_one_clear_line_and_no_traceback(workflow_copy, case)
 
 
 # -- reproducibility ----------------------------------------------------------------------------
-
-
-@pytest.mark.workflow
-@pytest.mark.slurm
-def test_two_clones_give_bit_identical_tables(pipeline, slurm_pipeline):
-    """Two fresh runs of the quick preset in two separate git clones (one of them through
-    SLURM): the summary, LOO and recovery tables are the same to the last bit."""
-    other, _, _ = slurm_pipeline
-    assert (pipeline / ".git").exists() and (other / ".git").exists() and pipeline != other
-    tables = sorted(
-        p.relative_to(pipeline)
-        for p in (pipeline / "results").rglob("*.parquet")
-        if p.name in ("summary.parquet", "loo.parquet", "recovery.parquet")
-    )
-    assert len(tables) >= 13 + 6 + 6
-    for table in tables:
-        assert (pipeline / table).read_bytes() == (other / table).read_bytes(), table
-
-
-@pytest.mark.workflow
-def test_provenance_in_every_diagnostics_file_and_report(pipeline):
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=pipeline, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    for path in (pipeline / "results").glob("*/*/diagnostics.json"):
-        d = json.loads(path.read_text())
-        assert d["seed"] and len(d["config_sha256"]) == 64 and len(d["data_sha256"]) == 64
-        assert len(d["workflow_config_sha256"]) == 64
-        assert d["provenance"]["git_commit"] == commit
-        assert d["provenance"]["git_dirty"] in (True, False)
-        assert {"python", "pymc", "bambi", "arviz", "nutpie"} <= set(d["provenance"]["versions"])
-    for report in (pipeline / "reports").glob("*.html"):
-        if report.name == "index.html":
-            continue
-        page = report.read_text()
-        for text in (
-            "git commit",
-            "tree dirty",
-            "model config sha256",
-            "data sha256",
-            "workflow config",
-            commit,
-        ):
-            assert text in page, (report.name, text)
 
 
 # -- security -----------------------------------------------------------------------------------
@@ -456,7 +406,8 @@ class _NoNetwork:
 def test_data_cannot_run_code_or_reach_the_network(tmp_path, monkeypatch):
     """Category levels that look like code or URLs go through validation, a Bambi fit and
     its predictions as plain text: nothing runs, nothing connects."""
-    from replication_ladder import models
+    from replication_ladder.rungs import build_rung
+    from replication_ladder.samplers import compile_rung
 
     marker = tmp_path / "pwned"
     payload = f"__import__('os').system('touch {marker}')"
@@ -469,19 +420,23 @@ def test_data_cannot_run_code_or_reach_the_network(tmp_path, monkeypatch):
     monkeypatch.setattr(socket, "socket", _NoNetwork)
     spec = {
         "dataset": "categorical",
+        "format": "csv",
+        "read": {},
+        "rename": {},
         "columns": {"X": "number", "D": "category", "Y": "number"},
         "dropna": ["X", "D", "Y"],
         "site": None,
+        "participant": None,
         "treatment": None,
+        "pinned": True,
     }
     write_processed(raw, spec, tmp_path / "data.parquet", tmp_path / "data.json")
     data = pd.read_parquet(tmp_path / "data.parquet")
     assert set(data["D"]) == {payload, "https://example.org/x"}
-    model_spec = Ladder(CONFIG).model_spec("categorical", "default_priors")
+    model_spec = Ladder(config_copy()).model_spec("categorical", "default_priors")
     model_spec["sampling"] = {**model_spec["sampling"], "draws": 30, "tune": 30, "chains": 1}
-    built = models.build(model_spec, data)
-    idata = built.sample(model_spec["sampling"], seed=1, cores=1)
-    built.add_log_likelihood(idata)
+    rung = build_rung(model_spec, data)
+    compile_rung(rung, model_spec["sampling"]).sample(1, 1)
     assert not marker.exists()
 
 
@@ -510,6 +465,8 @@ def test_site_labels_never_become_paths(tmp_path, rrr_mirror):
             "value": "number",
         },
         loso=True,
+        participant=None,
+        replication=None,
         models={"fixed": CONFIG["datasets"]["multisite"]["models"]["fixed"]},
     )
     before = set(tmp_path.iterdir())
@@ -520,11 +477,5 @@ def test_site_labels_never_become_paths(tmp_path, rrr_mirror):
     assert not Path("/etc/cron.d/x").exists()
     sites_table = pd.read_parquet(workdir / "results/multisite/loso_sites.parquet")
     assert set(sites_table["site"]) == set(sites)
-    written = {p.name for p in (workdir / "results/multisite/loso/fixed").iterdir()}
-    assert written == {"site0.json", "site1.json", "site2.json"}
-
-
-def test_the_readme_says_what_is_trusted():
-    readme = (PROJECT / "README.md").read_text()
-    assert "Config is trusted like a Snakefile" in readme
-    assert "data is not" in readme.lower()
+    written = {p.name for p in (workdir / "results/multisite/loso").iterdir()}
+    assert written == {"fixed.parquet"}  # one file per rung, named by the config

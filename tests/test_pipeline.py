@@ -2,6 +2,7 @@
 what every stage wrote, read back and checked against its inputs. Plumbing, not
 numbers: the statistics have tests of their own on fits sized for them."""
 
+import html
 import json
 import subprocess
 
@@ -152,8 +153,9 @@ def test_predictions_have_their_intervals(pipeline):
             assert (table["mean_ci_low"] <= table["mean"]).all() and (
                 table["mean"] <= table["mean_ci_high"]
             ).all()
-            width = table["obs_ci_high"] - table["obs_ci_low"]
-            assert (width >= table["mean_ci_high"] - table["mean_ci_low"]).all()
+            if dataset != "logit":  # a new observation of a continuous outcome varies more
+                width = table["obs_ci_high"] - table["obs_ci_low"]
+                assert (width >= table["mean_ci_high"] - table["mean_ci_low"]).all()
     grid = pd.read_parquet(pipeline / "results/logit/wide_priors/predictions.parquet")
     assert len(grid) == 41 * 2 and grid["mean"].between(0, 1).all() and "covered" not in grid
 
@@ -199,7 +201,7 @@ def test_every_dataset_has_a_report_and_the_index_links_them(pipeline):
         outputs = [o for cell in notebook["cells"] for o in cell.get("outputs", [])]
         assert not [o for o in outputs if o["output_type"] == "error"]
         page = (pipeline / f"reports/{dataset}.html").read_text()
-        assert ".jp-InputArea {display: none;}" in page and 'src="http' not in page
+        assert ".jp-CodeCell .jp-InputArea {display: none;}" in page and 'src="http' not in page
         figures = {p.name for p in (pipeline / "reports" / dataset).iterdir()}
         assert {
             "ladder.forest.png",
@@ -208,7 +210,7 @@ def test_every_dataset_has_a_report_and_the_index_links_them(pipeline):
             "ladder.loo.csv",
         } <= figures
     verdict = json.loads((pipeline / "results/rrr/replication.json").read_text())["verdict"]
-    assert verdict.replace("'", "&#x27;") in index or verdict in index
+    assert html.escape(verdict) in index
 
 
 def test_the_rrr_report_shows_every_rung_and_the_verdicts_figures(pipeline):

@@ -1,23 +1,55 @@
-"""The pipeline on a real SLURM cluster (one node on loopback, started by the tests).
+"""The pipeline on a real SLURM cluster (one node on loopback, started by the tests), on
+the smallest DAG that still crosses every kind of rule: fetching, generating and
+validating data, per-site estimates, fits of both kinds, LOO, the comparison, recovery,
+the verdict, leave one site out, predictions, calibration batches and reports.
 
-The quick pipeline goes through sbatch with the workflow's SLURM profile; every fit must
-have run as a SLURM job, and the results must equal a local run of the same config bit
-for bit. A fit that fails on the cluster stops the run with the job named, and a rerun
-after fixing the config does only what is missing.
-"""
+Every fit and calibration batch must run as a SLURM job; the results must equal a local
+run of the same rungs bit for bit; a batch killed half-way resumes without redoing
+finished replicates; a fit that fails in a way a retry cannot fix is not recomputed by
+the profile's retries; a rerun after fixing the config does only what is missing."""
 
 import json
+import os
 import re
+import signal
+import subprocess
+import time
 
 import pandas as pd
 import pytest
-import xarray as xr
 
-from conftest import LOSO_SITES, SLURM, clone_workflow, snakemake
+from conftest import (
+    COMPILE_CACHE,
+    SLURM,
+    SNAKEMAKE,
+    clone_workflow,
+    config_copy,
+    snakemake,
+    write_config,
+)
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 
-COMPARED = ["summary.parquet", "loo_pointwise.parquet", "ppc.parquet", "priors.json"]
+
+def slurm_config(rrr_mirror) -> dict:
+    config = config_copy()
+    config |= {"preset": "smoke", "mirror": str(rrr_mirror), "compile_cache": str(COMPILE_CACHE)}
+    config["loo"]["remedy"] = "none"
+    datasets = config["datasets"]
+    rrr, multisite, linear = datasets["rrr"], datasets["multisite"], datasets["linear"]
+    rrr["models"] = {m: rrr["models"][m] for m in ("fixed", "meta_analysis")}
+    multisite["models"] = {"fixed": multisite["models"]["fixed"]}
+    multisite["loso"] = True
+    multisite["source"]["params"] |= {"sites": 3, "participants": 8}
+    config["datasets"] = {"rrr": rrr, "multisite": multisite, "linear": linear}
+    config["sbc"] |= {
+        "datasets": ["linear"],
+        "replicates": 3,
+        "batch_size": 2,
+        "draws": 50,
+        "tune": 50,
+    }
+    return config
 
 
 def submitted_jobs(output: str) -> dict[str, list[int]]:
@@ -28,87 +60,140 @@ def submitted_jobs(output: str) -> dict[str, list[int]]:
     return jobs
 
 
-def test_every_fit_went_through_sbatch(slurm_pipeline):
-    workdir, output, seconds = slurm_pipeline
+@pytest.fixture(scope="module")
+def slurm_run(tmp_path_factory, cluster, rrr_mirror):
+    """The small DAG through SLURM, the calibration included: (dir, output, seconds)."""
+    workdir = clone_workflow(tmp_path_factory.mktemp("slurm-pipeline") / "clone")
+    write_config(workdir, slurm_config(rrr_mirror))
+    started = time.monotonic()
+    result = snakemake(workdir, *SLURM, "all", "sbc_all", env=cluster, timeout=1500)
+    return workdir, result.stdout + result.stderr, time.monotonic() - started
+
+
+def test_every_heavy_job_went_through_sbatch(slurm_run):
+    workdir, output, seconds = slurm_run
     jobs = submitted_jobs(output)
-    print(f"the quick pipeline through SLURM took {seconds:.0f} s; SLURM job ids: {jobs}")
+    print(f"the small DAG through SLURM took {seconds:.0f} s; SLURM job ids: {jobs}")
     fits = sorted(p.parent for p in (workdir / "results").glob("*/*/diagnostics.json"))
-    assert len(fits) == 13 and len(jobs["fit"]) == len(fits)
-    assert len(jobs["loso_refit"]) == 3 * LOSO_SITES
+    assert len(fits) == 4 and len(jobs["fit"]) == 4
+    assert len(jobs["sbc"]) == 2 and len(jobs["loso"]) == 1
     slurm_ids = [
-        int(json.loads((fit / "diagnostics.json").read_text())["provenance"]["slurm_job_id"])
-        for fit in fits
+        int(json.loads((f / "diagnostics.json").read_text())["provenance"]["slurm_job_id"])
+        for f in fits
     ]
     assert sorted(slurm_ids) == sorted(jobs["fit"])  # each fit in a SLURM job of its own
-    for rule in ("fetch_data", "simulate_data", "report", "report_index"):
+    for rule in (
+        "fetch_data",
+        "simulate_data",
+        "validate_data",
+        "site_estimates",
+        "report",
+        "report_index",
+        "sbc_ranks",
+    ):
         assert rule not in jobs  # small jobs ran where Snakemake runs
+    for kind in ("replication.json", "recovery.parquet", "loso.parquet"):
+        assert list((workdir / "results").glob(f"*/{kind}")), kind
+    ranks = pd.read_parquet(workdir / "results/sbc/linear/linear/ranks.parquet")
+    assert list(ranks["replicate"]) == [0, 1, 2]
+    assert (workdir / "reports/sbc.html").exists() and (workdir / "reports/index.html").exists()
 
 
-def test_results_on_slurm_equal_a_local_run_bit_for_bit(slurm_pipeline, pipeline):
-    workdir, _, _ = slurm_pipeline
-    fits = sorted(p.parent for p in (workdir / "results").glob("*/*/diagnostics.json"))
-    for fit in fits:
-        local = pipeline / fit.relative_to(workdir)
-        for name in COMPARED:
-            assert (fit / name).read_bytes() == (local / name).read_bytes(), fit / name
-        with (
-            xr.open_datatree(fit / "posterior.nc") as ours,
-            xr.open_datatree(local / "posterior.nc") as theirs,
-        ):
-            for group in ("posterior", "log_likelihood"):
-                xr.testing.assert_identical(
-                    ours[group].to_dataset().drop_attrs(), theirs[group].to_dataset().drop_attrs()
-                )
-    tables = [p.relative_to(workdir) for p in (workdir / "results").glob("*/*.parquet")]
-    assert len(tables) >= 13
-    for table in [*tables, "results/recovery.parquet"]:
-        pd.testing.assert_frame_equal(
-            pd.read_parquet(workdir / table), pd.read_parquet(pipeline / table), check_exact=True
-        )
-    assert (workdir / "results/rrr/replication.json").read_bytes() == (
-        pipeline / "results/rrr/replication.json"
-    ).read_bytes()
+def test_results_on_slurm_equal_a_local_run_bit_for_bit(slurm_run, pipeline):
+    """The fits both runs share (same dataset, rung, data and smoke settings) are the same
+    to the last bit; so are the tables built from them."""
+    workdir, _, _ = slurm_run
+    for fit in ("rrr/fixed", "rrr/meta_analysis", "linear/linear"):
+        for name in ("summary.parquet", "ppc.parquet", "priors.json", "psense.parquet"):
+            ours, local = workdir / "results" / fit / name, pipeline / "results" / fit / name
+            assert ours.read_bytes() == local.read_bytes(), f"{fit}/{name}"
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(workdir / "results/linear/recovery.parquet"),
+        pd.read_parquet(pipeline / "results/linear/recovery.parquet"),
+        check_exact=True,
+    )
 
 
-def test_a_failing_fit_names_the_job_and_a_fixed_rerun_does_only_what_is_missing(
+def test_a_calibration_batch_killed_half_way_resumes(cluster, tmp_path, rrr_mirror):
+    """A batch of 40 short replicates; its SLURM job is cancelled once some are kept. The
+    rerun submits the batch again, which reuses the kept replicates and fits only the
+    rest; the ranks equal those of an uninterrupted batch."""
+    workdir = clone_workflow(tmp_path / "killed")
+    config = slurm_config(rrr_mirror)
+    config["datasets"] = {"linear": config["datasets"]["linear"]}
+    config["sbc"] |= {"replicates": 40, "batch_size": 40}
+    write_config(workdir, config)
+    progress = workdir / "results/sbc/linear/linear/.progress/batch0"
+    command = [*SNAKEMAKE, "--workflow-profile", "none", "--cores", "2", *SLURM]
+    target = "results/sbc/linear/linear/ranks.parquet"
+    run = subprocess.Popen(
+        [*command, target],
+        cwd=workdir,
+        env=cluster,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and len(list(progress.glob("replicate*.json"))) < 3:
+        time.sleep(0.2)
+    subprocess.run(["scancel", "--user", "root"], env=cluster, check=True)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait(timeout=60)
+    kept = len(list(progress.glob("replicate*.json")))
+    assert 3 <= kept < 40, f"{kept} replicates kept"
+    assert not (workdir / "results/sbc/linear/linear/batch0.parquet").exists()
+    subprocess.run(
+        [*command, "--unlock", target], cwd=workdir, env=cluster, capture_output=True, check=True
+    )
+    snakemake(workdir, *SLURM, target, env=cluster, timeout=900)
+    log = (workdir / "logs/sbc/linear/linear/batch0.log").read_text()
+    done = re.findall(r"batch 0: (\d+) replicates already done, (\d+) to go", log)
+    assert done and int(done[-1][0]) == kept and sum(map(int, done[-1])) == 40, done
+    resumed = pd.read_parquet(workdir / target)
+    assert list(resumed["replicate"]) == list(range(40))
+
+
+def test_a_failure_a_retry_cannot_fix_is_not_recomputed_on_the_cluster(
     cluster, tmp_path, rrr_mirror
 ):
+    """Five tuning steps cannot converge; strict_convergence turns that into a failure.
+    The profile retries a failed job twice: both retries fail at once, naming the first
+    attempt's reason, without sampling. After the config is fixed, the rerun does only
+    the fit that failed."""
     workdir = clone_workflow(tmp_path / "failing")
-    target = "results/logit/loo.parquet"
-    # Five tuning steps cannot converge; strict_convergence turns that into a failure.
-    # The other rung has draws enough for ESS >= 400 (its posterior is correlated).
-    models = (
-        "{{logit: {{models: {{default_priors: {{sampling: {{draws: {0}, tune: {1}, "
-        "chains: 2}}}}, wide_priors: {{sampling: {{draws: 1500, tune: 1000, chains: 2}}}}}}}}}}"
-    )
-    config = {"mirror": rrr_mirror, "strict_convergence": "true", "datasets": models.format(30, 5)}
+    config = slurm_config(rrr_mirror)
+    config["strict_convergence"] = True
+    config["datasets"] = {"linear": config["datasets"]["linear"]}
+    config["datasets"]["linear"]["models"]["linear"]["sampling"] = {
+        "draws": 30,
+        "tune": 5,
+        "chains": 2,
+    }
+    config["sbc"]["datasets"] = []
+    write_config(workdir, config)
     result = snakemake(
-        workdir,
-        target,
-        *SLURM,
-        "--retries",
-        "0",
-        config=config,
-        env=cluster,
-        check=False,
-        timeout=1200,
+        workdir, "results/linear/loo.parquet", *SLURM, env=cluster, check=False, timeout=1200
     )
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert re.search(
-        r"Error in rule fit:.*?wildcards: dataset=logit, model=default_priors", output, re.DOTALL
-    ), output[-3000:]
-    log = (workdir / "logs/fit/logit/default_priors.log").read_text()
-    assert "logit/default_priors did not converge" in log
-    finished = workdir / "results/logit/wide_priors/summary.parquet"
-    assert finished.exists()  # keep-going: the other fit completed on the cluster
-    finished_at = finished.stat().st_mtime_ns
+        r"Error in rule fit:.*?wildcards: dataset=linear, model=linear", output, re.DOTALL
+    )
+    log = (workdir / "logs/fit/linear/linear.log").read_text()
+    attempts = [line for line in log.splitlines() if line.startswith("=== attempt")]
+    assert len(attempts) == 3, log[-2000:]
+    assert log.count("Formula:") == 1  # built and sampled on the first attempt only
+    assert "linear/linear did not converge" in log and "attempt 3 not run" in log
 
-    config["datasets"] = models.format(1000, 1000)  # enough tuning
-    plan = snakemake(workdir, target, *SLURM, "--dry-run", config=config, env=cluster)
-    assert plan.stdout.count("rule fit:") == 1  # only the fit that failed
-    assert "dataset=logit, model=default_priors" in plan.stdout
-    snakemake(workdir, target, *SLURM, config=config, env=cluster, timeout=1200)
-    assert (workdir / "results/logit/default_priors/summary.parquet").exists()
-    assert finished.stat().st_mtime_ns == finished_at  # not refitted
-    assert not (workdir / "results/logit/default_priors/failed").exists()
+    config["datasets"]["linear"]["models"]["linear"]["sampling"] = {
+        "draws": 100,
+        "tune": 300,
+        "chains": 2,
+    }
+    config["convergence"] = {"max_r_hat": 1.05, "min_ess": 50, "max_divergences": 0}
+    write_config(workdir, config)
+    plan = snakemake(workdir, "results/linear/loo.parquet", *SLURM, "--dry-run", env=cluster)
+    assert plan.stdout.count("rule fit:") == 1
+    snakemake(workdir, "results/linear/loo.parquet", *SLURM, env=cluster, timeout=1200)
+    assert not (workdir / "results/linear/linear/failed").exists()

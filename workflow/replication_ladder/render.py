@@ -24,8 +24,9 @@ _VOLATILE_CELL_KEYS = ("execution",)
 _VOLATILE_PAPERMILL_KEYS = ("start_time", "end_time", "duration", "input_path", "output_path")
 
 _CODE_TOGGLE = """<style>
-.jp-Cell-inputWrapper, .jp-InputArea {display: none;}
-body.ladder-show-code .jp-Cell-inputWrapper, body.ladder-show-code .jp-InputArea {display: flex;}
+.jp-CodeCell .jp-Cell-inputWrapper, .jp-CodeCell .jp-InputArea {display: none;}
+body.ladder-show-code .jp-CodeCell .jp-Cell-inputWrapper,
+body.ladder-show-code .jp-CodeCell .jp-InputArea {display: flex;}
 #ladder-code-toggle {position: fixed; top: 0.6em; right: 0.6em; z-index: 10;}
 </style>
 <script>

@@ -316,8 +316,11 @@ class PymcRung(Rung):
 
     @property
     def stored_variables(self) -> list[str]:
-        # Free variables, and deterministics that are not per row (mu would double the trace).
-        names = super().stored_variables
+        """Free variables and deterministics, but not the expected value of each row (it
+        would double the trace); a rung fitted to sites keeps its per-site effects."""
+        names = [v.name for v in self.model.free_RVs + self.model.deterministics]
+        if self.builder.level == "rows":
+            names = [n for n in names if n in super().stored_variables]
         return [n for n in names if n != self.builder.expected]
 
     def posterior_predictive(self, idata, n_draws: int, seed: int) -> np.ndarray:

@@ -147,9 +147,9 @@ class DatasetReport:
             rows[f"participants ({self.spec['participant']})"] = record["participants"]
         contrast = record.get("contrast")
         if contrast:
-            rows["treatment effect"] = (
-                f"{contrast['column']}: {contrast['treatment']} minus {contrast['control']}"
-            )
+            labels = (self.spec.get("replication") or {}).get("labels")
+            control, treated = labels or (contrast["control"], contrast["treatment"])
+            rows["treatment effect"] = f"{contrast['column']}: {treated} minus {control}"
         return pd.DataFrame({"value": {k: str(v) for k, v in rows.items()}})
 
     def clustering(self) -> pd.DataFrame | None:

@@ -1,0 +1,282 @@
+"""Your own study, by config alone: a minimal config file that replaces every dataset runs
+end to end from each file type studies publish (written here: semicolons with decimal
+commas, Excel, SPSS with value labels, Stata, Parquet), with a string-coded treatment and
+sites named with spaces and non-ASCII letters; the scaffold writes a config that runs as
+it is; a minimal block gives a cluster job the same params as its explicit form."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import COMPILE_CACHE, PROJECT, copy_workflow, snakemake
+
+pytestmark = pytest.mark.workflow
+
+RUN = PROJECT / "workflow" / "bin" / "run-pipeline"
+SITES = ["Zürich Lab", "São Paulo", "Köln", "Łódź 2"]
+
+
+def study(rows: int = 160) -> pd.DataFrame:
+    """Four labs, participants rating two items each, a pen held two ways."""
+    rng = np.random.default_rng(7)
+    people = rows // 2
+    lab = rng.integers(0, 4, people)
+    pen = rng.integers(0, 2, people)
+    person = rng.normal(0, 0.8, people)
+    frame = pd.DataFrame(
+        {
+            "Subject ID": np.repeat(np.arange(1, people + 1), 2),
+            "Lab": np.repeat([SITES[i] for i in lab], 2),
+            "Pen": np.repeat(np.where(pen == 1, "teeth", "lips"), 2),
+            "Item": np.tile(["A", "B"], people),
+        }
+    )
+    frame["Rating"] = np.round(
+        4 + 0.3 * np.repeat(pen, 2) + np.repeat(person, 2) + rng.normal(0, 1, rows), 2
+    )
+    return frame
+
+
+def write_files(folder: Path) -> dict[str, Path]:
+    import pyreadstat
+
+    folder.mkdir(parents=True, exist_ok=True)
+    data = study()
+    files = {
+        "csv": folder / "study.csv",
+        "xlsx": folder / "study.xlsx",
+        "sav": folder / "study.sav",
+    }
+    data.to_csv(files["csv"], sep=";", decimal=",", index=False)
+    data.to_excel(files["xlsx"], sheet_name="ratings", index=False)
+    coded = data.rename(columns={"Subject ID": "subject"}).assign(
+        Lab=data["Lab"].map({site: i for i, site in enumerate(SITES, 1)}).astype(float),
+        Pen=data["Pen"].map({"lips": 1.0, "teeth": 2.0}),
+    )
+    pyreadstat.write_sav(
+        coded,
+        files["sav"],
+        variable_value_labels={
+            "Lab": {float(i): site for i, site in enumerate(SITES, 1)},
+            "Pen": {1.0: "lips", 2.0: "teeth"},
+        },
+    )
+    files["dta"] = folder / "study.dta"
+    pyreadstat.write_dta(data.rename(columns={"Subject ID": "subject"}), files["dta"])
+    files["parquet"] = folder / "study.parquet"
+    data.to_parquet(files["parquet"])
+    return files
+
+
+def minimal_block(path: Path, **read) -> dict:
+    """The dataset block a researcher writes: about fifteen lines of YAML."""
+    subject = "subject" if path.suffix in (".sav", ".dta") else "Subject ID"
+    block = {
+        "source": {"path": str(path), **({"read": read} if read else {})},
+        "rename": {subject: "participant", "Lab": "lab", "Pen": "pen", "Rating": "rating"},
+        "columns": {
+            "participant": "category",
+            "lab": "category",
+            "pen": "category",
+            "rating": "number",
+        },
+        "site": "lab",
+        "models": {"random_intercept": {"formula": "rating ~ pen + (1|lab)"}},
+    }
+    return block
+
+
+def own_config(files: dict[str, Path]) -> dict:
+    csv = minimal_block(files["csv"], sep=";", decimal=",")
+    csv["participant"] = "participant"
+    csv["replication"] = {
+        "treatment": "pen",
+        "contrast": ["lips", "teeth"],
+        "original": {"citation": "a pen study", "effect": 0.8, "se": 0.3, "n1": 30, "n2": 30},
+    }
+    csv["models"]["participant"] = {"formula": "rating ~ pen + (pen|lab) + (1|lab:participant)"}
+    return {
+        "default_datasets": False,
+        "preset": "smoke",
+        "datasets": {
+            "semicolons": csv,
+            "excel": minimal_block(files["xlsx"], sheet="ratings"),
+            "spss": minimal_block(files["sav"]),
+            "stata": minimal_block(files["dta"]),
+            "arrow": minimal_block(files["parquet"]),
+        },
+    }
+
+
+def run_pipeline(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """The README's command (`make run CONFIG=...` calls this wrapper)."""
+    command = [
+        str(RUN),
+        "--workflow-profile",
+        "workflow/profiles/default",
+        "--cores",
+        "2",
+        "--set-threads",
+        "fit=1",
+        "loo=1",
+        *args,
+        "--config",
+        f"compile_cache={COMPILE_CACHE}",
+    ]
+    return subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=1500)
+
+
+def test_a_minimal_config_replacing_every_dataset_runs_from_each_file_type(tmp_path):
+    workdir = copy_workflow(tmp_path / "run")
+    files = write_files(tmp_path / "files")
+    config = tmp_path / "mine.yaml"
+    config.write_text(yaml.safe_dump(own_config(files), allow_unicode=True, sort_keys=False))
+    result = run_pipeline(workdir, "--configfile", str(config))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert not (workdir / "results/rrr").exists()  # the shipped datasets are not run
+    tables = {}
+    for name in ("semicolons", "excel", "spss", "stata", "arrow"):
+        table = pd.read_parquet(workdir / f"data/processed/{name}.parquet")
+        tables[name] = table
+        assert len(table) == 160 and set(table["lab"].astype(str)) == set(SITES), name
+        assert table["pen"].tolist() == (study()["Pen"] == "teeth").astype(int).tolist(), name
+        np.testing.assert_allclose(table["rating"], study()["Rating"])
+        assert (workdir / f"reports/{name}.html").exists()
+        raw = next((workdir / "data/raw").glob(f"{name}.*"))
+        assert (
+            raw.suffix
+            == {
+                "semicolons": ".csv",
+                "excel": ".xlsx",
+                "spss": ".sav",
+                "stata": ".dta",
+                "arrow": ".parquet",
+            }[name]
+        )
+    # The same data, read from five formats, gave the same fits.
+    summaries = [
+        pd.read_parquet(workdir / f"results/{n}/random_intercept/summary.parquet") for n in tables
+    ]
+    for summary in summaries[1:]:
+        pd.testing.assert_frame_equal(summary, summaries[0])
+    verdict = json.loads((workdir / "results/semicolons/replication.json").read_text())
+    assert "pen (teeth minus lips)" in verdict["verdict"]
+    assert verdict["original"]["citation"] == "a pen study"
+    page = (workdir / "reports/semicolons.html").read_text()
+    assert "a pen study" in page and "Strack" not in page
+    index = (workdir / "reports/index.html").read_text()
+    assert 'href="semicolons.html"' in index and 'href="rrr.html"' not in index
+    print(f"config ({len(config.read_text().splitlines())} lines):\n{config.read_text()}")
+
+
+def test_a_config_that_adds_a_dataset_keeps_the_shipped_ones(tmp_path):
+    workdir = copy_workflow(tmp_path / "run")
+    files = write_files(tmp_path / "files")
+    config = tmp_path / "more.yaml"
+    config.write_text(
+        yaml.safe_dump({"preset": "smoke", "datasets": {"mine": minimal_block(files["parquet"])}})
+    )
+    plan = snakemake(workdir, "--dry-run", "--configfile", str(config))
+    for report in ("reports/mine.html", "reports/rrr.html", "reports/linear.html"):
+        assert report in plan.stdout
+    result = run_pipeline(workdir, "--configfile", str(config), "reports/mine.html")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_the_scaffold_writes_a_config_that_runs(tmp_path):
+    workdir = copy_workflow(tmp_path / "run")
+    files = write_files(tmp_path / "files")
+    out = tmp_path / "scaffolded.yaml"
+    made = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ladder-new-dataset"),
+            str(files["sav"]),
+            "pens",
+            "--outcome",
+            "Rating",
+            "--treatment",
+            "Pen",
+            "--original-effect",
+            "0.8",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    written = yaml.safe_load(out.read_text())
+    block = written["datasets"]["pens"]
+    assert block["site"] == "lab" and block["participant"] == "subject"
+    assert block["columns"]["pen"] == "category" and block["replication"]["contrast"] == [
+        "lips",
+        "teeth",
+    ]
+    assert set(block["models"]) == {"fixed", "random_intercept", "random_slope", "participant"}
+    text = out.read_text().replace(
+        "default_datasets: false", "default_datasets: false\npreset: smoke"
+    )
+    out.write_text(text)
+    result = run_pipeline(workdir, "--configfile", str(out), "results/pens/loo.parquet")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_a_cluster_job_gets_the_params_of_the_explicit_form(tmp_path):
+    """The job is run the way a cluster job runs (Snakemake's remote mode: the workflow
+    parsed again in the job's own process, params computed there) from a minimal block;
+    its fit records the hash of its params, which must equal the explicit form's."""
+    from test_config import EXPLICIT, MINIMAL
+
+    workdir = copy_workflow(tmp_path / "run")
+    data = tmp_path / "mine.csv"
+    rng = np.random.default_rng(0)
+    pd.DataFrame(
+        {"y": rng.normal(size=60), "x": rng.normal(size=60), "lab": np.repeat(list("abc"), 20)}
+    ).to_csv(data, index=False)
+    hashes = {}
+    for form, block in (("minimal", MINIMAL), ("explicit", EXPLICIT)):
+        block = json.loads(json.dumps(block))
+        block["source"] = {"path": str(data)}
+        config = tmp_path / f"{form}.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {"default_datasets": False, "preset": "smoke", "datasets": {"mine": block}}
+            )
+        )
+        snakemake(workdir, "--configfile", str(config), "data/processed/mine.parquet")
+        remote = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "snakemake",
+                "--mode",
+                "remote",
+                "--target-jobs",
+                "fit:dataset=mine,model=fixed",
+                "--allowed-rules",
+                "fit",
+                "--cores",
+                "2",
+                "--configfile",
+                str(config),
+                "--config",
+                f"compile_cache={COMPILE_CACHE}",
+            ],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env={**os.environ, "SNAKEMAKE_PROFILE": ""},
+        )
+        assert remote.returncode == 0, remote.stderr[-3000:]
+        diagnostics = json.loads((workdir / "results/mine/fixed/diagnostics.json").read_text())
+        hashes[form] = diagnostics["config_sha256"]
+        (workdir / "results/mine/fixed/diagnostics.json").unlink()
+    assert hashes["minimal"] == hashes["explicit"]

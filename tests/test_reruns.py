@@ -1,0 +1,215 @@
+"""Results follow the code, the config and the data: every edit reruns exactly what it
+affects, and nothing shows a result its inputs no longer support."""
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from replication_ladder import dependencies
+from replication_ladder.runtime import ENTRY_POINTS, entry_module
+
+from conftest import PIPELINE_THREADS, linked_copy, snakemake, write_config
+
+pytestmark = pytest.mark.workflow
+
+
+def planned(workdir: Path, *targets: str) -> dict[str, int]:
+    """Jobs a dry run plans, per rule."""
+    dry = snakemake(workdir, "--dry-run", "--quiet", "rules", *targets)
+    counts = {}
+    for line in dry.stdout.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[1].isdigit() and words[0] not in ("total", "job"):
+            counts[words[0]] = int(words[1])
+    return counts
+
+
+def downstream(workdir: Path) -> dict[str, set[str]]:
+    """Every rule's descendants in the rule graph."""
+    dot = snakemake(workdir, "--rulegraph").stdout
+    names = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)"', dot, re.M))
+    edges = [(names[a], names[b]) for a, b in re.findall(r"^\s*(\d+) -> (\d+)", dot, re.M)]
+    below = {name: set() for name in names.values()}
+    changed = True
+    while changed:
+        changed = False
+        for upstream, child in edges:
+            new = {child} | below[child]
+            if not new <= below[upstream]:
+                below[upstream] |= new
+                changed = True
+    return below
+
+
+def rules_running(module_file: Path, workdir: Path) -> set[str]:
+    """The rules whose code (entry point, runtime, a report's notebook) includes a file."""
+    running = set()
+    for rule in ENTRY_POINTS:
+        files = set(dependencies.module_closure(entry_module(rule)))
+        files |= set(dependencies.module_closure("replication_ladder.runtime"))
+        notebook = {"report": "report.ipynb", "sbc_report": "sbc.ipynb"}.get(rule)
+        if notebook:
+            files |= set(dependencies.notebook_closure(workdir / "workflow/notebooks" / notebook))
+        if module_file in files:
+            running.add(rule)
+    return running
+
+
+def edited(path: Path, text: str = "\n# an edit\n") -> None:
+    """Replace a (possibly hard-linked) file by an edited copy with a newer mtime."""
+    content = path.read_text() + text
+    path.unlink()
+    path.write_text(content)
+    later = time.time() + 5
+    os.utime(path, (later, later))
+
+
+def test_every_module_edit_reruns_exactly_the_jobs_that_run_it(pipeline, tmp_path):
+    """For each module of the package: append a comment, dry-run, and the plan holds every
+    job of the rules that run it and their descendants, nothing else, and at least one
+    job. (Rules outside the default target, the calibration's, are left out.)"""
+    copy = linked_copy(pipeline, tmp_path / "run")
+    assert planned(copy) == {}, "the copy of the finished run is up to date"
+    below = downstream(copy)
+    all_jobs = planned(copy, "--forceall")
+    package = copy / "workflow" / "replication_ladder"
+    failures = []
+    for name in dependencies.package_modules():
+        original = dependencies.module_file(name)
+        path = package / original.relative_to(dependencies.PACKAGE_DIR)
+        running = rules_running(original, copy) & set(all_jobs)
+        expected = running | {child for rule in running for child in below[rule]}
+        if not expected:  # run only by the Snakefile (params) or by `make sbc`
+            continue
+        backup = path.read_bytes()
+        stat = path.stat()
+        edited(path)
+        plan = planned(copy)
+        path.unlink()
+        path.write_bytes(backup)
+        os.utime(path, (stat.st_atime, stat.st_mtime))
+        if set(plan) != expected or any(plan[rule] != all_jobs[rule] for rule in running):
+            failures.append(f"{name}: planned {plan}, expected rules {sorted(expected)}")
+    assert not failures, "\n".join(failures)
+
+
+def test_editing_the_template_reruns_only_the_reports(pipeline, tmp_path):
+    copy = linked_copy(pipeline, tmp_path / "run")
+    edited(copy / "workflow/notebooks/report.ipynb", "")
+    template = copy / "workflow/notebooks/report.ipynb"
+    notebook = json.loads(template.read_text())
+    notebook["cells"].append(
+        {"cell_type": "markdown", "id": "added", "metadata": {}, "source": ["An edit."]}
+    )
+    template.write_text(json.dumps(notebook))
+    reported = len(list((pipeline / "reports").glob("*.ipynb")))
+    assert planned(copy) == {"report": reported, "report_index": 1, "all": 1}
+
+
+def test_a_dataset_without_its_verdict_shows_none_in_the_index(pipeline, tmp_path):
+    """Drop the RRR's replication block: the index is rebuilt from declared inputs only,
+    and the old replication.json still on disk is not shown."""
+    copy = linked_copy(pipeline, tmp_path / "run")
+    config_path = copy / "config/config.yaml"
+    import yaml
+
+    config = yaml.safe_load(config_path.read_text())
+    config["datasets"]["rrr"]["replication"] = None
+    config["datasets"]["rrr"]["models"] = {"fixed": config["datasets"]["rrr"]["models"]["fixed"]}
+    config_path.unlink()
+    write_config(copy, config)
+    old_verdict = json.loads((copy / "results/rrr/replication.json").read_text())["verdict"]
+    snakemake(copy, *PIPELINE_THREADS, "reports/index.html")
+    index = (copy / "reports/index.html").read_text()
+    assert (copy / "results/rrr/replication.json").exists()  # still on disk, not shown
+    row = re.search(r'<tr><td><a href="rrr.html">rrr</a></td><td>(.*?)</td>', index).group(1)
+    assert row == "" and old_verdict.split(":")[0] not in index
+
+
+def test_a_local_file_is_an_input_of_its_fetch(workflow_copy, tmp_path):
+    """Pinned, an edited file fails its checksum naming the file and both hashes;
+    unpinned, it reruns everything downstream of it."""
+    import hashlib
+
+    source = tmp_path / "study.csv"
+    source.write_text("x,y\n" + "\n".join(f"{i},{2 * i + (i % 3)}" for i in range(30)) + "\n")
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    study = {
+        "source": {"path": str(source), "sha256": digest},
+        "columns": {"x": "number", "y": "number"},
+        "models": {"line": {"formula": "y ~ x"}},
+    }
+    write_config(
+        workflow_copy, {"default_datasets": False, "preset": "smoke", "datasets": {"study": study}}
+    )
+    snakemake(workflow_copy, "data/processed/study.parquet")
+    source.write_text(source.read_text() + "31,64\n")
+    failed = snakemake(workflow_copy, "data/processed/study.parquet", check=False)
+    assert failed.returncode != 0
+    actual = hashlib.sha256(source.read_bytes()).hexdigest()
+    output = failed.stdout + failed.stderr
+    assert f"expected {digest}, got {actual}" in output and str(source) in output
+
+    study["source"] = {"path": str(source)}  # unpinned
+    write_config(
+        workflow_copy, {"default_datasets": False, "preset": "smoke", "datasets": {"study": study}}
+    )
+    snakemake(workflow_copy, "results/study/line/summary.parquet", "--set-threads", "fit=1")
+    record = json.loads((workflow_copy / "data/processed/study.json").read_text())
+    assert record["raw_sha256"] == actual and not record["pinned"]
+    assert any("not pinned" in warning for warning in record["warnings"])
+    log = (workflow_copy / "logs/fetch_data/study.csv.log").read_text()
+    assert "not pinned" in log and actual in log
+    edited(source, "32,66\n")
+    plan = planned(workflow_copy, "results/study/line/summary.parquet")
+    assert plan == {"fetch_data": 1, "validate_data": 1, "fit": 1}
+
+
+def test_a_failure_a_retry_cannot_fix_is_not_recomputed(workflow_copy, rrr_mirror):
+    """strict_convergence and five tuning steps: the fit fails with a ConvergenceError.
+    With two retries, the second and third attempts fail at once, naming the first's
+    reason, and the log keeps every attempt's lines."""
+    config = {
+        "mirror": rrr_mirror,
+        "strict_convergence": "true",
+        "datasets": "{logit: {models: {wide_priors: {sampling: {draws: 30, tune: 5, chains: 2}}}}}",
+    }
+    result = snakemake(
+        workflow_copy,
+        "results/logit/wide_priors/summary.parquet",
+        "--retries",
+        "2",
+        config=config,
+        check=False,
+    )
+    assert result.returncode != 0
+    log = (workflow_copy / "logs/fit/logit/wide_priors.log").read_text()
+    assert [line for line in log.splitlines() if line.startswith("=== attempt")] == [
+        "=== attempt 1 of fit(dataset=logit, model=wide_priors) ===",
+        "=== attempt 2 of fit(dataset=logit, model=wide_priors) ===",
+        "=== attempt 3 of fit(dataset=logit, model=wide_priors) ===",
+    ]
+    assert log.count("NUTS") <= 1 and log.count("Formula:") == 1  # sampled once only
+    assert "(attempt 3 not run: attempt 2 failed alike)" in log
+    assert "logit/wide_priors did not converge" in result.stderr
+
+
+def test_loo_jobs_that_may_refit_are_sized_like_fits(workflow_copy, rrr_mirror):
+    dry = snakemake(
+        workflow_copy, "--dry-run", "results/rrr/loo.parquet", config={"mirror": rrr_mirror}
+    )
+    loo_jobs = re.findall(
+        r"rule loo:\n(?:    .*\n)*?    threads: (\d+)\n    resources: ([^\n]*)", dry.stdout
+    )
+    assert loo_jobs and all(int(threads) == 4 for threads, _ in loo_jobs)
+    none = snakemake(
+        workflow_copy,
+        "--dry-run",
+        "results/rrr/loo.parquet",
+        config={"mirror": rrr_mirror, "loo": "{remedy: none}"},
+    )
+    assert "threads: 4" not in none.stdout.split("rule loo:")[1].split("rule ")[0]
