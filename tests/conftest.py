@@ -28,6 +28,10 @@ from replication_ladder.runtime import configure_environment  # noqa: E402
 configure_environment(1, COMPILE_CACHE)
 RRR_SHA256 = "66fc4acb116fedfba86e3b4826aa516e2cb4a95919ded846a61d0a4fea054da4"
 CONFIG = yaml.safe_load((PROJECT / "config" / "config.yaml").read_text())
+# The global seed of every test that samples: LADDER_TEST_SEED=N reruns them under
+# another (the seed sweep of the README's "Reproducibility").
+SEED = int(os.environ.get("LADDER_TEST_SEED", CONFIG["seed"]))
+CONFIG["seed"] = SEED
 # The smoke preset's sampling: what a quick test may sample (tests/tiers.py enforces it).
 SMOKE = CONFIG["presets"]["smoke"]["sampling"]
 

@@ -18,6 +18,8 @@ from scipy import stats
 from replication_ladder import bayes_factors as bf
 from replication_ladder import equivalence
 
+from conftest import SEED
+
 N, YBAR, TAU0 = 100, 0.05, 12.0  # data like a null replication; a wide fitted prior
 SE = 1 / math.sqrt(N)
 FITTED = {"dist": "Normal", "mu": 0.0, "sigma": TAU0}
@@ -124,7 +126,7 @@ def test_sampled_draws_give_the_closed_form_too():
         tune=1000,
         chains=4,
         nuts_sampler="nutpie",
-        random_seed=5,
+        random_seed=SEED,
         progressbar=False,
         model=model,
     )

@@ -129,6 +129,15 @@ def test_default_datasets_false_keeps_only_the_configs_own():
     assert "mine" in Ladder(config).datasets and "rrr" in Ladder(config).datasets
 
 
+def test_default_datasets_false_that_drops_everything_says_what_the_key_is_for(tmp_path):
+    """config/config.yaml itself with the key: every dataset is a shipped one."""
+    own = tmp_path / "config.yaml"
+    own.write_text(yaml.safe_dump({"datasets": {"mine": MINIMAL}}))
+    config = {"default_datasets": False, "datasets": {"mine": copy.deepcopy(MINIMAL)}}
+    with pytest.raises(ConfigError, match=r"dropped every dataset \(mine\).*--configfile"):
+        Ladder(config, shipped_config=own)
+
+
 def test_schema_defaults_match_the_shipped_config():
     """config/config.yaml writes out the defaults the schema gives (nothing diverges)."""
     explicit = config_copy()

@@ -76,7 +76,7 @@ def kill_when(process: subprocess.Popen, condition, timeout: float = 600) -> boo
     return False
 
 
-def finish(workdir: Path, *targets: str, config: dict) -> None:
+def finish_run(workdir: Path, *targets: str, config: dict) -> None:
     run = start_run(workdir, *targets, config=config)
     assert run.wait(timeout=1800) == 0, "the rerun did not finish the run"
 
@@ -109,7 +109,7 @@ def test_killed_in_the_middle_of_a_fit(workflow_copy, rrr_mirror):
     assert not (fit_dir / "posterior.nc").exists()
     assert not (fit_dir / "summary.parquet").exists()
     assert list((workflow_copy / ".snakemake/locks").iterdir())  # left behind by the kill
-    finish(workflow_copy, target, config=config)
+    finish_run(workflow_copy, target, config=config)
     assert_fit_complete(fit_dir, chains=2, draws=100)
 
 
@@ -132,7 +132,7 @@ def test_killed_while_writing_the_posterior_file(workflow_copy, rrr_mirror):
         pytest.fail("never caught the posterior file being written")
     assert not (fit_dir / "posterior.nc").exists()
     assert list(fit_dir.glob(".posterior.nc.*.part"))  # the partial file, aside
-    finish(workflow_copy, target, config=config)
+    finish_run(workflow_copy, target, config=config)
     assert_fit_complete(fit_dir, chains=2, draws=1000)
 
 
@@ -148,7 +148,7 @@ def test_killed_while_rendering_a_report(pipeline, tmp_path):
     run = start_run(copy, target, config=config)
     assert kill_when(run, lambda: log.exists() and "Executing notebook" in log.read_text())
     assert not (copy / target).exists() and not (copy / "reports/rrr.ipynb").exists()
-    finish(copy, target, config=config)
+    finish_run(copy, target, config=config)
     notebook = json.loads((copy / "reports/rrr.ipynb").read_text())
     assert notebook["cells"] and (copy / target).read_bytes() == (pipeline / target).read_bytes()
 

@@ -16,33 +16,19 @@ from conftest import PIPELINE_THREADS, linked_copy, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
+SHORT = {"draws": 200, "tune": 200, "chains": 2}  # plumbing, not numbers
 
-def planned(workdir: Path, *targets: str) -> dict[str, int]:
+
+def planned(workdir: Path, *args: str) -> dict[str, int]:
     """Jobs a dry run plans, per rule."""
-    dry = snakemake(workdir, "--dry-run", "--quiet", "rules", *targets)
+    # --quiet takes several words: targets go before it.
+    dry = snakemake(workdir, *args, "--dry-run", "--quiet", "rules")
     counts = {}
     for line in dry.stdout.splitlines():
         words = line.split()
         if len(words) == 2 and words[1].isdigit() and words[0] not in ("total", "job"):
             counts[words[0]] = int(words[1])
     return counts
-
-
-def downstream(workdir: Path) -> dict[str, set[str]]:
-    """Every rule's descendants in the rule graph."""
-    dot = snakemake(workdir, "--rulegraph").stdout
-    names = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)"', dot, re.M))
-    edges = [(names[a], names[b]) for a, b in re.findall(r"^\s*(\d+) -> (\d+)", dot, re.M)]
-    below = {name: set() for name in names.values()}
-    changed = True
-    while changed:
-        changed = False
-        for upstream, child in edges:
-            new = {child} | below[child]
-            if not new <= below[upstream]:
-                below[upstream] |= new
-                changed = True
-    return below
 
 
 def rules_running(module_file: Path, workdir: Path) -> set[str]:
@@ -68,33 +54,64 @@ def edited(path: Path, text: str = "\n# an edit\n") -> None:
     os.utime(path, (later, later))
 
 
+def inputs_per_rule(workdir: Path) -> dict[str, set[str]]:
+    """Every input file of every job, the calibration's included, per rule (one dry run)."""
+    dry = snakemake(workdir, "all", "sbc_all", "--dry-run", "--forceall").stdout
+    inputs: dict[str, set[str]] = {}
+    for rule, files in re.findall(r"^(?:rule|checkpoint) (\w+):\n    input: ([^\n]*)", dry, re.M):
+        inputs.setdefault(rule, set()).update(files.split(", "))
+    return inputs
+
+
 def test_every_module_edit_reruns_exactly_the_jobs_that_run_it(pipeline, tmp_path):
-    """For each module of the package: append a comment, dry-run, and the plan holds every
-    job of the rules that run it and their descendants, nothing else, and at least one
-    job. (Rules outside the default target, the calibration's, are left out.)"""
+    """Every module of the package is an input of the jobs of exactly the rules that run
+    it (their entry module, the runtime, a report's notebook, and what those import, read
+    from the code with `ast`), as Snakemake's own plan of the whole DAG (calibration
+    included) lists them; and of at least one rule, unless only the planning process runs
+    it (the config, the resources, the dependencies: what they decide reaches the jobs as
+    params, which Snakemake's params trigger tracks) or the scaffold command.
+
+    Then edits, for the modules the issue found ignored (builders.py, psis.py) and the
+    one that reaches the most rules: appending a comment plans what a forced rerun of its
+    rules plans (those jobs and every job downstream; Snakemake's --forcerun is the
+    reference). Editing every module in turn would cost two dry runs each for the same
+    mechanism: the membership check above is the per-module part."""
     copy = linked_copy(pipeline, tmp_path / "run")
     assert planned(copy) == {}, "the copy of the finished run is up to date"
-    below = downstream(copy)
-    all_jobs = planned(copy, "--forceall")
+    inputs = inputs_per_rule(copy)
     package = copy / "workflow" / "replication_ladder"
+    outside_jobs = set().union(
+        *(
+            dependencies.module_closure(f"replication_ladder.{name}")
+            for name in ("config", "resources", "dependencies", "scaffold")
+        )
+    )
+    running: dict[Path, set[str]] = {}
     failures = []
     for name in dependencies.package_modules():
         original = dependencies.module_file(name)
-        path = package / original.relative_to(dependencies.PACKAGE_DIR)
-        running = rules_running(original, copy) & set(all_jobs)
-        expected = running | {child for rule in running for child in below[rule]}
-        if not expected:  # run only by the Snakefile (params) or by `make sbc`
-            continue
-        backup = path.read_bytes()
-        stat = path.stat()
+        relative = original.relative_to(dependencies.PACKAGE_DIR)
+        rules = rules_running(original, copy) & set(inputs)
+        reading = {
+            r for r, files in inputs.items() if f"workflow/replication_ladder/{relative}" in files
+        }
+        if reading != rules or not (rules or original in outside_jobs):
+            failures.append(f"{name}: an input of {sorted(reading)}, run by {sorted(rules)}")
+        running[package / relative] = rules
+    assert not failures, "\n".join(failures)
+    widest = max(running, key=lambda path: len(running[path]))
+    # Snakemake adds forced rules' jobs to the DAG: force only those of the default target.
+    default_rules = set(planned(copy, "--forceall"))
+    for path in (package / "builders.py", package / "psis.py", widest):
+        expected = planned(copy, "--forcerun", *sorted(running[path] & default_rules))
+        assert expected, f"{path.name} runs in no job of the default target"
+        backup, stat = path.read_bytes(), path.stat()
         edited(path)
         plan = planned(copy)
         path.unlink()
         path.write_bytes(backup)
         os.utime(path, (stat.st_atime, stat.st_mtime))
-        if set(plan) != expected or any(plan[rule] != all_jobs[rule] for rule in running):
-            failures.append(f"{name}: planned {plan}, expected rules {sorted(expected)}")
-    assert not failures, "\n".join(failures)
+        assert plan == expected, f"{path.name}: planned {plan}, expected {expected}"
 
 
 def test_editing_the_template_reruns_only_the_reports(pipeline, tmp_path):
@@ -123,7 +140,7 @@ def test_a_dataset_without_its_verdict_shows_none_in_the_index(pipeline, tmp_pat
     config_path.unlink()
     write_config(copy, config)
     old_verdict = json.loads((copy / "results/rrr/replication.json").read_text())["verdict"]
-    snakemake(copy, *PIPELINE_THREADS, "reports/index.html")
+    snakemake(copy, "reports/index.html", *PIPELINE_THREADS)
     index = (copy / "reports/index.html").read_text()
     assert (copy / "results/rrr/replication.json").exists()  # still on disk, not shown
     row = re.search(r'<tr><td><a href="rrr.html">rrr</a></td><td>(.*?)</td>', index).group(1)
@@ -143,9 +160,7 @@ def test_a_local_file_is_an_input_of_its_fetch(workflow_copy, tmp_path):
         "columns": {"x": "number", "y": "number"},
         "models": {"line": {"formula": "y ~ x"}},
     }
-    write_config(
-        workflow_copy, {"default_datasets": False, "preset": "smoke", "datasets": {"study": study}}
-    )
+    write_config(workflow_copy, {"sampling": SHORT, "datasets": {"study": study}})
     snakemake(workflow_copy, "data/processed/study.parquet")
     source.write_text(source.read_text() + "31,64\n")
     failed = snakemake(workflow_copy, "data/processed/study.parquet", check=False)
@@ -155,9 +170,7 @@ def test_a_local_file_is_an_input_of_its_fetch(workflow_copy, tmp_path):
     assert f"expected {digest}, got {actual}" in output and str(source) in output
 
     study["source"] = {"path": str(source)}  # unpinned
-    write_config(
-        workflow_copy, {"default_datasets": False, "preset": "smoke", "datasets": {"study": study}}
-    )
+    write_config(workflow_copy, {"sampling": SHORT, "datasets": {"study": study}})
     snakemake(workflow_copy, "results/study/line/summary.parquet", "--set-threads", "fit=1")
     record = json.loads((workflow_copy / "data/processed/study.json").read_text())
     assert record["raw_sha256"] == actual and not record["pinned"]
@@ -199,8 +212,14 @@ def test_a_failure_a_retry_cannot_fix_is_not_recomputed(workflow_copy, rrr_mirro
 
 
 def test_loo_jobs_that_may_refit_are_sized_like_fits(workflow_copy, rrr_mirror):
+    """A thread per chain (4), as a fit gets; eight cores so that none is capped."""
     dry = snakemake(
-        workflow_copy, "--dry-run", "results/rrr/loo.parquet", config={"mirror": rrr_mirror}
+        workflow_copy,
+        "--dry-run",
+        "--cores",
+        "8",
+        "results/rrr/loo.parquet",
+        config={"mirror": rrr_mirror},
     )
     loo_jobs = re.findall(
         r"rule loo:\n(?:    .*\n)*?    threads: (\d+)\n    resources: ([^\n]*)", dry.stdout
@@ -209,6 +228,8 @@ def test_loo_jobs_that_may_refit_are_sized_like_fits(workflow_copy, rrr_mirror):
     none = snakemake(
         workflow_copy,
         "--dry-run",
+        "--cores",
+        "8",
         "results/rrr/loo.parquet",
         config={"mirror": rrr_mirror, "loo": "{remedy: none}"},
     )

@@ -38,7 +38,7 @@ FIXTURE_TIERS = {
 CALL_TIERS = {
     "snakemake": "workflow",
     "start_run": "workflow",
-    "finish": "workflow",
+    "finish_run": "workflow",
     "local_slurm": "slurm",
     "check_pages": "browser",
 }

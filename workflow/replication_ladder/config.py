@@ -212,6 +212,13 @@ class Ladder:
             dropped = shipped_dataset_names(shipped_config) & set(config.get("datasets") or {})
             for name in dropped:
                 del config["datasets"][name]
+            if dropped and not config["datasets"]:
+                raise ConfigError(
+                    "default_datasets: false dropped every dataset "
+                    f"({', '.join(sorted(dropped))}): "
+                    f"they are those of {shipped_config}; the key is for a config file of your "
+                    "own, given with --configfile (make run CONFIG=...), beside that file"
+                )
             # The shipped calibration settings name shipped datasets: they go with them.
             config["sbc"]["datasets"] = [d for d in config["sbc"]["datasets"] if d not in dropped]
         validate_schema(config, schema_path)

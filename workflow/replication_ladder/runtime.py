@@ -6,7 +6,10 @@ The environment is set before the entry module (and with it numpy, PyTensor or N
 is imported, because thread pools and compile flags are read at import time.
 
 A job retried by Snakemake (the cluster profile retries twice, with more memory and
-time) appends to its log, so the earlier attempt's lines stay. A failure a retry cannot
+time) keeps the earlier attempts' lines in its log. Snakemake deletes a job's log before
+every attempt, so the lines live in a history file beside it (`.<log name>.attempts`)
+and the log is a second name (a hard link) for that file: an attempt killed by the
+scheduler loses nothing, and the next attempt appends to what is there. A failure a retry cannot
 fix (a config or data error, a fit that did not converge under strict_convergence) is
 marked in the log; the next attempt sees the mark and fails at once, naming it, instead
 of computing the same failure again.
@@ -83,11 +86,17 @@ def attempt_of(snakemake) -> int:
     return int(getattr(snakemake.resources, "attempt", 1) or 1)
 
 
+def attempts_file(log_path: Path) -> Path:
+    """The history of every attempt's lines, which Snakemake does not delete."""
+    return log_path.with_name(f".{log_path.name}.attempts")
+
+
 def previous_failure(log_path: Path) -> str | None:
     """The message of a deterministic failure the previous attempt marked in the log."""
-    if not log_path.exists():
+    history = attempts_file(log_path)
+    if not history.exists():
         return None
-    for line in reversed(log_path.read_text(errors="replace").splitlines()):
+    for line in reversed(history.read_text(errors="replace").splitlines()):
         if line.startswith(DETERMINISTIC):
             return line[len(DETERMINISTIC) :].strip()
         if line.startswith("=== attempt "):
@@ -97,7 +106,8 @@ def previous_failure(log_path: Path) -> str | None:
 
 def _redirect_output(log_path: Path, attempt: int):
     """Send fd 1 and 2 (Python and native libraries alike) to the job's log file: a
-    fresh log for a first attempt, appended for a retry.
+    fresh history for a first attempt, appended to for a retry, and the log another
+    name for it.
 
     Returns a handle on the original stderr for the one-line error the user sees.
     """
@@ -105,8 +115,11 @@ def _redirect_output(log_path: Path, attempt: int):
     terminal = os.fdopen(os.dup(2), "w", buffering=1)
     sys.stdout.flush()
     sys.stderr.flush()
+    history = attempts_file(log_path)
     mode = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if attempt > 1 else os.O_TRUNC)
-    fd = os.open(log_path, mode, 0o644)
+    fd = os.open(history, mode, 0o644)
+    log_path.unlink(missing_ok=True)
+    os.link(history, log_path)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)

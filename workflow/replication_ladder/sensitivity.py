@@ -35,7 +35,22 @@ def power_scaling(idata, parameters: list[str]) -> Sensitivity:
     names = [name for name in parameters if not _group_level(name)]
     if not names or "log_prior" not in idata or not idata["log_prior"].data_vars:
         return Sensitivity(pd.DataFrame(columns=COLUMNS).rename_axis("parameter"))
-    table = psense_summary(idata, var_names=names, threshold=THRESHOLD, round_to=6)
+    try:
+        table = psense_summary(idata, var_names=names, threshold=THRESHOLD, round_to=6)
+    except ValueError as error:
+        # Degenerate draws (a chain stuck at one value) leave no tail to smooth; the
+        # convergence diagnostics report the fit itself.
+        log.warning("power-scaling sensitivity not computed: %s", error)
+        return Sensitivity(
+            pd.DataFrame(
+                {
+                    "prior": float("nan"),
+                    "likelihood": float("nan"),
+                    "diagnosis": f"not computed: {error}",
+                },
+                index=pd.Index(names, name="parameter"),
+            )
+        )
     table.index.name = "parameter"
     table = table[COLUMNS].astype({"prior": "float64", "likelihood": "float64", "diagnosis": "str"})
     for name, row in table[table["diagnosis"] != "✓"].iterrows():
