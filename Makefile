@@ -29,6 +29,7 @@ ifdef PRESET
 PAIRS += preset=$(PRESET)
 endif
 PAIR_ARGS := $(if $(strip $(PAIRS)),--config $(strip $(PAIRS)))
+# --configfile and --config take several words: they come after any target in ARGS.
 CONFIG_FILE := $(if $(CONFIG),--configfile $(CONFIG))
 # The test command: every tier, the slowest tests named at the end.
 PYTEST := $(PYTHON) -m pytest --durations=15
@@ -44,12 +45,12 @@ setup-test: setup
 
 # An interrupted run (kill -9, power cut) is finished by running the same command again.
 run: setup
-	workflow/bin/run-pipeline --workflow-profile $(PROFILE) --cores $(CORES) $(CONFIG_FILE) $(ARGS) $(PAIR_ARGS)
+	workflow/bin/run-pipeline --workflow-profile $(PROFILE) --cores $(CORES) $(ARGS) $(CONFIG_FILE) $(PAIR_ARGS)
 
 # Simulation-based calibration of the rungs in the config's `sbc` (a Snakemake target,
 # so PROFILE=workflow/profiles/slurm and PRESET=sbc compose with it).
 sbc: setup
-	workflow/bin/run-pipeline --workflow-profile $(PROFILE) --cores $(CORES) $(CONFIG_FILE) sbc_all $(ARGS) $(PAIR_ARGS)
+	workflow/bin/run-pipeline --workflow-profile $(PROFILE) --cores $(CORES) sbc_all $(ARGS) $(CONFIG_FILE) $(PAIR_ARGS)
 
 new-dataset: setup
 	@test -n "$(FILE)" -a -n "$(NAME)" || { echo "usage: make new-dataset FILE=path NAME=name [NEW_ARGS='--treatment T --site S']"; exit 2; }

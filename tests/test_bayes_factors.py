@@ -98,6 +98,17 @@ def test_the_replication_bayes_factor_matches_the_closed_form(fitted, original):
     assert estimate["bf01"] == pytest.approx(math.exp(estimate["log_bf01"]))
 
 
+def test_reweighting_to_the_fitted_prior_changes_nothing():
+    """A test prior equal to the fitted one (a config may say so) gives equal weights:
+    the fitted BF01 exactly, every draw effective, no tail to fit a Pareto k to."""
+    draws = exact_draws(5000)
+    result = bf.savage_dickey(draws, FITTED)
+    same = bf.reweighted_log_bf01(draws, FITTED, result["log_bf01"], FITTED)
+    assert same["log_bf01"] == pytest.approx(result["log_bf01"], abs=1e-12)
+    assert same["pareto_k"] == 0.0 and same["weights_ess"] == pytest.approx(5000)
+    assert same["reliable"]
+
+
 def test_a_prior_far_from_the_draws_is_flagged_unreliable():
     """A prior much narrower than the posterior rests on the few draws near its centre:
     the weights' effective number of draws says so (their Pareto k cannot: the weights are

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import PROJECT, SNAKEMAKE
 
 BIN = Path(sys.executable).parent
@@ -28,6 +30,7 @@ def test_snakefmt():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.workflow
 def test_snakemake_lint():
     result = run(*SNAKEMAKE, "--lint", "--workflow-profile", "none")
     assert result.returncode == 0, result.stdout + result.stderr

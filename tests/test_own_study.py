@@ -119,6 +119,7 @@ def run_pipeline(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     """The README's command (`make run CONFIG=...` calls this wrapper)."""
     command = [
         str(RUN),
+        *args,  # first: targets after an option that takes several words would join it
         "--workflow-profile",
         "workflow/profiles/default",
         "--cores",
@@ -126,7 +127,6 @@ def run_pipeline(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         "--set-threads",
         "fit=1",
         "loo=1",
-        *args,
         "--config",
         f"compile_cache={COMPILE_CACHE}",
     ]
@@ -146,7 +146,9 @@ def test_a_minimal_config_replacing_every_dataset_runs_from_each_file_type(tmp_p
         table = pd.read_parquet(workdir / f"data/processed/{name}.parquet")
         tables[name] = table
         assert len(table) == 160 and set(table["lab"].astype(str)) == set(SITES), name
-        assert table["pen"].tolist() == (study()["Pen"] == "teeth").astype(int).tolist(), name
+        # The replication's treatment is coded by its contrast; elsewhere pen stays text.
+        pens = (study()["Pen"] == "teeth").astype(int) if name == "semicolons" else study()["Pen"]
+        assert table["pen"].astype(pens.dtype).tolist() == pens.tolist(), name
         np.testing.assert_allclose(table["rating"], study()["Rating"])
         assert (workdir / f"reports/{name}.html").exists()
         raw = next((workdir / "data/raw").glob(f"{name}.*"))
@@ -160,12 +162,10 @@ def test_a_minimal_config_replacing_every_dataset_runs_from_each_file_type(tmp_p
                 "arrow": ".parquet",
             }[name]
         )
-    # The same data, read from five formats, gave the same fits.
-    summaries = [
-        pd.read_parquet(workdir / f"results/{n}/random_intercept/summary.parquet") for n in tables
-    ]
-    for summary in summaries[1:]:
-        pd.testing.assert_frame_equal(summary, summaries[0])
+    # The same data and block, read from four formats, gave the same table (each fit has
+    # its own seed, derived from the dataset's name, so fits differ by Monte Carlo error).
+    for name in ("excel", "spss", "stata"):
+        pd.testing.assert_frame_equal(tables[name], tables["arrow"], check_categorical=False)
     verdict = json.loads((workdir / "results/semicolons/replication.json").read_text())
     assert "pen (teeth minus lips)" in verdict["verdict"]
     assert verdict["original"]["citation"] == "a pen study"
@@ -186,7 +186,7 @@ def test_a_config_that_adds_a_dataset_keeps_the_shipped_ones(tmp_path):
     plan = snakemake(workdir, "--dry-run", "--configfile", str(config))
     for report in ("reports/mine.html", "reports/rrr.html", "reports/linear.html"):
         assert report in plan.stdout
-    result = run_pipeline(workdir, "--configfile", str(config), "reports/mine.html")
+    result = run_pipeline(workdir, "reports/mine.html", "--configfile", str(config))
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -224,7 +224,7 @@ def test_the_scaffold_writes_a_config_that_runs(tmp_path):
         "default_datasets: false", "default_datasets: false\npreset: smoke"
     )
     out.write_text(text)
-    result = run_pipeline(workdir, "--configfile", str(out), "results/pens/loo.parquet")
+    result = run_pipeline(workdir, "results/pens/loo.parquet", "--configfile", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -250,7 +250,7 @@ def test_a_cluster_job_gets_the_params_of_the_explicit_form(tmp_path):
                 {"default_datasets": False, "preset": "smoke", "datasets": {"mine": block}}
             )
         )
-        snakemake(workdir, "--configfile", str(config), "data/processed/mine.parquet")
+        snakemake(workdir, "data/processed/mine.parquet", "--configfile", str(config))
         remote = subprocess.run(
             [
                 sys.executable,

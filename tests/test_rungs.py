@@ -50,7 +50,8 @@ def test_row_data_live_in_shared_containers():
     assert all(len(v) == (len(data) + 1) // 2 for k, v in half.items() if k in rung.full_rows)
 
 
-@pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
+# PyMC's own sampler compiles C code, about 90 s on a cold cache: not for the quick tier.
+@pytest.mark.parametrize("sampler", ["nutpie", pytest.param("pymc", marks=pytest.mark.sampling)])
 def test_a_refit_with_swapped_rows_draws_what_a_fresh_compile_draws(sampler):
     """The same model structure, compiled once and given other rows, against the model
     compiled afresh with those rows from the start: the same seed, the same draws."""

@@ -130,3 +130,21 @@ def test_sbc_settings_come_from_the_config():
     assert ladder.sbc_batches() == 2
     config["preset"] = "sbc"
     assert Ladder(config).sbc()["replicates"] == 500 and SMOKE["chains"] == 2
+
+
+def test_the_uniformity_test_runs_in_a_fresh_process():
+    """A job imports only what its module imports: ArviZ's accessor must be registered by
+    the calibration's own code, not by an import some other test made first."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, pandas as pd\n"
+        "from replication_ladder import sbc\n"
+        "ranks = pd.DataFrame({'replicate': range(20), 'draws_ranked': 99, 'divergences': 0,\n"
+        "    'max_r_hat': 1.0, 'min_ess_bulk': 100.0, 'a': np.arange(0, 100, 5)})\n"
+        "print(sbc.uniformity(ranks, seed=1)['parameters']['a'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert 0 <= float(result.stdout) <= 1

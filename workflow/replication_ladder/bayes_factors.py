@@ -108,7 +108,9 @@ def reweighted_log_bf01(
     log_z = float(logsumexp(log_ratio) - math.log(draws.size))
     finite = np.isfinite(log_ratio)
     pareto_k = float("nan")
-    if finite.sum() >= 25:
+    if finite.all() and np.ptp(log_ratio) < 1e-12:
+        pareto_k = 0.0  # the same prior (in the draws' range): equal weights, no tail
+    elif finite.sum() >= 25:
         _, k = psis_log_weights(-log_ratio[finite][:, None], r_eff=1.0)
         pareto_k = float(k[0])
     log_bf01 = fitted_log_bf01 - log_z

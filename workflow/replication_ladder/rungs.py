@@ -138,9 +138,11 @@ class Rung(ABC):
 
     def set_rows(self, values: dict[str, np.ndarray]) -> None:
         """Put values into the model's shared containers (PyMC's own sampler reads them)."""
-        containers = {**self.row_variables, **self.row_dims}
         for name, value in values.items():
-            containers[name].set_value(value)
+            if name in self.row_dims:  # the dim's coordinate values must follow its length
+                self.model.set_dim(name, int(value), coord_values=np.arange(int(value)))
+            else:
+                self.row_variables[name].set_value(value)
 
     # -- what the rung says about itself ----------------------------------------------
 

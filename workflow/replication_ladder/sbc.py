@@ -165,6 +165,7 @@ def pit_values(ranks: pd.DataFrame, seed: int) -> pd.DataFrame:
 
 def uniformity(ranks: pd.DataFrame, seed: int) -> dict:
     """ArviZ's uniformity test (pot_c) per parameter, Bonferroni over the parameters."""
+    import arviz_stats  # noqa: F401  (registers the .azstats accessor used below)
     import xarray as xr
 
     pit = pit_values(ranks, seed)

@@ -106,7 +106,14 @@ def scaffold(
         raise LadderError(f"{path}: cannot tell the format from the extension; pass --format")
     raw = read_table(path, fmt, read)
     renamed = {column: model_name(column) for column in raw.header}
-    table = pd.DataFrame({renamed[c]: raw.cells[c] for c in raw.header})
+    original_name = {new: old for old, new in renamed.items()}
+    # Labelled codes (SPSS, Stata) read as their labels, as the validation reads them.
+    table = pd.DataFrame(
+        {
+            renamed[c]: [raw.value_labels.get(c, {}).get(v, v) for v in raw.cells[c]]
+            for c in raw.header
+        }
+    )
     types = {}
     for column in raw.header:
         kind = (
@@ -162,6 +169,7 @@ def scaffold(
             models["participant"] = {
                 "formula": f"{outcome} ~ {right} + ({slope}|{site}) + (1|{site}:{participant})"
             }
+    used = {outcome, treatment, site, participant, *predictors}
     source = {"path": str(path)}
     if read:
         source["read"] = read
@@ -170,10 +178,11 @@ def scaffold(
     block = {
         "description": f"{name}: scaffolded from {path.name}; edit me",
         "source": source,
-        "columns": {
-            c: types[c] for c in names if c in {outcome, treatment, site, participant, *predictors}
+        "columns": {c: types[c] for c in names if c in used},
+        # Only the declared columns are read: rename those alone.
+        "rename": {
+            original: new for original, new in renamed.items() if original != new and new in used
         },
-        "rename": {original: new for original, new in renamed.items() if original != new},
         "site": site,
         "participant": participant,
         "models": models,
@@ -181,7 +190,10 @@ def scaffold(
     if not block["rename"]:
         del block["rename"]
     if treatment is not None and original_effect is not None:
-        levels = sorted(table[treatment][table[treatment].str.strip() != ""].unique().tolist())
+        present = set(table[treatment][table[treatment].str.strip() != ""])
+        labelled = raw.value_labels.get(original_name[treatment], {}).values()
+        # Labels in the order of their codes (the levels' order), else sorted.
+        levels = [v for v in labelled if v in present] or sorted(present)
         block["replication"] = {
             "treatment": treatment,
             "contrast": [int(float(v)) for v in levels[:2]]
