@@ -148,3 +148,24 @@ def test_the_uniformity_test_runs_in_a_fresh_process():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert 0 <= float(result.stdout) <= 1
+
+
+def test_the_pit_ecdf_figure_draws_from_ranks():
+    """The report's figure (arviz-plots' plot_ecdf_pit) from a ranks table as the stage
+    writes it: it must draw, one panel per parameter (its "envelope" method failed here)."""
+    from replication_ladder.report import figures
+    from replication_ladder.report.calibration import ranks_tree
+
+    ranks = pd.DataFrame(
+        {
+            "replicate": range(20),
+            "draws_ranked": 99,
+            "divergences": 0,
+            "max_r_hat": 1.0,
+            "min_ess_bulk": 100.0,
+            "a": np.arange(0, 100, 5),
+            "b": np.arange(99, -1, -5),
+        }
+    )
+    figure = figures.sbc_ecdf(ranks_tree(ranks, ["a", "b"]), ["a", "b"])
+    assert len([ax for ax in figure.axes if ax.has_data()]) == 2
