@@ -54,7 +54,7 @@ def test_the_verdict_sentence(estimate, outcome):
     assert sentence.startswith(f"{opening} (teeth minus lips) is")
     assert "in the participant model" in sentence
     assert (
-        "under the test prior Normal(0, 0.82), BF01 = 13 (from 1.6 to 130 as the prior's "
+        "under the test prior Normal(mu=0, sigma=0.82), BF01 = 13 (from 1.6 to 130 as the prior's "
         "scale goes from 0.1x to 10x the original effect)"
     ) in sentence
     assert (

@@ -50,6 +50,24 @@ def prior_log_density(prior: dict, values) -> np.ndarray:
     return density
 
 
+def prior_text(prior: dict | None) -> str:
+    """`Normal(mu=0, sigma=0.82)`, truncations spelt out: how a verdict and a report
+    name a prior."""
+    if not prior:
+        return "none"
+    args = ", ".join(
+        f"{key}={value:g}" if isinstance(value, float | int) else f"{key}={value}"
+        for key, value in prior.items()
+        if key not in ("dist", "lower", "upper")
+    )
+    text = f"{prior['dist']}({args})"
+    if "lower" in prior:
+        text += f" truncated to ≥ {prior['lower']:g}"
+    if "upper" in prior:
+        text += f" truncated to ≤ {prior['upper']:g}"
+    return text
+
+
 def normal_prior(mu: float, sigma: float, direction: str | None = None) -> dict:
     """A normal prior, truncated to one side of zero for a directional test."""
     prior = {"dist": "Normal", "mu": float(mu), "sigma": float(sigma)}

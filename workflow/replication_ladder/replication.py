@@ -245,12 +245,10 @@ def verdict_sentence(effect: dict, model: str, spec: dict, figures: dict) -> str
     ]
     test = figures.get("test_prior", {})
     if "bf01" in test:
-        prior = test["prior"]
         curve = figures["sensitivity"]["curve"]
         values = [point["bf01"] for point in curve]
         parts.append(
-            f"under the test prior {prior['dist']}({prior.get('mu', 0):g}, "
-            f"{prior.get('sigma', float('nan')):.3g}), BF01 = {test['bf01']:.3g} "
+            f"under the test prior {bf.prior_text(test['prior'])}, BF01 = {test['bf01']:.3g} "
             f"(from {min(values):.3g} to {max(values):.3g} as the prior's scale goes from "
             f"{curve[0]['scale']:g}x to {curve[-1]['scale']:g}x the original effect)"
         )

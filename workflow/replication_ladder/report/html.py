@@ -2,6 +2,8 @@
 
 import html
 
+from replication_ladder.bayes_factors import prior_text
+
 STYLE = """<style>
 .ladder-warning {border: 2px solid #d62728; background: #fdecea; padding: 0.6em 1em;
   margin: 0.5em 0; border-radius: 4px;}
@@ -27,23 +29,6 @@ def items(lines: list[str]) -> str:
 def box(kind: str, body: str, title: str | None = None) -> str:
     head = f"<strong>{escape(title)}</strong>" if title else ""
     return f'<div class="ladder-{kind}">{head}{body}</div>'
-
-
-def prior_text(prior: dict | None) -> str:
-    """`Normal(mu=0, sigma=0.82)`, truncations spelt out."""
-    if not prior:
-        return "none"
-    args = ", ".join(
-        f"{key}={value:g}" if isinstance(value, float | int) else f"{key}={value}"
-        for key, value in prior.items()
-        if key not in ("dist", "lower", "upper")
-    )
-    text = f"{prior['dist']}({args})"
-    if "lower" in prior:
-        text += f" truncated to &ge; {prior['lower']:g}"
-    if "upper" in prior:
-        text += f" truncated to &le; {prior['upper']:g}"
-    return text
 
 
 def diagnostics_box(d: dict) -> str:
@@ -114,16 +99,16 @@ def verdict_numbers(report: dict) -> str:
     test = report.get("test_prior", {})
     if "bf01" in test:
         lines.append(
-            f"BF01 against the test prior {prior_text(test['prior'])} (on the outcome's scale"
-            f"{', ' + escape(unit) if unit else ''}): {test['bf01']:.3g}; against the prior the "
-            f"rung was fitted with, {prior_text(effect['prior'])}: {effect['bf01']:.3g}"
+            f"BF01 against the test prior {escape(prior_text(test['prior']))} (on the outcome's "
+            f"scale{', ' + escape(unit) if unit else ''}): {test['bf01']:.3g}; against the prior "
+            f"the rung was fitted with, {escape(prior_text(effect['prior']))}: {effect['bf01']:.3g}"
         )
     rbf = report.get("replication_bf", {})
     if "bf0r" in rbf:
         one = rbf.get("one_sided")
         lines.append(
             f"replication Bayes factor (alternative: the original's posterior "
-            f"{prior_text(rbf['original_posterior'])}): BF0r = {rbf['bf0r']:.3g}"
+            f"{escape(prior_text(rbf['original_posterior']))}): BF0r = {rbf['bf0r']:.3g}"
             + (f"; in the original's direction, {one['bf01']:.3g}" if one else "")
         )
     elif "unavailable" in rbf:
