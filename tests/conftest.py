@@ -120,6 +120,26 @@ def snakemake(
     return result
 
 
+RUN = PROJECT / "workflow" / "bin" / "run-pipeline"
+
+
+def run_command(*args: str, config: dict | None = None) -> list[str]:
+    """The README's run command (the wrapper `make run` calls), default profile, two cores.
+    Targets and options first: `config` goes last, as one --config (it takes every
+    following word)."""
+    settings = {"compile_cache": str(COMPILE_CACHE), **(config or {})}
+    return [
+        str(RUN),
+        *args,
+        "--workflow-profile",
+        "workflow/profiles/default",
+        "--cores",
+        "2",
+        "--config",
+        *(f"{key}={value}" for key, value in settings.items()),
+    ]
+
+
 def clone_workflow(dest: Path) -> Path:
     """A git clone of the project with the working tree's workflow files laid over it, so
     it runs what is being tested (and records the commit, dirty when they differ)."""

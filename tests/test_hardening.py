@@ -24,38 +24,23 @@ from replication_ladder.errors import ConfigError
 from replication_ladder.validation import write_processed
 
 from conftest import (
-    COMPILE_CACHE,
     CONFIG,
-    PROJECT,
     config_copy,
     copy_workflow,
     linked_copy,
+    run_command,
     snakemake,
     write_config,
 )
-
-RUN = PROJECT / "workflow" / "bin" / "run-pipeline"
-
 
 # -- interruption ---------------------------------------------------------------------------
 
 
 def start_run(workdir: Path, *targets: str, config: dict) -> subprocess.Popen:
-    """The README's run command (the wrapper `make run` calls), in its own process group
-    so that kill -9 reaches Snakemake and every job it started."""
-    settings_ = {"compile_cache": str(COMPILE_CACHE), **config}
-    command = [
-        str(RUN),
-        "--workflow-profile",
-        "workflow/profiles/default",
-        "--cores",
-        "2",
-        *targets,
-        "--config",
-        *(f"{k}={v}" for k, v in settings_.items()),
-    ]
+    """The README's run command in its own process group, so that kill -9 reaches
+    Snakemake and every job it started."""
     return subprocess.Popen(
-        command,
+        run_command(*targets, config=config),
         cwd=workdir,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -15,11 +15,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import COMPILE_CACHE, PROJECT, copy_workflow, snakemake
+from conftest import COMPILE_CACHE, copy_workflow, run_command, snakemake
 
 pytestmark = pytest.mark.workflow
 
-RUN = PROJECT / "workflow" / "bin" / "run-pipeline"
 SITES = ["Zürich Lab", "São Paulo", "Köln", "Łódź 2"]
 
 
@@ -116,20 +115,8 @@ def own_config(files: dict[str, Path]) -> dict:
 
 
 def run_pipeline(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    """The README's command (`make run CONFIG=...` calls this wrapper)."""
-    command = [
-        str(RUN),
-        *args,  # first: targets after an option that takes several words would join it
-        "--workflow-profile",
-        "workflow/profiles/default",
-        "--cores",
-        "2",
-        "--set-threads",
-        "fit=1",
-        "loo=1",
-        "--config",
-        f"compile_cache={COMPILE_CACHE}",
-    ]
+    """The README's command (`make run CONFIG=...`), fits one thread each."""
+    command = run_command(*args, "--set-threads", "fit=1", "loo=1")
     return subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=1500)
 
 
