@@ -31,8 +31,11 @@ endif
 PAIR_ARGS := $(if $(strip $(PAIRS)),--config $(strip $(PAIRS)))
 # --configfile and --config take several words: they come after any target in ARGS.
 CONFIG_FILE := $(if $(CONFIG),--configfile $(CONFIG))
-# The test command: every tier, the slowest tests named at the end.
-PYTEST := $(PYTHON) -m pytest --durations=15
+# The test command: every tier, the slowest tests named at the end, in WORKERS pytest-xdist
+# processes (WORKERS=0: one process). Tests on the session's shared runs (the smoke
+# pipeline, the SLURM cluster) stay together on one worker (tests/tiers.py).
+WORKERS ?= 2
+PYTEST := $(PYTHON) -m pytest --durations=15 -n $(WORKERS) --dist loadgroup
 
 .PHONY: setup setup-test run sbc new-dataset test test-quick benchmark lint format clean
 

@@ -63,6 +63,44 @@ def test_reads_outputs(pipeline):
     result.stderr.fnmatch_lines(["*test_reads_outputs: needs @pytest.mark.workflow*"])
 
 
+def test_tests_on_one_shared_run_share_a_worker_and_none_uses_two(pytester):
+    """Under pytest-xdist's loadgroup the tests on a shared run carry its group (xdist
+    appends it to their ids on the worker); a test on both shared runs stops the run."""
+    shared = """
+import pytest
+
+@pytest.fixture
+def pipeline():
+    return None
+
+@pytest.fixture
+def cluster():
+    return None
+
+@pytest.mark.workflow
+def test_on_the_pipeline(pipeline, request):
+    assert request.node.nodeid.endswith("@pipeline")
+
+@pytest.mark.slurm
+def test_on_the_cluster(cluster, request):
+    assert request.node.nodeid.endswith("@slurm")
+"""
+    result = run(pytester, shared, "-n", "2", "--dist", "loadgroup")
+    result.assert_outcomes(passed=2)
+    both = (
+        shared
+        + """
+@pytest.mark.workflow
+@pytest.mark.slurm
+def test_on_both(pipeline, cluster):
+    pass
+"""
+    )
+    result = run(pytester, both)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*test_on_both: uses both shared runs ?'pipeline', 'slurm'?"])
+
+
 def test_a_browser_check_needs_the_browser_marker(pytester):
     result = run(
         pytester,

@@ -54,6 +54,9 @@ PROCESS_TIERS = {
 # Timeouts per tier (seconds): a hang fails with the test's name. The first test to use a
 # session fixture pays for it (the shared pipeline, the cluster).
 TIMEOUTS = {"quick": 120, "sampling": 600, "workflow": 1500, "slurm": 1800, "browser": 600}
+# The session's shared runs, by the fixture that makes them: the tests that use one go to
+# one pytest-xdist worker (`--dist loadgroup`), so that each run happens once.
+SHARED_RUNS = {"pipeline": "pipeline", "cluster": "slurm", "slurm_run": "slurm"}
 
 
 def _called_names(function) -> set[str]:
@@ -84,12 +87,19 @@ def tiers_of(item) -> set[str]:
     return {tier for tier in TIERS if item.get_closest_marker(tier) is not None}
 
 
+# First, so that xdist sees the groups when it reads them.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     missing = []
     for item in items:
         marked = tiers_of(item)
         if not marked:
             item.add_marker(pytest.mark.quick)
+        groups = {SHARED_RUNS[name] for name in item.fixturenames if name in SHARED_RUNS}
+        if len(groups) > 1:  # it would run both on one worker and one of them twice
+            missing.append(f"{item.nodeid}: uses both shared runs {sorted(groups)}")
+        for group in groups:
+            item.add_marker(pytest.mark.xdist_group(group))
         lacking = needed_tiers(item) - marked
         if lacking:
             missing.append(f"{item.nodeid}: needs @pytest.mark.{', '.join(sorted(lacking))}")
@@ -98,8 +108,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.timeout(ceiling))
     if missing:
         raise pytest.UsageError(
-            "tests without the marker of their tier (see tests/tiers.py):\n  "
-            + "\n  ".join(missing)
+            "tests that break the tiers' rules (see tests/tiers.py):\n  " + "\n  ".join(missing)
         )
 
 
