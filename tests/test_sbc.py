@@ -111,6 +111,7 @@ def test_a_calibrated_model_gives_uniform_ranks(tmp_path):
     spec = linear_spec(replicates=60, batch_size=60, draws=250, chains=4)
     table = sbc.run_batch(spec, linear_data(), 0, tmp_path / "p", cores=2)
     result = sbc.uniformity(table, seed=3)
+    print(f"margin: uniformity {result}")
     assert result["replicates"] == 60 and not result["miscalibrated"], result
 
 
