@@ -4,6 +4,7 @@ comparison table against `az.compare`, and the remedies for high k on a real fit
 
 import json
 import warnings
+from pathlib import Path
 
 import arviz as az
 import numpy as np
@@ -158,24 +159,36 @@ def test_models_fitted_to_different_rows_are_not_compared():
 LADDER = Ladder(config_copy())
 
 
-@pytest.fixture(scope="module")
-def outlier_fit(tmp_path_factory):
-    """A linear regression with one gross outlier: its Pareto k is far above 0.7."""
+def fit_with_outlier(folder: Path, outlier: float, draws: int) -> dict:
+    """A linear regression of 30 rows whose first row is moved to (3, outlier)."""
     from replication_ladder import fit, paths
 
     rng = np.random.default_rng(1)
     x = rng.normal(size=30)
     y = 1 + 2.5 * x + rng.normal(0, 1.5, 30)
-    x[0], y[0] = 3.0, 40.0
+    x[0], y[0] = 3.0, outlier
     data = pd.DataFrame({"X": x, "Y": y})
-    folder = tmp_path_factory.mktemp("outlier")
     spec = LADDER.model_spec("linear", "linear")
-    spec["sampling"] = {**spec["sampling"], "draws": 500, "tune": 500, "chains": 2}
+    spec["sampling"] = {**spec["sampling"], "draws": draws, "tune": 500, "chains": 2}
     data_path = folder / "data.parquet"
     data.to_parquet(data_path)
     outputs = {k: folder / paths.at(v, dataset="d", model="m") for k, v in paths.FIT.items()}
     fit.fit_rung(spec, data_path, outputs, cores=2, settings=LADDER.fit_settings())
     return {"spec": spec, "posterior": outputs["posterior"], "data": data}
+
+
+@pytest.fixture(scope="module")
+def outlier_fit(tmp_path_factory):
+    """One gross outlier: its Pareto k is far above 0.7 (1.7 to 1.9 over five seeds)."""
+    return fit_with_outlier(tmp_path_factory.mktemp("outlier"), 40.0, 500)
+
+
+@pytest.fixture(scope="module")
+def mild_outlier_fit(tmp_path_factory):
+    """An outlier whose Pareto k is above 0.7 but not extreme (0.87 to 1.42 over five
+    seeds), with 2 x 2000 draws: where moment matching (Paananen et al. 2021) is meant to
+    work. For the gross outlier it left k above 0.7 under some seeds (the seed sweep)."""
+    return fit_with_outlier(tmp_path_factory.mktemp("mild-outlier"), 15.0, 2000)
 
 
 def score(fitted: dict, **settings):
@@ -198,9 +211,10 @@ def test_high_pareto_k_is_counted_even_without_a_remedy(outlier_fit):
 
 
 @pytest.mark.sampling
-def test_moment_matching_brings_k_down(outlier_fit):
-    psis_scores, _ = score(outlier_fit, remedy="none")
-    scalars, pointwise = score(outlier_fit, remedy="moment_match")
+def test_moment_matching_brings_k_down(mild_outlier_fit):
+    """Over five seeds: k from 0.87-1.42 down to at most 0.52."""
+    psis_scores, _ = score(mild_outlier_fit, remedy="none")
+    scalars, pointwise = score(mild_outlier_fit, remedy="moment_match")
     assert scalars["remedy"] == "moment_match" and scalars["n_high_pareto_k"] == 1
     assert scalars["n_high_pareto_k_after"] == 0
     print(
@@ -208,7 +222,7 @@ def test_moment_matching_brings_k_down(outlier_fit):
         f"(< {scalars['pareto_k_threshold']}), before {pointwise.loc[0, 'pareto_k_psis']:.2f}"
     )
     assert pointwise.loc[0, "pareto_k"] < scalars["pareto_k_threshold"]
-    assert pointwise.loc[0, "pareto_k_psis"] > 1
+    assert pointwise.loc[0, "pareto_k_psis"] > scalars["pareto_k_threshold"]
     assert scalars["elpd"] != psis_scores["elpd"]
 
 
