@@ -86,7 +86,7 @@ def test_a_simulated_outcome_swaps_in_too():
     [
         ("value ~ condition + age + (condition|study)", "gaussian"),
         ("gender ~ age + condition + (1|study)", "bernoulli"),
-        ("value ~ condition + C(stimulus) + (1|study:uid)", "gaussian"),
+        ("value ~ condition + C(stimulus) + (1|uid)", "gaussian"),
     ],
 )
 def test_log_likelihood_equals_bambis(formula, family):

@@ -102,7 +102,7 @@ def test_the_participant_rung_recovers_the_multisite_truth(tmp_path):
     }
     diagnostics = fit.fit_rung(spec, processed, outputs, cores=2, settings=LADDER.fit_settings())
     assert diagnostics["divergences"] == 0
-    main = ("condition", "1|study_sigma", "condition|study_sigma", "1|study:uid_sigma", "sigma")
+    main = ("condition", "1|study_sigma", "condition|study_sigma", "1|uid_sigma", "sigma")
     truth = {name: generated.truth[name] for name in main}
     table = recovered(truth, {"participant": pd.read_parquet(outputs["summary"])}, 0.999).set_index(
         "parameter"

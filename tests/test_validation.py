@@ -239,10 +239,18 @@ def test_a_flipped_contrast_flips_the_treatment(tmp_path):
     assert record["contrast"] == {"column": "condition", "control": "1", "treatment": "0"}
 
 
-def test_participants_are_counted_within_sites(tmp_path):
-    rows = [*ROWS, ROWS[0].replace("rating_c1", "rating_c2")]
-    _, record = run(tmp_path, csv_text(*rows), {**SPEC, "participant": "uid"})
-    assert record["participants"] == 4  # uid 1 of study 0 twice, one participant
+def test_participants_are_counted_and_labelled_within_sites(tmp_path):
+    """uid 1 rates twice in study 0 and is another participant in study 1: three levels
+    of uid per pair that occurs (not every pair of study and uid), one per participant."""
+    rows = [
+        *ROWS,
+        ROWS[0].replace("rating_c1", "rating_c2"),
+        "1.0,1.0,0.0,30.0,1.0,4.0,rating_c1,2.0",
+    ]
+    table, record = run(tmp_path, csv_text(*rows), {**SPEC, "participant": "uid"})
+    assert record["participants"] == 5
+    assert list(table["uid"].cat.categories) == ["0:1", "0:2", "1:1", "1:3", "1:5"]
+    assert table["uid"].tolist() == ["0:1", "0:2", "1:3", "1:5", "0:1", "1:1"]
 
 
 def test_an_unpinned_file_is_recorded_with_its_hash(tmp_path):

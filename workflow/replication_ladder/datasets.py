@@ -124,7 +124,7 @@ def multisite(
         "sigma": sigma,
         "1|study_sigma": site_sd_intercept,
         "condition|study_sigma": site_sd_condition,
-        "1|study:uid_sigma": participant_sd,
+        "1|uid_sigma": participant_sd,
     }
     for k in range(1, ratings):
         truth[f"C(stimulus)[s{k + 1}]"] = stimulus_effects[k] - stimulus_effects[0]

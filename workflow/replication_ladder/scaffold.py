@@ -167,7 +167,8 @@ def scaffold(
         models["random_slope"] = {"formula": f"{outcome} ~ {right} + ({slope}|{site})"}
         if participant is not None:
             models["participant"] = {
-                "formula": f"{outcome} ~ {right} + ({slope}|{site}) + (1|{site}:{participant})"
+                # The data stage labels participants within sites (site:participant).
+                "formula": f"{outcome} ~ {right} + ({slope}|{site}) + (1|{participant})"
             }
     used = {outcome, treatment, site, participant, *predictors}
     source = {"path": str(path)}

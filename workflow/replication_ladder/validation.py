@@ -205,6 +205,8 @@ def process(raw_path: str | Path, spec: dict) -> tuple[pd.DataFrame, dict]:
             for column, series in converted.items()
         }
     )
+    if spec.get("site") and spec.get("participant"):
+        table[spec["participant"]] = nested_participants(table, spec["site"], spec["participant"])
     contrast = None
     if spec.get("treatment") is not None:
         codes, contrast = _treatment_codes(raw_path, table, spec, kept_locations)
@@ -246,6 +248,19 @@ def process(raw_path: str | Path, spec: dict) -> tuple[pd.DataFrame, dict]:
         "warnings": warnings,
     }
     return table, record
+
+
+def nested_participants(table: pd.DataFrame, site: str, participant: str) -> pd.Series:
+    """Participant labels made unique across sites (`site:participant`), with only the
+    pairs that occur as levels. A formula's `(1|participant)` then has one intercept per
+    participant; formulae's `(1|site:participant)` would make every pair of a site and a
+    participant label a level (3,213 for the RRR's 1,728 participants), the rest fitted
+    to the prior alone."""
+    known = table[site].notna() & table[participant].notna()
+    labels = table[site].astype(str) + ":" + table[participant].astype(str)
+    pairs = table.loc[known, [site, participant]].drop_duplicates().sort_values([site, participant])
+    levels = (pairs[site].astype(str) + ":" + pairs[participant].astype(str)).tolist()
+    return pd.Series(pd.Categorical(labels.where(known), categories=levels), name=participant)
 
 
 def _participants(table: pd.DataFrame, spec: dict) -> int | None:
