@@ -180,7 +180,7 @@ def fit_with_outlier(folder: Path, outlier: float, draws: int) -> dict:
 @pytest.fixture(scope="module")
 def outlier_fit(tmp_path_factory):
     """One gross outlier: its Pareto k is far above 0.7 (1.7 to 1.9 over five seeds)."""
-    return fit_with_outlier(tmp_path_factory.mktemp("outlier"), 40.0, 500)
+    return fit_with_outlier(tmp_path_factory.mktemp("outlier"), 40.0, 2000)
 
 
 @pytest.fixture(scope="module")
@@ -203,8 +203,10 @@ def score(fitted: dict, **settings):
 
 @pytest.mark.sampling
 def test_high_pareto_k_is_counted_even_without_a_remedy(outlier_fit):
+    """2 x 2000 draws: with 2 x 500 another row's k crossed 0.7 under one of five seeds."""
     scalars, pointwise = score(outlier_fit, remedy="none")
-    assert scalars["n_high_pareto_k"] == scalars["n_high_pareto_k_after"] == 1
+    high = int((pointwise["pareto_k"] > scalars["pareto_k_threshold"]).sum())
+    assert scalars["n_high_pareto_k"] == scalars["n_high_pareto_k_after"] == high >= 1
     assert scalars["remedy"] == "psis" and scalars["warning"]
     print(f"margin: the outlier's pareto_k {pointwise.loc[0, 'pareto_k']:.2f} (> 1)")
     assert pointwise["pareto_k"].idxmax() == 0 and pointwise.loc[0, "pareto_k"] > 1
@@ -230,14 +232,16 @@ def test_moment_matching_brings_k_down(mild_outlier_fit):
 def test_reloo_refits_without_the_offending_row(outlier_fit):
     """Exact LOO of the outlier, by a refit without it (compiled once), is far worse than
     PSIS's guess (the outlier's own density under a fit that ignores it is tiny); the
-    other rows keep their PSIS values."""
-    _, psis_pointwise = score(outlier_fit, remedy="none")
+    rows PSIS can score keep their PSIS values."""
+    psis_scores, psis_pointwise = score(outlier_fit, remedy="none")
     scalars, pointwise = score(outlier_fit, remedy="reloo")
     assert scalars["remedy"] == "reloo" and scalars["n_high_pareto_k_after"] == 0
     gap = psis_pointwise.loc[0, "elpd_i"] - pointwise.loc[0, "elpd_i"]
     print(f"margin: exact LOO of the outlier below PSIS's by {gap:.1f} (> 10)")
     assert gap > 10
-    pd.testing.assert_series_equal(pointwise["elpd_i"][1:], psis_pointwise["elpd_i"][1:])
+    kept = psis_pointwise["pareto_k"] <= psis_scores["pareto_k_threshold"]
+    assert not kept[0]
+    pd.testing.assert_series_equal(pointwise["elpd_i"][kept], psis_pointwise["elpd_i"][kept])
 
 
 @pytest.mark.sampling

@@ -42,10 +42,11 @@ def multisite(sites=6, participants=20) -> tuple[pd.DataFrame, dict]:
 
 def test_nutpie_draws_the_reference_posterior():
     """The random-intercept rung on a small multisite dataset (6 sites, 480 ratings),
-    4 x 1000 draws with nutpie and with PyMC's NUTS. Every mean must agree within 4.5
-    combined Monte Carlo standard errors (over about 12 parameters, a false alarm has
-    probability under 1e-4 on any machine), every sd within 12% (the relative MC error
-    of an sd from ESS >= 400 is under 3.6%, so 12% is more than 3 of them)."""
+    4 x 1000 draws with nutpie and with PyMC's NUTS. Every mean and every sd must agree
+    within 4.5 combined Monte Carlo standard errors (ArviZ's mcse_mean and mcse_sd; over
+    about 24 figures a false alarm has probability under 2e-4 on any machine). A fixed
+    band on the sd ratio (12%) failed under two of five seeds for the SD of 6 site
+    intercepts, whose skewed posterior makes its sd's Monte Carlo error 6 to 8%."""
     data, _ = multisite()
     spec = LADDER.model_spec("multisite", "random_intercept")
     summaries = {}
@@ -64,12 +65,19 @@ def test_nutpie_draws_the_reference_posterior():
     # The threshold fits 4 x 1000 draws: ESS well above 400, r_hat below 1.02.
     assert (fast["ess_bulk"] > 400).all() and (reference["ess_bulk"] > 400).all()
     assert (fast["r_hat"] < 1.02).all() and (reference["r_hat"] < 1.02).all()
-    z = (fast["mean"] - reference["mean"]) / np.hypot(fast["mcse_mean"], reference["mcse_mean"])
-    assert z.abs().max() < 4.5, z.sort_values().to_string()
+    z = {
+        figure: (fast[figure] - reference[figure])
+        / np.hypot(fast[f"mcse_{figure}"], reference[f"mcse_{figure}"])
+        for figure in ("mean", "sd")
+    }
     ratio = fast["sd"] / reference["sd"]
-    assert ratio.between(0.88, 1.12).all(), ratio.to_string()
-    spread = f"{ratio.min():.3f} to {ratio.max():.3f}"
-    print(f"nutpie against PyMC: largest |z| {z.abs().max():.2f}, sd ratios {spread}")
+    print(
+        f"margin: nutpie against PyMC, largest |z| of a mean {z['mean'].abs().max():.2f} and "
+        f"of an sd {z['sd'].abs().max():.2f} (< 4.5); sd ratios {ratio.min():.3f} to "
+        f"{ratio.max():.3f}"
+    )
+    for figure, scores in z.items():
+        assert scores.abs().max() < 4.5, f"{figure}:\n{scores.sort_values().to_string()}"
 
 
 def test_the_participant_rung_recovers_the_multisite_truth(tmp_path):
