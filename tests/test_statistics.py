@@ -42,11 +42,13 @@ def multisite(sites=6, participants=20) -> tuple[pd.DataFrame, dict]:
 
 def test_nutpie_draws_the_reference_posterior():
     """The random-intercept rung on a small multisite dataset (6 sites, 480 ratings),
-    4 x 1000 draws with nutpie and with PyMC's NUTS. Every mean and every sd must agree
-    within 4.5 combined Monte Carlo standard errors (ArviZ's mcse_mean and mcse_sd; over
-    about 24 figures a false alarm has probability under 2e-4 on any machine). A fixed
-    band on the sd ratio (12%) failed under two of five seeds for the SD of 6 site
-    intercepts, whose skewed posterior makes its sd's Monte Carlo error 6 to 8%."""
+    4 x 2000 draws with nutpie and with PyMC's NUTS (4 x 1000 gave the site intercepts a
+    bulk ESS of 280 under one of five seeds, below the 400 that makes MCSEs trustworthy).
+    Every mean and every sd must agree within 4.5 combined Monte Carlo standard errors
+    (ArviZ's mcse_mean and mcse_sd; over about 24 figures a false alarm has probability
+    under 2e-4 on any machine). A fixed band on the sd ratio (12%) failed under two of
+    five seeds for the SD of 6 site intercepts, whose skewed posterior makes its sd's
+    Monte Carlo error 6 to 8%."""
     data, _ = multisite()
     spec = LADDER.model_spec("multisite", "random_intercept")
     summaries = {}
@@ -54,7 +56,7 @@ def test_nutpie_draws_the_reference_posterior():
         settings = {
             **spec["sampling"],
             "sampler": sampler,
-            "draws": 1000,
+            "draws": 2000,
             "tune": 1000,
             "chains": 4,
         }
@@ -62,9 +64,11 @@ def test_nutpie_draws_the_reference_posterior():
         raw = compile_rung(rung, settings).sample(spec["seed"], 2)
         summaries[sampler] = fit.summarize(rung.finish(raw), 0.95)
     fast, reference = summaries["nutpie"], summaries["pymc"].loc[summaries["nutpie"].index]
-    # The threshold fits 4 x 1000 draws: ESS well above 400, r_hat below 1.02.
-    assert (fast["ess_bulk"] > 400).all() and (reference["ess_bulk"] > 400).all()
-    assert (fast["r_hat"] < 1.02).all() and (reference["r_hat"] < 1.02).all()
+    # MCSEs are trustworthy from a bulk ESS of 100 per chain (Vehtari et al. 2021).
+    ess = min(fast["ess_bulk"].min(), reference["ess_bulk"].min())
+    r_hat = max(fast["r_hat"].max(), reference["r_hat"].max())
+    print(f"margin: smallest bulk ESS {ess:.0f} (> 400), largest r_hat {r_hat:.4f} (< 1.02)")
+    assert ess > 400 and r_hat < 1.02
     z = {
         figure: (fast[figure] - reference[figure])
         / np.hypot(fast[f"mcse_{figure}"], reference[f"mcse_{figure}"])
