@@ -100,7 +100,7 @@ def own_config(files: dict[str, Path]) -> dict:
         "contrast": ["lips", "teeth"],
         "original": {"citation": "a pen study", "effect": 0.8, "se": 0.3, "n1": 30, "n2": 30},
     }
-    csv["models"]["participant"] = {"formula": "rating ~ pen + (pen|lab) + (1|lab:participant)"}
+    csv["models"]["participant"] = {"formula": "rating ~ pen + (pen|lab) + (1|participant)"}
     return {
         "default_datasets": False,
         "preset": "smoke",
