@@ -152,8 +152,8 @@ for name in {rungs!r}:
     began = time.perf_counter()
     fits[name] = model.fit(
         draws=1000, tune=1000, chains=4, cores=2, random_seed=20161026,
-        # Bambi's defaults (PyMC's NUTS; PyMC 6 would pick nutpie unless told).
-        nuts_sampler="pymc", **({{"target_accept": 0.99}} if name == "random_slope" else {{}}),
+        # Bambi's defaults: inference_method "pymc" is PyMC's own NUTS.
+        inference_method="pymc", **({{"target_accept": 0.99}} if name == "random_slope" else {{}}),
         idata_kwargs={{"log_likelihood": True}}, progressbar=False,
     )
     sampling[name] = time.perf_counter() - began
