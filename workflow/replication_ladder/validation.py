@@ -258,8 +258,9 @@ def nested_participants(table: pd.DataFrame, site: str, participant: str) -> pd.
     to the prior alone."""
     known = table[site].notna() & table[participant].notna()
     labels = table[site].astype(str) + ":" + table[participant].astype(str)
-    pairs = table.loc[known, [site, participant]].drop_duplicates().sort_values([site, participant])
-    levels = (pairs[site].astype(str) + ":" + pairs[participant].astype(str)).tolist()
+    # Levels in the order of the sorted (site, participant) pairs: each pair's first row.
+    firsts = table.loc[known, [site, participant]].drop_duplicates()
+    levels = labels[firsts.sort_values([site, participant]).index].tolist()
     return pd.Series(pd.Categorical(labels.where(known), categories=levels), name=participant)
 
 
