@@ -45,15 +45,22 @@ def mirror_dir() -> Path:
     return Path(os.environ.get("LADDER_RRR_MIRROR", PROJECT.parent / "shared" / "data"))
 
 
+def missing_mirror() -> str | None:
+    """What to do when the offline RRR file is not there (None when it is)."""
+    path = mirror_dir()
+    if (path / "rrr_long.csv").is_file():
+        return None
+    return (
+        f"the RRR mirror {path}/rrr_long.csv is missing: put a copy of the RRR file "
+        "there or point LADDER_RRR_MIRROR at a directory holding rrr_long.csv"
+    )
+
+
 @pytest.fixture(scope="session")
 def rrr_mirror() -> Path:
-    path = mirror_dir()
-    if not (path / "rrr_long.csv").is_file():
-        pytest.fail(
-            f"the RRR mirror {path}/rrr_long.csv is missing: put a copy of the RRR file "
-            "there or point LADDER_RRR_MIRROR at a directory holding rrr_long.csv"
-        )
-    return path
+    if problem := missing_mirror():
+        pytest.fail(problem)
+    return mirror_dir()
 
 
 @pytest.fixture(scope="session")
@@ -186,17 +193,30 @@ def pipeline(tmp_path_factory, rrr_mirror) -> Path:
     LADDER_TEST_PIPELINE=<dir> keeps the run in <dir> and reuses it while it is up to
     date (Snakemake decides), for quicker rounds of tests while developing."""
     kept = os.environ.get("LADDER_TEST_PIPELINE")
-    workdir = Path(kept) if kept else tmp_path_factory.mktemp("pipeline") / "clone"
+    return build_pipeline(
+        Path(kept) if kept else tmp_path_factory.mktemp("pipeline") / "clone", rrr_mirror
+    )
+
+
+def build_pipeline(workdir: Path, rrr_mirror: Path) -> Path:
+    """Run the shared pipeline in `workdir` (a no-op when it is there and up to date)."""
     clone_workflow(workdir)
     write_config(workdir, pipeline_config(rrr_mirror))
     snakemake(workdir, *PIPELINE_THREADS)
     return workdir
 
 
+def _link_or_copy(source: str, dest: str) -> None:
+    try:
+        os.link(source, dest)
+    except OSError:  # another file system (a kept pipeline under the project, say)
+        shutil.copy2(source, dest)
+
+
 def linked_copy(source: Path, dest: Path) -> Path:
     """A copy of a finished run whose data files are hard links (fast, same mtimes).
     Files a test rewrites must be replaced, never edited in place."""
-    shutil.copytree(source, dest, copy_function=os.link, symlinks=True)
+    shutil.copytree(source, dest, copy_function=_link_or_copy, symlinks=True)
     return dest
 
 
