@@ -90,6 +90,13 @@ def workflow_copy(tmp_path: Path) -> Path:
     return copy_workflow(tmp_path / "workflow-copy")
 
 
+def config_words(config: dict | None = None) -> list[str]:
+    """`config` as one --config option, with the shared compile cache unless it names
+    another. It goes last: --config takes every following word as a key=value pair."""
+    settings = {"compile_cache": str(COMPILE_CACHE), **(config or {})}
+    return ["--config", *(f"{key}={value}" for key, value in settings.items())]
+
+
 def snakemake(
     workdir: Path,
     *args: str,
@@ -99,18 +106,8 @@ def snakemake(
     env: dict | None = None,
 ) -> subprocess.CompletedProcess:
     """Run Snakemake in `workdir`; `config` entries become one --config option."""
-    settings = {"compile_cache": str(COMPILE_CACHE), **(config or {})}
-    command = [
-        *SNAKEMAKE,
-        "--workflow-profile",
-        "none",
-        "--cores",
-        "2",
-        *args,
-        # Last: --config takes every following word as a key=value pair.
-        "--config",
-        *(f"{key}={value}" for key, value in settings.items()),
-    ]
+    command = [*SNAKEMAKE, "--workflow-profile", "none", "--cores", "2", *args]
+    command += config_words(config)
     result = subprocess.run(
         command,
         cwd=workdir,
@@ -134,7 +131,6 @@ def run_command(*args: str, config: dict | None = None) -> list[str]:
     """The README's run command (the wrapper `make run` calls), default profile, two cores.
     Targets and options first: `config` goes last, as one --config (it takes every
     following word)."""
-    settings = {"compile_cache": str(COMPILE_CACHE), **(config or {})}
     return [
         str(RUN),
         *args,
@@ -142,8 +138,7 @@ def run_command(*args: str, config: dict | None = None) -> list[str]:
         "workflow/profiles/default",
         "--cores",
         "2",
-        "--config",
-        *(f"{key}={value}" for key, value in settings.items()),
+        *config_words(config),
     ]
 
 

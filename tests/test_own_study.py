@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import COMPILE_CACHE, copy_workflow, run_command, snakemake
+from conftest import config_words, copy_workflow, run_command, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -253,8 +253,7 @@ def test_a_cluster_job_gets_the_params_of_the_explicit_form(tmp_path):
                 "2",
                 "--configfile",
                 str(config),
-                "--config",
-                f"compile_cache={COMPILE_CACHE}",
+                *config_words(),
             ],
             cwd=workdir,
             capture_output=True,

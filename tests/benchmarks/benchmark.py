@@ -33,7 +33,7 @@ import yaml
 
 PROJECT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT / "tests"))
-from conftest import clone_workflow  # noqa: E402  (the tests' clone: git + working tree)
+from conftest import clone_workflow, config_words  # noqa: E402  (the tests' helpers)
 
 PYTHON = sys.executable
 PARTS = ("refit", "ladder", "sbc", "pipeline")
@@ -72,8 +72,7 @@ def snakemake(workdir: Path, *args: str, config: dict) -> tuple[float, str]:
         "--cores",
         "2",
         *args,
-        "--config",
-        *(f"{k}={v}" for k, v in config.items()),
+        *config_words(config),
     ]
     seconds, _, output = run(command, workdir)
     return seconds, output
