@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -161,6 +162,21 @@ print("RESULT" + json.dumps({{"sampling_seconds": sampling, "best": str(table.in
 """
 
 
+def job_seconds(workdir: Path) -> dict:
+    """Each job's time inside its script (imports to the last write), from the line that
+    ends its log; the rest of a pipeline's wall time is Snakemake's own and start-ups."""
+    jobs = {}
+    for log in sorted((workdir / "logs").rglob("*.log")):
+        found = re.findall(
+            r"replication_ladder: (\S+\(.*\)) finished in ([0-9.]+) s$",
+            log.read_text(),
+            flags=re.MULTILINE,
+        )
+        if found:
+            jobs[found[-1][0]] = float(found[-1][1])
+    return jobs
+
+
 def ladder(workdir: Path, mirror: Path, cache: Path) -> dict:
     """Both warm: the pipeline after a first run filled its compile cache, Bambi after a
     first fit of each rung filled PyTensor's (the timed process pays imports and
@@ -168,12 +184,16 @@ def ladder(workdir: Path, mirror: Path, cache: Path) -> dict:
     config = {"mirror": mirror, "compile_cache": cache}
     target = "results/rrr/replication.json"
     snakemake(workdir, target, config=config)
-    shutil.rmtree(workdir / "results", ignore_errors=True)
+    for name in ("results", "logs"):  # the data stage stays done
+        shutil.rmtree(workdir / name, ignore_errors=True)
     pipeline_seconds, _ = snakemake(workdir, target, config=config)
+    jobs = job_seconds(workdir)
     code = BAMBI.format(rungs=LADDER_RUNGS)
     bambi_seconds, result = python_result(code, workdir)
     return {
         "pipeline_seconds": pipeline_seconds,
+        "pipeline_job_seconds": jobs,
+        "pipeline_job_seconds_sum": sum(jobs.values()),
         "bambi_seconds": bambi_seconds,
         "bambi_sampling_seconds": result["sampling_seconds"],
         "bambi_best": result["best"],
