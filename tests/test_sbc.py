@@ -70,18 +70,27 @@ def test_a_killed_batch_resumes_without_redoing_finished_replicates(tmp_path, mo
             raise KeyboardInterrupt  # the job is killed half-way
         return real(rung, compiled, truth, observed, seed, cores)
 
+    def counted(rung, compiled, truth, observed, seed, cores):
+        calls.append(seed)
+        return real(rung, compiled, truth, observed, seed, cores)
+
     monkeypatch.setattr(sbc, "replicate_ranks", dies_on_the_third)
     with pytest.raises(KeyboardInterrupt):
         sbc.run_batch(spec, linear_data(), 0, progress, cores=1)
     assert sorted(p.name for p in progress.iterdir()) == ["replicate0.json", "replicate1.json"]
     calls.clear()
-    monkeypatch.setattr(sbc, "replicate_ranks", real)
+    monkeypatch.setattr(sbc, "replicate_ranks", counted)
     resumed = sbc.run_batch(spec, linear_data(), 0, progress, cores=1)
     assert list(resumed["replicate"]) == [0, 1, 2]
-    # A changed setting makes the kept replicates stale: they are redone, not reused.
+    assert len(calls) == 1  # only the third was fitted
+    # A changed setting, or changed code or data (the job's input files), makes the kept
+    # replicates stale: they are redone, not reused.
     record = json.loads((progress / "replicate0.json").read_text())
     other = linear_spec(replicates=3, batch_size=3, target_accept=0.95)
-    assert sbc.canonical_hash(other) != record["spec_sha256"]
+    assert sbc.progress_key(other, "") != record["key_sha256"]
+    calls.clear()
+    sbc.run_batch(spec, linear_data(), 0, progress, cores=1, sources_sha256="edited code")
+    assert len(calls) == 3
 
 
 def test_uniformity_flags_ranks_piled_at_one_end():

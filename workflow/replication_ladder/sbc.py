@@ -7,7 +7,8 @@ Replicates run in batches, one job per batch: the rung is built and compiled onc
 each replicate only swaps the simulated outcome in. All prior draws come from one seed
 (so a replicate's data do not depend on how replicates are batched), each fit has a seed
 of its own, and each finished replicate is kept under the batch's .progress/ directory
-with the hash of its settings: a batch killed half-way resumes where it stopped.
+with the hash of its settings and of the job's input files (code and data): a batch killed
+half-way resumes where it stopped, and a batch rerun for changed code or data redoes all.
 Posterior draws are thinned to about their effective sample size before ranking, as the
 ranks of autocorrelated draws are not uniform even when the fit is right.
 """
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from replication_ladder.atomic import write_json, write_parquet
-from replication_ladder.hashing import canonical_hash
+from replication_ladder.hashing import canonical_hash, sha256_file
 from replication_ladder.seeds import derive_seed
 
 log = logging.getLogger(__name__)
@@ -108,24 +109,35 @@ def prior_simulations(rung, replicates: int, seed: int):
     return prior, outcomes
 
 
+def progress_key(spec: dict, sources_sha256: str) -> str:
+    """What a kept replicate must match to be reused: the settings and the job's inputs."""
+    return canonical_hash({"spec": spec, "sources": sources_sha256})
+
+
 def run_batch(
-    spec: dict, data: pd.DataFrame, batch: int, progress: Path, cores: int
+    spec: dict,
+    data: pd.DataFrame,
+    batch: int,
+    progress: Path,
+    cores: int,
+    sources_sha256: str = "",
 ) -> pd.DataFrame:
-    """The ranks of one batch of replicates: a row per replicate."""
+    """The ranks of one batch of replicates: a row per replicate. `sources_sha256` is the
+    hash of the job's input files (code and data)."""
     from replication_ladder.rungs import build_rung
     from replication_ladder.samplers import compile_rung
 
     settings = spec["sbc"]
     first = batch * settings["batch_size"]
     replicates = range(first, min(first + settings["batch_size"], settings["replicates"]))
-    key = canonical_hash(spec)
+    key = progress_key(spec, sources_sha256)
     progress.mkdir(parents=True, exist_ok=True)
     done = {}
     for replicate in replicates:
         path = progress / f"replicate{replicate}.json"
         if path.exists():
             record = json.loads(path.read_text())
-            if record.get("spec_sha256") == key:
+            if record.get("key_sha256") == key:
                 done[replicate] = record["ranks"]
     todo = [r for r in replicates if r not in done]
     if done:
@@ -139,9 +151,7 @@ def run_batch(
             truth = {name: prior[name].isel(draw=replicate).values for name in names}
             seed = derive_seed(settings["seed"], "fit", str(replicate))
             ranks = replicate_ranks(rung, compiled, truth, outcomes[replicate], seed, cores)
-            write_json(
-                progress / f"replicate{replicate}.json", {"spec_sha256": key, "ranks": ranks}
-            )
+            write_json(progress / f"replicate{replicate}.json", {"key_sha256": key, "ranks": ranks})
             done[replicate] = ranks
             log.info(
                 "replicate %d: %d draws ranked, %d divergences",
@@ -196,6 +206,7 @@ def sbc(snakemake) -> None:
         int(snakemake.wildcards.batch),
         Path(snakemake.params.progress),
         snakemake.threads,
+        sources_sha256=canonical_hash([sha256_file(path) for path in snakemake.input]),
     )
     write_parquet(snakemake.output[0], table)
 
