@@ -5,6 +5,7 @@ Tiers (quick, sampling, workflow, slurm, browser) are enforced by tests/tiers.py
 """
 
 import copy
+import errno
 import os
 import shutil
 import subprocess
@@ -201,10 +202,16 @@ def build_pipeline(workdir: Path, rrr_mirror: Path) -> Path:
     return workdir
 
 
+# Where a hard link cannot be made (another file system, one without links, too many).
+LINK_REFUSED = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP}
+
+
 def _link_or_copy(source: str, dest: str) -> None:
     try:
         os.link(source, dest)
-    except OSError:  # another file system (a kept pipeline under the project, say)
+    except OSError as error:
+        if error.errno not in LINK_REFUSED:  # a missing file is a bug, not a reason to copy
+            raise
         shutil.copy2(source, dest)
 
 
