@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from replication_ladder import sbc
+from replication_ladder import sbc, sbc_ranks
 from replication_ladder.config import Ladder
 
 from conftest import SMOKE, config_copy
@@ -107,9 +107,28 @@ def test_uniformity_flags_ranks_piled_at_one_end():
             "biased": np.minimum(rng.integers(0, draws + 1, n), rng.integers(0, draws + 1, n)),
         }
     )
-    result = sbc.uniformity(ranks, seed=1)
+    result = sbc_ranks.uniformity(ranks, seed=1)
     assert result["miscalibrated"] == ["biased"]
     assert result["parameters"]["calibrated"] > 0.01
+
+
+def test_replicates_whose_chains_did_not_mix_are_counted():
+    """Counted against the config's R-hat line, as every fit is judged: two of the four
+    replicates below are above 1.01 (counted by hand), one diverged."""
+    ranks = pd.DataFrame(
+        {
+            "replicate": range(4),
+            "draws_ranked": 99,
+            "divergences": [0, 0, 3, 0],
+            "max_r_hat": [1.0, 1.01, 1.02, 2.5],
+            "min_ess_bulk": 100.0,
+            "a": [10, 40, 70, 90],
+        }
+    )
+    result = sbc_ranks.uniformity(ranks, seed=1, max_r_hat=1.01)
+    assert result["unconverged_replicates"] == 2 and result["divergent_replicates"] == 1
+    assert result["median_max_r_hat"] == pytest.approx(1.015)
+    assert sbc_ranks.uniformity(ranks, seed=1, max_r_hat=3.0)["unconverged_replicates"] == 0
 
 
 @pytest.mark.sampling
@@ -119,7 +138,7 @@ def test_a_calibrated_model_gives_uniform_ranks(tmp_path):
     level (a false alarm has probability under 1%)."""
     spec = linear_spec(replicates=60, batch_size=60, draws=250, chains=4)
     table = sbc.run_batch(spec, linear_data(), 0, tmp_path / "p", cores=2)
-    result = sbc.uniformity(table, seed=3)
+    result = sbc_ranks.uniformity(table, seed=3)
     print(f"margin: uniformity {result}")
     assert result["replicates"] == 60 and not result["miscalibrated"], result
 
@@ -150,10 +169,10 @@ def test_the_uniformity_test_runs_in_a_fresh_process():
 
     code = (
         "import numpy as np, pandas as pd\n"
-        "from replication_ladder import sbc\n"
+        "from replication_ladder import sbc_ranks\n"
         "ranks = pd.DataFrame({'replicate': range(20), 'draws_ranked': 99, 'divergences': 0,\n"
         "    'max_r_hat': 1.0, 'min_ess_bulk': 100.0, 'a': np.arange(0, 100, 5)})\n"
-        "print(sbc.uniformity(ranks, seed=1)['parameters']['a'])\n"
+        "print(sbc_ranks.uniformity(ranks, seed=1)['parameters']['a'])\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -179,3 +198,27 @@ def test_the_pit_ecdf_figure_draws_from_ranks():
     )
     figure = figures.sbc_ecdf(ranks_tree(ranks, ["a", "b"]), ["a", "b"])
     assert len([ax for ax in figure.axes if ax.has_data()]) == 2
+
+
+def test_the_report_warns_when_chains_did_not_mix():
+    """A rung whose replicates' chains did not mix gets a warning, and its uniform ranks
+    are not shown as a pass; a rung whose chains all mixed gets none."""
+    from replication_ladder.report.calibration import CalibrationReport
+
+    ranks = pd.DataFrame(
+        {
+            "replicate": range(20),
+            "draws_ranked": 99,
+            "divergences": 0,
+            "max_r_hat": [1.0] * 17 + [1.5, 2.0, 2.5],
+            "min_ess_bulk": 100.0,
+            "a": np.arange(0, 100, 5),
+        }
+    )
+    unmixed = sbc_ranks.uniformity(ranks, seed=1, max_r_hat=1.01)
+    mixed = sbc_ranks.uniformity(ranks, seed=1, max_r_hat=3.0)
+    warning = CalibrationReport.mixing_summary(unmixed)
+    assert "ladder-warning" in warning and "3 of 20 replicates" in warning
+    assert 'class="ladder-note"' in CalibrationReport.uniformity_summary(unmixed)
+    assert CalibrationReport.mixing_summary(mixed) == ""
+    assert 'class="ladder-ok"' in CalibrationReport.uniformity_summary(mixed)

@@ -45,7 +45,7 @@ ENTRY_POINTS = {
     "new_rows": "replication_ladder.predict:new_rows",
     "predict": "replication_ladder.predict:predict",
     "sbc": "replication_ladder.sbc:sbc",
-    "sbc_ranks": "replication_ladder.sbc:sbc_ranks",
+    "sbc_ranks": "replication_ladder.sbc_ranks:sbc_ranks",
     "report": "replication_ladder.render:report",
     "sbc_report": "replication_ladder.render:sbc_report",
     "report_index": "replication_ladder.render:report_index",

@@ -28,7 +28,6 @@ from replication_ladder.seeds import derive_seed
 log = logging.getLogger(__name__)
 
 META = ["replicate", "draws_ranked", "divergences", "max_r_hat", "min_ess_bulk"]
-UNIFORMITY_ALPHA = 0.01
 
 
 def flat_values(dataset, names: list[str]) -> dict[str, float]:
@@ -164,41 +163,6 @@ def run_batch(
     return table[META + [c for c in table.columns if c not in META]]
 
 
-def pit_values(ranks: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """Randomised PIT values (rank + u) / (draws + 1), uniform when calibrated."""
-    rng = np.random.default_rng(seed)
-    parameters = [c for c in ranks.columns if c not in META]
-    u = rng.uniform(size=(len(ranks), len(parameters)))
-    scale = ranks["draws_ranked"].to_numpy(float)[:, None] + 1
-    return pd.DataFrame((ranks[parameters].to_numpy(float) + u) / scale, columns=parameters)
-
-
-def uniformity(ranks: pd.DataFrame, seed: int) -> dict:
-    """ArviZ's uniformity test (pot_c) per parameter, Bonferroni over the parameters."""
-    import arviz_stats  # noqa: F401  (registers the .azstats accessor used below)
-    import xarray as xr
-
-    pit = pit_values(ranks, seed)
-    if len(pit) < 2:
-        return {"replicates": len(pit), "parameters": {}, "miscalibrated": []}
-    dataset = xr.Dataset(
-        {name: (("draw",), pit[name].to_numpy()) for name in pit.columns}
-    ).expand_dims(chain=[0])
-    p_values = {}
-    for name in pit.columns:
-        p_value = dataset[name].azstats.uniformity_test(dim=["chain", "draw"])
-        p_values[name] = float(np.asarray(p_value[0] if isinstance(p_value, tuple) else p_value))
-    bound = UNIFORMITY_ALPHA / max(1, len(p_values))
-    return {
-        "replicates": len(pit),
-        "alpha": UNIFORMITY_ALPHA,
-        "bonferroni_bound": bound,
-        "parameters": p_values,
-        "miscalibrated": sorted(name for name, p in p_values.items() if p < bound),
-        "divergent_replicates": int((ranks["divergences"] > 0).sum()),
-    }
-
-
 def sbc(snakemake) -> None:
     table = run_batch(
         snakemake.params.spec,
@@ -209,19 +173,3 @@ def sbc(snakemake) -> None:
         sources_sha256=canonical_hash([sha256_file(path) for path in snakemake.input]),
     )
     write_parquet(snakemake.output[0], table)
-
-
-def sbc_ranks(snakemake) -> None:
-    spec = snakemake.params.spec
-    ranks = pd.concat([pd.read_parquet(p) for p in snakemake.input.batches], ignore_index=True)
-    ranks = ranks.sort_values("replicate").reset_index(drop=True)
-    write_parquet(snakemake.output.ranks, ranks)
-    result = uniformity(ranks, derive_seed(spec["sbc"]["seed"], "pit"))
-    write_json(snakemake.output.uniformity, result)
-    log.info(
-        "%s/%s: %d replicates, miscalibrated: %s",
-        spec["dataset"],
-        spec["model"],
-        result["replicates"],
-        ", ".join(result["miscalibrated"]) or "none",
-    )

@@ -56,5 +56,7 @@ rule sbc_ranks:
         attempt=attempt,
     params:
         spec=lambda wildcards: LADDER.sbc_spec(wildcards.dataset, wildcards.model),
+        # The R-hat line a replicate's chains are judged by (not in the batches' spec).
+        convergence=LADDER.fit_settings()["convergence"],
     script:
         "../scripts/sbc_ranks.py"

@@ -10,10 +10,10 @@ import pandas as pd
 from replication_ladder.atomic import write_bytes, write_text
 from replication_ladder.report import figures, loaders
 from replication_ladder.report import html as fragments
+from replication_ladder.sbc import META
 
 DPI = 80
 STYLE = fragments.STYLE
-META = ("replicate", "draws_ranked", "divergences", "max_r_hat", "min_ess_bulk")
 MAX_PANELS = 12
 
 
@@ -27,7 +27,7 @@ def ranks_tree(ranks: pd.DataFrame, names: list[str], seed: int = 0):
     """PIT values of the ranks in the layout `plot_ecdf_pit` reads (group prior_sbc)."""
     import xarray as xr
 
-    from replication_ladder.sbc import pit_values
+    from replication_ladder.sbc_ranks import pit_values
 
     pit = pit_values(ranks, seed)
     dataset = xr.Dataset({n: (("chain", "draw"), pit[n].to_numpy()[None, :]) for n in names})
@@ -67,7 +67,8 @@ class CalibrationReport:
                 "parameters": len(p_values),
                 "smallest p": min(p_values.values()) if p_values else None,
                 "miscalibrated (Bonferroni)": len(test["miscalibrated"]),
-                "replicates with divergences": int((ranks["divergences"] > 0).sum()),
+                "replicates not converged (R-hat)": test["unconverged_replicates"],
+                "replicates with divergences": test["divergent_replicates"],
                 "draws ranked": int(ranks["draws_ranked"].median()),
             }
         table = pd.DataFrame(rows).T.rename_axis("dataset/rung")
@@ -76,6 +77,28 @@ class CalibrationReport:
 
     def rung_summary(self, name: str) -> str:
         test = self.uniformity(name)
+        return self.mixing_summary(test) + self.uniformity_summary(test)
+
+    @staticmethod
+    def mixing_summary(test: dict) -> str:
+        """A warning when some replicates' chains did not mix: their ranks test the
+        sampling settings as much as the model."""
+        unmixed = test["unconverged_replicates"]
+        if not unmixed:
+            return ""
+        return fragments.box(
+            "warning",
+            f"<p>Max R-hat above {test['max_r_hat_threshold']} in {unmixed} of "
+            f"{test['replicates']} replicates (median over replicates "
+            f"{test['median_max_r_hat']:.2f}). Ranks from chains that did not mix test the "
+            "sampling settings as much as the model: rerun with longer chains (the "
+            "config's <code>sbc.tune</code> and <code>sbc.draws</code>) before reading the "
+            "test below as calibration.</p>",
+            f"Chains did not mix in {unmixed} of {test['replicates']} replicates",
+        )
+
+    @staticmethod
+    def uniformity_summary(test: dict) -> str:
         if test["miscalibrated"]:
             return fragments.box(
                 "warning",
@@ -83,7 +106,7 @@ class CalibrationReport:
                 f"Ranks not uniform (p below {test['bonferroni_bound']:.2g})",
             )
         return fragments.box(
-            "ok",
+            "note" if test["unconverged_replicates"] else "ok",
             f"{len(test['parameters'])} parameters, {test['replicates']} replicates: no rank "
             "distribution departs from uniform beyond chance (Bonferroni over the parameters).",
         )

@@ -325,7 +325,7 @@ def robustness(curves: dict[str, list[dict]], test_point: dict | None, unit_labe
 
 def sbc_ecdf(ranks_tree, var_names: list[str]):
     """PIT-ECDF differences with simultaneous bands (arviz-plots `plot_ecdf_pit`, its
-    default pot_c method: the test `sbc.uniformity` reports; its "envelope" method fails
+    default pot_c method: the test `sbc_ranks.uniformity` reports; its "envelope" method fails
     on a DataArray sample size in arviz-plots as pinned)."""
     import arviz_plots as azp
 
