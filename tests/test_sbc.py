@@ -218,7 +218,7 @@ def test_the_report_warns_when_chains_did_not_mix():
     unmixed = sbc_ranks.uniformity(ranks, seed=1, max_r_hat=1.01)
     mixed = sbc_ranks.uniformity(ranks, seed=1, max_r_hat=3.0)
     warning = CalibrationReport.mixing_summary(unmixed)
-    assert "ladder-warning" in warning and "3 of 20 replicates" in warning
+    assert "ladder-warning" in warning and "R-hat above 1.01 in 3 of 20 replicates" in warning
     assert 'class="ladder-note"' in CalibrationReport.uniformity_summary(unmixed)
     assert CalibrationReport.mixing_summary(mixed) == ""
     assert 'class="ladder-ok"' in CalibrationReport.uniformity_summary(mixed)

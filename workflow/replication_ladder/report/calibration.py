@@ -71,7 +71,7 @@ class CalibrationReport:
                 "replicates with divergences": test["divergent_replicates"],
                 "draws ranked": int(ranks["draws_ranked"].median()),
             }
-        table = pd.DataFrame(rows).T.rename_axis("dataset/rung")
+        table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("dataset/rung")
         write_text(self.figures_dir / "overview.csv", table.to_csv())
         return table
 
@@ -81,8 +81,8 @@ class CalibrationReport:
 
     @staticmethod
     def mixing_summary(test: dict) -> str:
-        """A warning when some replicates' chains did not mix: their ranks test the
-        sampling settings as much as the model."""
+        """A warning when some replicates' chains did not mix (by the R-hat line every fit
+        is judged by): their ranks test the sampling as much as the model."""
         unmixed = test["unconverged_replicates"]
         if not unmixed:
             return ""
@@ -94,7 +94,8 @@ class CalibrationReport:
             "sampling settings as much as the model: rerun with longer chains (the "
             "config's <code>sbc.tune</code> and <code>sbc.draws</code>) before reading the "
             "test below as calibration.</p>",
-            f"Chains did not mix in {unmixed} of {test['replicates']} replicates",
+            f"R-hat above {test['max_r_hat_threshold']} in {unmixed} of {test['replicates']} "
+            "replicates",
         )
 
     @staticmethod
