@@ -107,7 +107,7 @@ def test_uniformity_flags_ranks_piled_at_one_end():
             "biased": np.minimum(rng.integers(0, draws + 1, n), rng.integers(0, draws + 1, n)),
         }
     )
-    result = sbc_ranks.uniformity(ranks, seed=1)
+    result = sbc_ranks.uniformity(ranks, seed=1, max_r_hat=1.01)
     assert result["miscalibrated"] == ["biased"]
     assert result["parameters"]["calibrated"] > 0.01
 
@@ -138,7 +138,7 @@ def test_a_calibrated_model_gives_uniform_ranks(tmp_path):
     level (a false alarm has probability under 1%)."""
     spec = linear_spec(replicates=60, batch_size=60, draws=250, chains=4)
     table = sbc.run_batch(spec, linear_data(), 0, tmp_path / "p", cores=2)
-    result = sbc_ranks.uniformity(table, seed=3)
+    result = sbc_ranks.uniformity(table, seed=3, max_r_hat=1.01)
     print(f"margin: uniformity {result}")
     assert result["replicates"] == 60 and not result["miscalibrated"], result
 
@@ -172,7 +172,7 @@ def test_the_uniformity_test_runs_in_a_fresh_process():
         "from replication_ladder import sbc_ranks\n"
         "ranks = pd.DataFrame({'replicate': range(20), 'draws_ranked': 99, 'divergences': 0,\n"
         "    'max_r_hat': 1.0, 'min_ess_bulk': 100.0, 'a': np.arange(0, 100, 5)})\n"
-        "print(sbc_ranks.uniformity(ranks, seed=1)['parameters']['a'])\n"
+        "print(sbc_ranks.uniformity(ranks, seed=1, max_r_hat=1.01)['parameters']['a'])\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

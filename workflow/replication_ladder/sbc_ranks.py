@@ -41,7 +41,7 @@ def convergence(ranks: pd.DataFrame, max_r_hat: float) -> dict:
     }
 
 
-def uniformity(ranks: pd.DataFrame, seed: int, max_r_hat: float = 1.01) -> dict:
+def uniformity(ranks: pd.DataFrame, seed: int, max_r_hat: float) -> dict:
     """ArviZ's uniformity test (pot_c) per parameter, Bonferroni over the parameters,
     with the replicates' convergence beside it."""
     import arviz_stats  # noqa: F401  (registers the .azstats accessor used below)

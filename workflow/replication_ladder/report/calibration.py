@@ -91,9 +91,11 @@ class CalibrationReport:
             f"<p>Max R-hat above {test['max_r_hat_threshold']} in {unmixed} of "
             f"{test['replicates']} replicates (median over replicates "
             f"{test['median_max_r_hat']:.2f}). Ranks from chains that did not mix test the "
-            "sampling settings as much as the model: rerun with longer chains (the "
-            "config's <code>sbc.tune</code> and <code>sbc.draws</code>) before reading the "
-            "test below as calibration.</p>",
+            "sampling as much as the model. Rerun with longer chains (the config's "
+            "<code>sbc.tune</code> and <code>sbc.draws</code>); if R-hat stays high, look at "
+            "the rung's priors: data simulated far off the outcome's scale can leave the "
+            "posterior a ridge no chain length crosses. Until then, do not read the test "
+            "below as calibration.</p>",
             f"R-hat above {test['max_r_hat_threshold']} in {unmixed} of {test['replicates']} "
             "replicates",
         )
