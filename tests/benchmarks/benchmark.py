@@ -14,7 +14,8 @@ Writes results/benchmarks/benchmark.json and benchmark.md:
             in the Bambi chapter, az.loo and az.compare): `ladder_speedup_vs_bambi`;
   sbc       the quick SBC (`make sbc` settings) of every rung of the RRR ladder;
   pipeline  the default pipeline, warm (compile cache kept, results removed), a no-op
-            rerun, and the peak memory of each fit job.
+            rerun, and each fit job's wall, sampling and compile seconds and peak memory;
+            the target is 246 s plus the new rungs' sampling.
 The targets are stated beside each figure; nothing here fails a test.
 """
 
@@ -41,6 +42,7 @@ PARTS = ("refit", "ladder", "sbc", "pipeline")
 LADDER_RUNGS = ("fixed", "random_intercept", "random_slope")
 # Today's warm default pipeline (before the design rungs), from the README of 2e7ca0a.
 BEFORE_WARM_PIPELINE_SECONDS = 246
+NEW_RUNGS = ("participant", "meta_analysis", "ordinal")  # the design rungs added since
 
 
 def run(command: list[str], cwd: Path) -> tuple[float, int, str]:
@@ -222,11 +224,21 @@ def pipeline(workdir: Path, mirror: Path, cache: Path) -> dict:
     for benchmark in sorted((workdir / "results").glob("*/*/benchmark.tsv")):
         lines = benchmark.read_text().splitlines()
         row = dict(zip(lines[0].split("\t"), lines[1].split("\t"), strict=True))
+        diagnostics = json.loads((benchmark.parent / "diagnostics.json").read_text())
         jobs[f"{benchmark.parent.parent.name}/{benchmark.parent.name}"] = {
             "seconds": float(row["s"]),
+            "sampling_seconds": diagnostics["sampling_seconds"],
+            "compile_seconds": diagnostics["compile_seconds"],
             "max_rss_mb": float(row["max_rss"]),
         }
-    return {"warm_seconds": warm, "noop_seconds": noop, "fit_jobs": jobs}
+    new = {name: job for name, job in jobs.items() if name.split("/")[1] in NEW_RUNGS}
+    return {
+        "warm_seconds": warm,
+        "noop_seconds": noop,
+        "new_rungs_sampling_seconds": sum(job["sampling_seconds"] for job in new.values()),
+        "new_rungs_job_seconds": sum(job["seconds"] for job in new.values()),
+        "fit_jobs": jobs,
+    }
 
 
 # -- targets and the table -------------------------------------------------------------------
@@ -244,15 +256,13 @@ def targets(results: dict) -> dict:
         value = results["sbc"]["seconds"]
         checks["quick_sbc_rrr_seconds"] = (value, "< 600", value < 600)
     if "pipeline" in results:
-        jobs = results["pipeline"]["fit_jobs"]
-        new = sum(
-            job["seconds"]
-            for name, job in jobs.items()
-            if name.split("/")[1] in ("participant", "meta_analysis", "ordinal")
-        )
-        goal = BEFORE_WARM_PIPELINE_SECONDS + new
+        goal = BEFORE_WARM_PIPELINE_SECONDS + results["pipeline"]["new_rungs_sampling_seconds"]
         value = results["pipeline"]["warm_seconds"]
-        checks["warm_pipeline_seconds"] = (value, f"<= {goal:.0f} (246 + new rungs)", value <= goal)
+        checks["warm_pipeline_seconds"] = (
+            value,
+            f"<= {goal:.0f} (246 + the new rungs' sampling)",
+            value <= goal,
+        )
     return {
         key: {"value": value, "target": goal, "met": met}
         for key, (value, goal, met) in checks.items()
