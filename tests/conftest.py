@@ -168,10 +168,17 @@ PIPELINE_THREADS = ["--set-threads", "fit=1", "loo=1", "loso=1", "predict=1"]
 LOSO_SITES = 4
 
 
-def pipeline_config(rrr_mirror: Path) -> dict:
+def smoke_config(rrr_mirror: Path) -> dict:
+    """The project's config at the smoke preset, offline, on the tests' compile cache: the
+    base of every test pipeline (local and SLURM)."""
     config = config_copy()
     config |= {"preset": "smoke", "mirror": str(rrr_mirror), "compile_cache": str(COMPILE_CACHE)}
     config["loo"]["remedy"] = "none"  # the remedies have tests of their own (test_loo.py)
+    return config
+
+
+def pipeline_config(rrr_mirror: Path) -> dict:
+    config = smoke_config(rrr_mirror)
     for dataset, rungs in PIPELINE_RUNGS.items():
         models = config["datasets"][dataset]["models"]
         config["datasets"][dataset]["models"] = {name: models[name] for name in rungs}

@@ -19,11 +19,10 @@ import pandas as pd
 import pytest
 
 from conftest import (
-    COMPILE_CACHE,
     SLURM,
     SNAKEMAKE,
     clone_workflow,
-    config_copy,
+    smoke_config,
     snakemake,
     write_config,
 )
@@ -32,9 +31,7 @@ pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 
 
 def slurm_config(rrr_mirror) -> dict:
-    config = config_copy()
-    config |= {"preset": "smoke", "mirror": str(rrr_mirror), "compile_cache": str(COMPILE_CACHE)}
-    config["loo"]["remedy"] = "none"
+    config = smoke_config(rrr_mirror)
     datasets = config["datasets"]
     rrr, multisite, linear = datasets["rrr"], datasets["multisite"], datasets["linear"]
     rrr["models"] = {m: rrr["models"][m] for m in ("fixed", "meta_analysis")}
