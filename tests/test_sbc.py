@@ -222,3 +222,35 @@ def test_the_report_warns_when_chains_did_not_mix():
     assert 'class="ladder-note"' in CalibrationReport.uniformity_summary(unmixed)
     assert CalibrationReport.mixing_summary(mixed) == ""
     assert 'class="ladder-ok"' in CalibrationReport.uniformity_summary(mixed)
+
+
+def test_the_overview_counts_each_rung_from_its_files(tmp_path):
+    """The report's overview row of a rung, from a ranks table and its uniformity test as
+    the stage writes them: the counts match a hand count, and overview.csv holds them."""
+    from replication_ladder.report.calibration import CalibrationReport
+
+    ranks = pd.DataFrame(
+        {
+            "replicate": range(20),
+            "draws_ranked": [99] * 15 + [199] * 5,
+            "divergences": [0] * 19 + [3],
+            "max_r_hat": [1.0] * 18 + [1.5, 2.0],
+            "min_ess_bulk": 100.0,
+            "a": np.arange(0, 100, 5),
+        }
+    )
+    ranks.to_parquet(tmp_path / "ranks.parquet")
+    test = sbc_ranks.uniformity(ranks, seed=1, max_r_hat=1.01)
+    (tmp_path / "uniformity.json").write_text(json.dumps(test))
+    inputs = {
+        "rrr/fixed": {
+            "ranks": tmp_path / "ranks.parquet",
+            "uniformity": tmp_path / "uniformity.json",
+        }
+    }
+    row = CalibrationReport(inputs, tmp_path / "figures").overview().loc["rrr/fixed"]
+    assert row["replicates"] == 20 and row["parameters"] == 1
+    assert row["replicates not converged (R-hat)"] == 2
+    assert row["replicates with divergences"] == 1 and row["draws ranked"] == 99
+    written = pd.read_csv(tmp_path / "figures/overview.csv", index_col=0)
+    assert written.loc["rrr/fixed", "replicates not converged (R-hat)"] == 2

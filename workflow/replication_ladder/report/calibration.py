@@ -4,7 +4,6 @@ population-level parameter's SBC ranks and ArviZ's uniformity test."""
 import io
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from replication_ladder.atomic import write_bytes, write_text
@@ -44,8 +43,8 @@ class CalibrationReport:
     def rungs(self) -> list[str]:
         return list(self.inputs)
 
-    def ranks(self, name: str) -> pd.DataFrame:
-        return loaders.read_parquet(self.inputs[name]["ranks"])
+    def ranks(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        return loaders.read_parquet(self.inputs[name]["ranks"], columns)
 
     def uniformity(self, name: str) -> dict:
         return loaders.read_json(self.inputs[name]["uniformity"])
@@ -60,7 +59,7 @@ class CalibrationReport:
     def overview(self) -> pd.DataFrame:
         rows = {}
         for name in self.rungs:
-            test, ranks = self.uniformity(name), self.ranks(name)
+            test, draws_ranked = self.uniformity(name), self.ranks(name, ["draws_ranked"])
             p_values = test["parameters"]
             rows[name] = {
                 "replicates": test["replicates"],
@@ -69,7 +68,7 @@ class CalibrationReport:
                 "miscalibrated (Bonferroni)": len(test["miscalibrated"]),
                 "replicates not converged (R-hat)": test["unconverged_replicates"],
                 "replicates with divergences": test["divergent_replicates"],
-                "draws ranked": int(ranks["draws_ranked"].median()),
+                "draws ranked": int(draws_ranked["draws_ranked"].median()),
             }
         table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("dataset/rung")
         write_text(self.figures_dir / "overview.csv", table.to_csv())
@@ -127,6 +126,3 @@ class CalibrationReport:
         file = name.replace("/", ".")
         write_bytes(self.figures_dir / f"{file}.ecdf.png", buffer.getvalue())
         return Image(data=buffer.getvalue(), format="png")
-
-
-__all__ = ["CalibrationReport", "np"]

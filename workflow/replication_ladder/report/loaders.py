@@ -11,8 +11,8 @@ def read_json(path: str | Path | None):
     return None if path is None else json.loads(Path(path).read_text())
 
 
-def read_parquet(path: str | Path | None) -> pd.DataFrame | None:
-    return None if path is None else pd.read_parquet(path)
+def read_parquet(path: str | Path | None, columns: list[str] | None = None) -> pd.DataFrame | None:
+    return None if path is None else pd.read_parquet(path, columns=columns)
 
 
 def read_text(path: str | Path | None) -> str | None:
