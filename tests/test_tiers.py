@@ -183,3 +183,38 @@ def test_plain(request):
 """,
     )
     result.assert_outcomes(passed=1)
+
+
+def test_the_slow_tiers_are_handed_out_first(pytester):
+    """Collection puts the slow tiers first, in their own order, and the quick tests last,
+    so that the workers' last tests are short ones (xdist hands them out in this order)."""
+    source = """
+import pytest
+
+def test_quick_first_in_the_file():
+    pass
+
+@pytest.mark.sampling
+def test_sampling():
+    pass
+
+@pytest.mark.workflow
+def test_workflow():
+    pass
+
+def test_quick_last_in_the_file():
+    pass
+
+@pytest.mark.slurm
+def test_slurm():
+    pass
+"""
+    result = run(pytester, source, "--collect-only", "-q")
+    names = [line.split("::")[1] for line in result.outlines if "::" in line]
+    assert names == [
+        "test_slurm",
+        "test_workflow",
+        "test_sampling",
+        "test_quick_first_in_the_file",
+        "test_quick_last_in_the_file",
+    ]

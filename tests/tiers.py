@@ -57,6 +57,11 @@ TIMEOUTS = {"quick": 120, "sampling": 600, "workflow": 1500, "slurm": 1800, "bro
 # The session's shared runs, by the fixture that makes them: the tests that use one go to
 # one pytest-xdist worker (`--dist loadgroup`), so that each run happens once.
 SHARED_RUNS = {"pipeline": "pipeline", "cluster": "slurm", "slurm_run": "slurm"}
+# The order tests are handed to the workers in: xdist's loadgroup starts the shared runs'
+# groups first (largest first) and then hands out single tests in collection order, so the
+# slow tiers go first and the quick tests even out the workers' ends, not a 4-minute
+# workflow test picked up last while the other worker idles.
+TIER_ORDER = ("slurm", "workflow", "browser", "sampling")  # then the quick tier
 
 
 def _called_names(function) -> set[str]:
@@ -110,6 +115,11 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError(
             "tests that break the tiers' rules (see tests/tiers.py):\n  " + "\n  ".join(missing)
         )
+    items.sort(key=handing_order)
+
+
+def handing_order(item) -> int:
+    return min((TIER_ORDER.index(tier) for tier in tiers_of(item)), default=len(TIER_ORDER))
 
 
 class TierViolation(AssertionError):
