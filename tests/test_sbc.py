@@ -93,19 +93,29 @@ def test_a_killed_batch_resumes_without_redoing_finished_replicates(tmp_path, mo
     assert len(calls) == 3
 
 
+def ranks_table(parameters: dict, **bookkeeping) -> pd.DataFrame:
+    """A ranks table as the stage writes it: each replicate's bookkeeping (mixed chains,
+    no divergences, 99 draws ranked, unless given) and the rank of each parameter."""
+    replicates = len(next(iter(parameters.values())))
+    defaults = {
+        "replicate": np.arange(replicates),
+        "draws_ranked": 99,
+        "divergences": 0,
+        "max_r_hat": 1.0,
+        "min_ess_bulk": 100.0,
+    }
+    return pd.DataFrame(defaults | bookkeeping | parameters)
+
+
 def test_uniformity_flags_ranks_piled_at_one_end():
     rng = np.random.default_rng(0)
     n, draws = 200, 99
-    ranks = pd.DataFrame(
+    ranks = ranks_table(
         {
-            "replicate": np.arange(n),
-            "draws_ranked": draws,
-            "divergences": 0,
-            "max_r_hat": 1.0,
-            "min_ess_bulk": 100.0,
             "calibrated": rng.integers(0, draws + 1, n),
             "biased": np.minimum(rng.integers(0, draws + 1, n), rng.integers(0, draws + 1, n)),
-        }
+        },
+        draws_ranked=draws,
     )
     result = sbc_ranks.uniformity(ranks, seed=1, max_r_hat=1.01)
     assert result["miscalibrated"] == ["biased"]
@@ -115,15 +125,8 @@ def test_uniformity_flags_ranks_piled_at_one_end():
 def test_replicates_whose_chains_did_not_mix_are_counted():
     """Counted against the config's R-hat line, as every fit is judged: two of the four
     replicates below are above 1.01 (counted by hand), one diverged."""
-    ranks = pd.DataFrame(
-        {
-            "replicate": range(4),
-            "draws_ranked": 99,
-            "divergences": [0, 0, 3, 0],
-            "max_r_hat": [1.0, 1.01, 1.02, 2.5],
-            "min_ess_bulk": 100.0,
-            "a": [10, 40, 70, 90],
-        }
+    ranks = ranks_table(
+        {"a": [10, 40, 70, 90]}, divergences=[0, 0, 3, 0], max_r_hat=[1.0, 1.01, 1.02, 2.5]
     )
     result = sbc_ranks.uniformity(ranks, seed=1, max_r_hat=1.01)
     assert result["unconverged_replicates"] == 2 and result["divergent_replicates"] == 1
@@ -185,17 +188,7 @@ def test_the_pit_ecdf_figure_draws_from_ranks():
     from replication_ladder.report import figures
     from replication_ladder.report.calibration import ranks_tree
 
-    ranks = pd.DataFrame(
-        {
-            "replicate": range(20),
-            "draws_ranked": 99,
-            "divergences": 0,
-            "max_r_hat": 1.0,
-            "min_ess_bulk": 100.0,
-            "a": np.arange(0, 100, 5),
-            "b": np.arange(99, -1, -5),
-        }
-    )
+    ranks = ranks_table({"a": np.arange(0, 100, 5), "b": np.arange(99, -1, -5)})
     figure = figures.sbc_ecdf(ranks_tree(ranks, ["a", "b"]), ["a", "b"])
     assert len([ax for ax in figure.axes if ax.has_data()]) == 2
 
@@ -205,16 +198,7 @@ def test_the_report_warns_when_chains_did_not_mix():
     are not shown as a pass; a rung whose chains all mixed gets none."""
     from replication_ladder.report.calibration import CalibrationReport
 
-    ranks = pd.DataFrame(
-        {
-            "replicate": range(20),
-            "draws_ranked": 99,
-            "divergences": 0,
-            "max_r_hat": [1.0] * 17 + [1.5, 2.0, 2.5],
-            "min_ess_bulk": 100.0,
-            "a": np.arange(0, 100, 5),
-        }
-    )
+    ranks = ranks_table({"a": np.arange(0, 100, 5)}, max_r_hat=[1.0] * 17 + [1.5, 2.0, 2.5])
     unmixed = sbc_ranks.uniformity(ranks, seed=1, max_r_hat=1.01)
     mixed = sbc_ranks.uniformity(ranks, seed=1, max_r_hat=3.0)
     warning = CalibrationReport.mixing_summary(unmixed)
@@ -229,15 +213,11 @@ def test_the_overview_counts_each_rung_from_its_files(tmp_path):
     the stage writes them: the counts match a hand count, and overview.csv holds them."""
     from replication_ladder.report.calibration import CalibrationReport
 
-    ranks = pd.DataFrame(
-        {
-            "replicate": range(20),
-            "draws_ranked": [99] * 15 + [199] * 5,
-            "divergences": [0] * 19 + [3],
-            "max_r_hat": [1.0] * 18 + [1.5, 2.0],
-            "min_ess_bulk": 100.0,
-            "a": np.arange(0, 100, 5),
-        }
+    ranks = ranks_table(
+        {"a": np.arange(0, 100, 5)},
+        draws_ranked=[99] * 15 + [199] * 5,
+        divergences=[0] * 19 + [3],
+        max_r_hat=[1.0] * 18 + [1.5, 2.0],
     )
     ranks.to_parquet(tmp_path / "ranks.parquet")
     test = sbc_ranks.uniformity(ranks, seed=1, max_r_hat=1.01)

@@ -85,18 +85,20 @@ class CalibrationReport:
         unmixed = test["unconverged_replicates"]
         if not unmixed:
             return ""
+        measured = (
+            f"R-hat above {test['max_r_hat_threshold']} in {unmixed} of {test['replicates']} "
+            "replicates"
+        )
         return fragments.box(
             "warning",
-            f"<p>Max R-hat above {test['max_r_hat_threshold']} in {unmixed} of "
-            f"{test['replicates']} replicates (median over replicates "
-            f"{test['median_max_r_hat']:.2f}). Ranks from chains that did not mix test the "
+            f"<p>Max {measured} (median over replicates {test['median_max_r_hat']:.2f}). "
+            "Ranks from chains that did not mix test the "
             "sampling as much as the model. Rerun with longer chains (the config's "
             "<code>sbc.tune</code> and <code>sbc.draws</code>); if R-hat stays high, look at "
             "the rung's priors: data simulated far off the outcome's scale can leave the "
             "posterior a ridge no chain length crosses. Until then, do not read the test "
             "below as calibration.</p>",
-            f"R-hat above {test['max_r_hat_threshold']} in {unmixed} of {test['replicates']} "
-            "replicates",
+            measured,
         )
 
     @staticmethod
