@@ -91,10 +91,23 @@ def workflow_copy(tmp_path: Path) -> Path:
     return copy_workflow(tmp_path / "workflow-copy")
 
 
+# The tests' workflow runs sample with PyMC's own NUTS unless a test names its sampler:
+# its C code compiles once per machine into the compile cache, where nutpie's Numba code
+# compiles again in every job (12-20 s of a smoke fit's 18-26 s, against 6-10 s with
+# PyMC's NUTS, measured). They test plumbing; nutpie in the workflow has tests that name
+# it (test_fit_workflow's same draws, test_hardening's cold-cache race), and the sampling
+# tier checks its draws against PyMC's.
+TEST_SAMPLER = "pymc"
+
+
 def config_words(config: dict | None = None) -> list[str]:
     """`config` as one --config option, with the shared compile cache unless it names
-    another. It goes last: --config takes every following word as a key=value pair."""
+    another and TEST_SAMPLER unless its `sampling` names one (Snakemake merges `sampling`
+    into the config file's, key by key). It goes last: --config takes every following
+    word as a key=value pair."""
     settings = {"compile_cache": str(COMPILE_CACHE), **(config or {})}
+    sampling = {"sampler": TEST_SAMPLER, **yaml.safe_load(str(settings.get("sampling", "{}")))}
+    settings["sampling"] = yaml.safe_dump(sampling, default_flow_style=True, width=1000).strip()
     return ["--config", *(f"{key}={value}" for key, value in settings.items())]
 
 

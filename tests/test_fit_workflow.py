@@ -63,7 +63,7 @@ def test_strict_convergence_fails_the_job_and_keeps_artefacts_aside(workflow_cop
         config={
             "mirror": rrr_mirror,
             "strict_convergence": "true",
-            "sampling": "{draws: 100, tune: 300, chains: 2}",
+            "sampling": "{draws: 300, tune: 300, chains: 2}",
             "convergence": "{min_ess: 50, max_r_hat: 1.05}",
         },
     )

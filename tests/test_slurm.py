@@ -22,6 +22,7 @@ from conftest import (
     SLURM,
     SNAKEMAKE,
     clone_workflow,
+    config_words,
     smoke_config,
     snakemake,
     write_config,
@@ -129,7 +130,7 @@ def test_a_calibration_batch_killed_half_way_resumes(cluster, tmp_path, rrr_mirr
     command = [*SNAKEMAKE, "--workflow-profile", "none", "--cores", "2", *SLURM]
     target = "results/sbc/linear/linear/ranks.parquet"
     run = subprocess.Popen(
-        [*command, target],
+        [*command, target, *config_words()],
         cwd=workdir,
         env=cluster,
         stdout=subprocess.DEVNULL,
@@ -189,7 +190,7 @@ def test_a_failure_a_retry_cannot_fix_is_not_recomputed_on_the_cluster(
     assert "linear/linear did not converge" in log and "attempt 3 not run" in log
 
     config["datasets"]["linear"]["models"]["linear"]["sampling"] = {
-        "draws": 100,
+        "draws": 300,
         "tune": 300,
         "chains": 2,
     }
