@@ -1,7 +1,7 @@
 """Build the tests' shared smoke pipeline before the test workers start (`make test`).
 
 Built alone, its fits have both cores and fill the compile cache that every later fit in
-the suite loads from. Built inside the suite, they compiled the same Numba kernels at the
+the suite loads from. Built inside the suite, they compiled the same code at the
 same time as the other worker's fits, each process paying the cold compile itself. The
 `pipeline` fixture finds the run through LADDER_TEST_PIPELINE and reruns only what is out
 of date (nothing, when the code has not changed in between).
