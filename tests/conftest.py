@@ -111,6 +111,11 @@ def config_words(config: dict | None = None) -> list[str]:
     return ["--config", *(f"{key}={value}" for key, value in settings.items())]
 
 
+def snakemake_command(*args: str, config: dict | None = None) -> list[str]:
+    """Snakemake on two cores without a profile, `args` first and `config` last."""
+    return [*SNAKEMAKE, "--workflow-profile", "none", "--cores", "2", *args, *config_words(config)]
+
+
 def snakemake(
     workdir: Path,
     *args: str,
@@ -120,10 +125,8 @@ def snakemake(
     env: dict | None = None,
 ) -> subprocess.CompletedProcess:
     """Run Snakemake in `workdir`; `config` entries become one --config option."""
-    command = [*SNAKEMAKE, "--workflow-profile", "none", "--cores", "2", *args]
-    command += config_words(config)
     result = subprocess.run(
-        command,
+        snakemake_command(*args, config=config),
         cwd=workdir,
         capture_output=True,
         text=True,

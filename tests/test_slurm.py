@@ -20,11 +20,10 @@ import pytest
 
 from conftest import (
     SLURM,
-    SNAKEMAKE,
     clone_workflow,
-    config_words,
     smoke_config,
     snakemake,
+    snakemake_command,
     write_config,
 )
 
@@ -127,10 +126,9 @@ def test_a_calibration_batch_killed_half_way_resumes(cluster, tmp_path, rrr_mirr
     config["sbc"] |= {"replicates": 40, "batch_size": 40}
     write_config(workdir, config)
     progress = workdir / "results/sbc/linear/linear/.progress/batch0"
-    command = [*SNAKEMAKE, "--workflow-profile", "none", "--cores", "2", *SLURM]
     target = "results/sbc/linear/linear/ranks.parquet"
     run = subprocess.Popen(
-        [*command, target, *config_words()],
+        snakemake_command(*SLURM, target),
         cwd=workdir,
         env=cluster,
         stdout=subprocess.DEVNULL,
@@ -147,7 +145,11 @@ def test_a_calibration_batch_killed_half_way_resumes(cluster, tmp_path, rrr_mirr
     assert 3 <= kept < 40, f"{kept} replicates kept"
     assert not (workdir / "results/sbc/linear/linear/batch0.parquet").exists()
     subprocess.run(
-        [*command, "--unlock", target], cwd=workdir, env=cluster, capture_output=True, check=True
+        snakemake_command(*SLURM, "--unlock", target),
+        cwd=workdir,
+        env=cluster,
+        capture_output=True,
+        check=True,
     )
     snakemake(workdir, *SLURM, target, env=cluster, timeout=900)
     log = (workdir / "logs/sbc/linear/linear/batch0.log").read_text()
