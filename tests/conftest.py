@@ -238,10 +238,25 @@ def _link_or_copy(source: str, dest: str) -> None:
         shutil.copy2(source, dest)
 
 
+# A run's outputs: every job writes them by rename (or Snakemake deletes them first), so
+# a copy may share them. The rest is written in place: Snakemake's records under
+# .snakemake/ (`open(path, "w")`) and a job's log history, which a first attempt
+# truncates; shared, a test's run in its copy rewrote the shared run's records, and the
+# next test's copy of it planned reruns.
+LINKED = ("data", "results", "reports")
+
+
 def linked_copy(source: Path, dest: Path) -> Path:
-    """A copy of a finished run whose data files are hard links (fast, same mtimes).
-    Files a test rewrites must be replaced, never edited in place."""
-    shutil.copytree(source, dest, copy_function=_link_or_copy, symlinks=True)
+    """A copy of a finished run whose outputs are hard links (fast, same mtimes) and
+    whose other files are copies. A test that edits an output must replace it."""
+
+    def outputs(folder: str, names: list[str]) -> list[str]:
+        return [name for name in names if name in LINKED] if Path(folder) == source else []
+
+    shutil.copytree(source, dest, symlinks=True, ignore=outputs)
+    for name in LINKED:
+        if (source / name).exists():
+            shutil.copytree(source / name, dest / name, copy_function=_link_or_copy, symlinks=True)
     return dest
 
 
