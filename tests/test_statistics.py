@@ -86,8 +86,10 @@ def test_nutpie_draws_the_reference_posterior():
 
 def test_the_participant_rung_recovers_the_multisite_truth(tmp_path):
     """A multisite dataset of 8 sites x 40 participants x 4 ratings (1,280 rows; the full
-    17 x 100 took 10 minutes here) at the default settings (4 x 1000 after 1000): no
-    divergences; the pooled effect, the site
+    17 x 100 took 10 minutes here) at the default settings (4 x 1000 after 1000): fewer
+    than 10 of the 4,000 transitions divergent (measured: none under 15 of 16 seeds, 2
+    under the default seed on one machine of this kind and none on another; the centred
+    parameterisation, a real fault on 8 sites, gives 20), and the pooled effect, the site
     SDs, the participant SD and sigma inside their 95% intervals. Over these 5 the chance
     that a calibrated posterior misses one is about 1 - 0.95^5 = 23% for a given seed, so
     each is checked at 99.9% (a miss at that level is a fault, not chance), and the
@@ -113,7 +115,8 @@ def test_the_participant_rung_recovers_the_multisite_truth(tmp_path):
         key: tmp_path / paths.at(value, dataset="m", model="p") for key, value in paths.FIT.items()
     }
     diagnostics = fit.fit_rung(spec, processed, outputs, cores=2, settings=LADDER.fit_settings())
-    assert diagnostics["divergences"] == 0
+    print(f"margin: {diagnostics['divergences']} divergent transitions (< 10)")
+    assert diagnostics["divergences"] < 10
     main = ("condition", "1|study_sigma", "condition|study_sigma", "1|uid_sigma", "sigma")
     truth = {name: generated.truth[name] for name in main}
     table = recovered(truth, {"participant": pd.read_parquet(outputs["summary"])}, 0.999).set_index(
