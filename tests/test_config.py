@@ -427,6 +427,18 @@ def test_model_spec_hash_tracks_what_changes_the_fit():
     assert canonical_hash({"a": 1, "b": 2}) == canonical_hash({"b": 2, "a": 1})
 
 
+def test_a_reports_settings_change_with_its_own_dataset_only():
+    """A report's params (and their hash, which the report shows) follow its dataset's
+    block and the global settings it uses: editing another dataset renders it again
+    for nothing."""
+    base = Ladder(config_copy()).report_settings("linear")
+    other = Ladder(config_with(datasets__rrr__outcome__unit="points")).report_settings("linear")
+    assert other == base
+    for changes in ({"datasets__linear__description": "edited"}, {"ci_prob": 0.9}):
+        changed = Ladder(config_with(**changes)).report_settings("linear")
+        assert changed["settings_sha256"] != base["settings_sha256"], changes
+
+
 def test_the_shipped_config_is_what_the_readme_says():
     """Every dataset of config/config.yaml is in the README's table of datasets."""
     readme = (PROJECT / "README.md").read_text()

@@ -128,8 +128,9 @@ def test_editing_the_template_reruns_only_the_reports(pipeline, tmp_path):
 
 
 def test_a_dataset_without_its_verdict_shows_none_in_the_index(pipeline, tmp_path):
-    """Drop the RRR's replication block: the index is rebuilt from declared inputs only,
-    and the old replication.json still on disk is not shown."""
+    """Drop the RRR's replication block: only the RRR's report is rendered again (the
+    other datasets' settings did not change), the index is rebuilt from declared inputs
+    only, and the old replication.json still on disk is not shown."""
     copy = linked_copy(pipeline, tmp_path / "run")
     config_path = copy / "config/config.yaml"
     import yaml
@@ -140,6 +141,7 @@ def test_a_dataset_without_its_verdict_shows_none_in_the_index(pipeline, tmp_pat
     config_path.unlink()
     write_config(copy, config)
     old_verdict = json.loads((copy / "results/rrr/replication.json").read_text())["verdict"]
+    assert planned(copy, "reports/index.html")["report"] == 1
     snakemake(copy, "reports/index.html", *PIPELINE_THREADS)
     index = (copy / "reports/index.html").read_text()
     assert (copy / "results/rrr/replication.json").exists()  # still on disk, not shown

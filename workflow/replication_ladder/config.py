@@ -14,7 +14,6 @@ import contextlib
 import copy
 import functools
 import math
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from replication_ladder.builders import resolve_builder
 from replication_ladder.columns import column_type
 from replication_ladder.errors import ConfigError
 from replication_ladder.families import DISCRETE_FAMILIES, FAMILY_PARAMETERS
-from replication_ladder.hashing import analysis_sha256, canonical_hash
+from replication_ladder.hashing import canonical_hash
 from replication_ladder.readers import FORMATS, source_format
 from replication_ladder.seeds import derive_seed
 
@@ -541,13 +540,11 @@ class Ladder:
             "ci_prob": self.raw["ci_prob"],
         }
 
-    @cached_property
-    def config_sha256(self) -> str:
-        return analysis_sha256(self.raw)
-
     def report_settings(self, dataset: str) -> dict:
-        """What a dataset's report needs from the config (a job param)."""
-        return {
+        """What a dataset's report needs from the config (a job param), with its hash:
+        the report is rendered again when these change, and only then (not for an edit
+        of another dataset's block)."""
+        settings = {
             "dataset": dataset,
             "spec": self.dataset(dataset),
             "models": self.models(dataset),
@@ -556,8 +553,8 @@ class Ladder:
             "loso": self.loso(dataset),
             "ci_prob": self.raw["ci_prob"],
             "preset": self.raw["preset"],
-            "config_sha256": self.config_sha256,
         }
+        return {**settings, "settings_sha256": canonical_hash(settings)}
 
     # -- simulation-based calibration ------------------------------------------------
 

@@ -466,6 +466,8 @@ class DatasetReport:
                 "draws": d["draws"],
                 "tune": d["tune"],
                 "model config sha256": d["config_sha256"],
+                # The whole config as it was when this rung was fitted.
+                "workflow config sha256": d["workflow_config_sha256"],
                 "data sha256": d["data_sha256"],
                 "git commit": d["provenance"]["git_commit"],
                 "tree dirty": d["provenance"]["git_dirty"],
@@ -500,7 +502,7 @@ class DatasetReport:
                 "sha256": {
                     "raw data": self.record["raw_sha256"],
                     "processed data": self.record["processed_sha256"],
-                    "workflow config": self.settings["config_sha256"],
+                    "dataset's report settings": self.settings["settings_sha256"],
                 }
             }
         )
