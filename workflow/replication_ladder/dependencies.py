@@ -53,6 +53,14 @@ def imported_names(source: str, package: str) -> set[str]:
     return {".".join(name.split(".")[:i]) for name in names for i in range(1, name.count(".") + 2)}
 
 
+@cache
+def _module_imports(name: str, path: Path) -> frozenset[str]:
+    """What a package module may import, read once per process: each rule's closure
+    walks the same modules (the Snakefile's parse read each about four times)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    return frozenset(imported_names(path.read_text(encoding="utf-8"), package))
+
+
 def _closure(start: set[str]) -> tuple[Path, ...]:
     seen: dict[str, Path] = {}
     pending = list(start)
@@ -62,8 +70,7 @@ def _closure(start: set[str]) -> tuple[Path, ...]:
         if path is None or name in seen:
             continue
         seen[name] = path
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        pending.extend(imported_names(path.read_text(encoding="utf-8"), package) - seen.keys())
+        pending.extend(_module_imports(name, path) - seen.keys())
     return tuple(sorted(set(seen.values())))
 
 
