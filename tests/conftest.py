@@ -111,6 +111,16 @@ def config_words(config: dict | None = None) -> list[str]:
     return ["--config", *(f"{key}={value}" for key, value in settings.items())]
 
 
+def sampler_overrides(fits: dict[str, str]) -> str:
+    """A `datasets` value for --config that gives each "dataset/model" its sampler."""
+    datasets: dict = {}
+    for fit, sampler in fits.items():
+        dataset, model = fit.split("/")
+        models = datasets.setdefault(dataset, {"models": {}})["models"]
+        models[model] = {"sampling": {"sampler": sampler}}
+    return yaml.safe_dump(datasets, default_flow_style=True, width=1000).strip()
+
+
 def snakemake_command(*args: str, config: dict | None = None) -> list[str]:
     """Snakemake on two cores without a profile, `args` first and `config` last."""
     return [*SNAKEMAKE, "--workflow-profile", "none", "--cores", "2", *args, *config_words(config)]

@@ -6,15 +6,11 @@ import shutil
 import pytest
 import xarray as xr
 
-from conftest import snakemake
+from conftest import sampler_overrides, snakemake
 
 pytestmark = pytest.mark.workflow
 
 SMOKE = {"preset": "smoke"}
-
-
-def sampler_override(dataset: str, model: str, sampler: str) -> str:
-    return f"{{{dataset}: {{models: {{{model}: {{sampling: {{sampler: {sampler}}}}}}}}}}}"
 
 
 @pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
@@ -23,7 +19,7 @@ def test_same_config_same_draws(workflow_copy, rrr_mirror, sampler):
     config = {
         **SMOKE,
         "mirror": rrr_mirror,
-        "datasets": sampler_override("linear", "linear", sampler),
+        "datasets": sampler_overrides({"linear/linear": sampler}),
     }
     snakemake(workflow_copy, target, config=config)
     fit_dir = workflow_copy / "results/linear/linear"

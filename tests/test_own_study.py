@@ -16,7 +16,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import config_words, copy_workflow, run_command, snakemake
+from replication_ladder.config import Ladder
+from replication_ladder.rungs import build_rung
+
+from conftest import SMOKE, config_words, copy_workflow, run_command, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -171,6 +174,8 @@ def test_a_minimal_config_replacing_every_dataset_runs_from_each_file_type(tmp_p
 
 
 def test_a_config_that_adds_a_dataset_keeps_the_shipped_ones(tmp_path):
+    """Planned beside the shipped datasets, and fitted: the stages after the fit read only
+    its artefacts, and the test above runs a dataset of one's own to its report."""
     workdir = copy_workflow(tmp_path / "run")
     files = write_files(tmp_path / "files")
     config = tmp_path / "more.yaml"
@@ -180,8 +185,12 @@ def test_a_config_that_adds_a_dataset_keeps_the_shipped_ones(tmp_path):
     plan = snakemake(workdir, "--dry-run", "--configfile", str(config))
     for report in ("reports/mine.html", "reports/rrr.html", "reports/linear.html"):
         assert report in plan.stdout
-    result = run_pipeline(workdir, "reports/mine.html", "--configfile", str(config))
+    target = "results/mine/random_intercept/diagnostics.json"
+    result = run_pipeline(workdir, target, "--configfile", str(config))
     assert result.returncode == 0, result.stderr[-3000:]
+    diagnostics = json.loads((workdir / target).read_text())
+    # The file's preset reaches the added dataset's fit, as it reaches the shipped ones.
+    assert (diagnostics["draws"], diagnostics["chains"]) == (SMOKE["draws"], SMOKE["chains"])
 
 
 def test_the_scaffold_writes_a_config_that_runs(tmp_path):
@@ -218,8 +227,20 @@ def test_the_scaffold_writes_a_config_that_runs(tmp_path):
         "default_datasets: false", "default_datasets: false\npreset: smoke"
     )
     out.write_text(text)
-    result = run_pipeline(workdir, "results/pens/loo.parquet", "--configfile", str(out))
+    # The whole ladder is planned; the richest rung runs, and every rung builds on the
+    # table the run wrote (the three others are its sub-models: sampling them as well
+    # would test the same plumbing three more times).
+    plan = snakemake(workdir, "results/pens/loo.parquet", "--dry-run", "--configfile", str(out))
+    assert plan.stdout.count("rule fit:") == 4 and "rule compare:" in plan.stdout
+    result = run_pipeline(
+        workdir, "results/pens/participant/summary.parquet", "--configfile", str(out)
+    )
     assert result.returncode == 0, result.stderr[-3000:]
+    ladder = Ladder(written)  # as written: without the preset, which the shipped file defines
+    table = pd.read_parquet(workdir / "data/processed/pens.parquet")
+    for model in block["models"]:
+        rung = build_rung(ladder.model_spec("pens", model), table)
+        assert rung.n_rows == len(table), model
 
 
 def test_a_cluster_job_gets_the_params_of_the_explicit_form(tmp_path):
