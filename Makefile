@@ -42,9 +42,13 @@ PYTEST := $(PYTHON) -m pytest --durations=15 -n $(WORKERS) --dist loadgroup
 setup:
 	workflow/bin/setup-venv
 
-# The Debian packages the tests need (Chromium; SLURM and munge), via apt-get.
-setup-test: setup
-	workflow/bin/setup-test-system
+# The Debian packages the tests need (Chromium; SLURM and munge), via apt-get, installed
+# while the venv is set up: neither needs the other.
+setup-test:
+	workflow/bin/setup-test-system & system=$$!; \
+	workflow/bin/setup-venv; venv=$$?; \
+	wait $$system; system=$$?; \
+	exit $$(( venv || system ))
 
 # An interrupted run (kill -9, power cut) is finished by running the same command again.
 run: setup
