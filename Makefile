@@ -32,9 +32,11 @@ PAIR_ARGS := $(if $(strip $(PAIRS)),--config $(strip $(PAIRS)))
 # --configfile and --config take several words: they come after any target in ARGS.
 CONFIG_FILE := $(if $(CONFIG),--configfile $(CONFIG))
 # The test command: every tier, the slowest tests named at the end, in WORKERS pytest-xdist
-# processes (WORKERS=0: one process). Tests on the session's shared runs (the smoke
-# pipeline, the SLURM cluster) stay together on one worker (tests/tiers.py).
-WORKERS ?= 2
+# processes (WORKERS=0: one process). Three on two cores: the SLURM tests mostly wait for
+# the plugin's status checks, and the other two workers use the cores meanwhile. Tests on
+# the session's shared runs (the smoke pipeline, the SLURM cluster) stay together on one
+# worker (tests/tiers.py).
+WORKERS ?= 3
 PYTEST := $(PYTHON) -m pytest --durations=15 -n $(WORKERS) --dist loadgroup
 
 .PHONY: setup setup-test run sbc new-dataset test test-quick benchmark lint format clean
