@@ -65,14 +65,15 @@ new-dataset: setup
 	@test -n "$(FILE)" -a -n "$(NAME)" || { echo "usage: make new-dataset FILE=path NAME=name [NEW_ARGS='--treatment T --site S']"; exit 2; }
 	$(VENV)/bin/ladder-new-dataset "$(FILE)" "$(NAME)" $(NEW_ARGS)
 
-# The whole suite builds the tests' shared smoke pipeline first, alone (tests/build_pipeline.py
-# says why); a selection builds it only if a selected test needs it.
+# The whole suite builds the tests' shared smoke pipeline first, alone, on an empty compile
+# cache of its own, which every later test compiles into (tests/build_pipeline.py says
+# why); a selection builds it only if a selected test needs it.
 TEST_PIPELINE := $(CURDIR)/.cache/test-pipeline
 test: setup-test
 	set -e; if [ -z "$(PYTEST_ARGS)" ]; then \
 		rm -rf $(TEST_PIPELINE); \
-		$(PYTHON) tests/build_pipeline.py $(TEST_PIPELINE); \
 		export LADDER_TEST_PIPELINE=$(TEST_PIPELINE); \
+		$(PYTHON) tests/build_pipeline.py; \
 	fi; \
 	$(PYTEST) $(PYTEST_ARGS)
 

@@ -6,6 +6,7 @@ Tiers (quick, sampling, workflow, slurm, browser) are enforced by tests/tiers.py
 
 import copy
 import errno
+import json
 import os
 import shutil
 import subprocess
@@ -19,8 +20,15 @@ pytest_plugins = ["tiers"]
 
 PROJECT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-# Shared by every test run, like a user's own runs: fits compile once per machine.
-COMPILE_CACHE = PROJECT / ".cache" / "pytensor"
+# The shared pipeline's run (LADDER_TEST_PIPELINE: kept there, and reused while up to
+# date) and its compile cache, which its build fills from empty (`make test`: a new one).
+KEPT_PIPELINE = os.environ.get("LADDER_TEST_PIPELINE")
+PIPELINE_CACHE = Path(".cache") / "pytensor"
+# Shared by every test run, like a user's own runs: fits compile once per machine. With a
+# kept pipeline, its cache: the suite compiles cold once, in the pipeline's build.
+COMPILE_CACHE = (
+    Path(KEPT_PIPELINE).resolve() / PIPELINE_CACHE if KEPT_PIPELINE else PROJECT / PIPELINE_CACHE
+)
 
 # Tests that fit in this process compile into the same cache as the workflow's jobs, with
 # the jobs' flags (one thread each: two test workers share two cores).
@@ -92,11 +100,10 @@ def workflow_copy(tmp_path: Path) -> Path:
 
 
 # The tests' workflow runs sample with PyMC's own NUTS unless a test names its sampler:
-# its C code compiles once per machine into the compile cache, where nutpie's Numba code
-# compiles again in every job (12-20 s of a smoke fit's 18-26 s, against 6-10 s with
-# PyMC's NUTS, measured). They test plumbing; nutpie in the workflow has tests that name
-# it (test_fit_workflow's same draws, test_hardening's cold-cache race), and the sampling
-# tier checks its draws against PyMC's.
+# its compiled code is all in the compile cache, where nutpie compiles its own wrapper
+# again in every job (12-20 s of a smoke fit's 18-26 s, against 6-10 s with PyMC's NUTS,
+# measured). They test plumbing; the shared pipeline fits one rung with nutpie
+# (PIPELINE_SAMPLERS), and the sampling tier checks nutpie's draws against PyMC's.
 TEST_SAMPLER = "pymc"
 
 
@@ -109,16 +116,6 @@ def config_words(config: dict | None = None) -> list[str]:
     sampling = {"sampler": TEST_SAMPLER, **yaml.safe_load(str(settings.get("sampling", "{}")))}
     settings["sampling"] = yaml.safe_dump(sampling, default_flow_style=True, width=1000).strip()
     return ["--config", *(f"{key}={value}" for key, value in settings.items())]
-
-
-def sampler_overrides(fits: dict[str, str]) -> str:
-    """A `datasets` value for --config that gives each "dataset/model" its sampler."""
-    datasets: dict = {}
-    for fit, sampler in fits.items():
-        dataset, model = fit.split("/")
-        models = datasets.setdefault(dataset, {"models": {}})["models"]
-        models[model] = {"sampling": {"sampler": sampler}}
-    return yaml.safe_dump(datasets, default_flow_style=True, width=1000).strip()
 
 
 def snakemake_command(*args: str, config: dict | None = None) -> list[str]:
@@ -183,13 +180,17 @@ def write_config(workdir: Path, config: dict) -> None:
 
 # The shared run, for every test that only reads outputs: the smoke preset (plumbing, not
 # numbers), every kind of rule and rung on the smallest ladder that has them all, and
-# fits one thread each so that two compile side by side on two cores.
+# fits one thread each so that two compile side by side on two cores. It is built on an
+# empty compile cache of its own (PIPELINE_CACHE, in its directory): its first fits race
+# to fill it (test_hardening checks the race).
 PIPELINE_RUNGS = {
     "rrr": ["fixed", "participant", "meta_analysis"],
     "multisite": ["fixed", "random_slope", "participant", "meta_analysis"],
     "categorical": ["custom_prior"],
     "logit": ["wide_priors"],
 }
+# One rung with each sampler, the rest with TEST_SAMPLER's.
+PIPELINE_SAMPLERS = {"linear/linear": "nutpie", "categorical/custom_prior": "pymc"}
 PIPELINE_THREADS = ["--set-threads", "fit=1", "loo=1", "loso=1", "predict=1"]
 LOSO_SITES = 4
 
@@ -203,11 +204,15 @@ def smoke_config(rrr_mirror: Path) -> dict:
     return config
 
 
-def pipeline_config(rrr_mirror: Path) -> dict:
+def pipeline_config(rrr_mirror: Path, workdir: Path) -> dict:
     config = smoke_config(rrr_mirror)
+    config["compile_cache"] = str((workdir / PIPELINE_CACHE).resolve())  # copies use it here
     for dataset, rungs in PIPELINE_RUNGS.items():
         models = config["datasets"][dataset]["models"]
         config["datasets"][dataset]["models"] = {name: models[name] for name in rungs}
+    for fit, sampler in PIPELINE_SAMPLERS.items():
+        dataset, model = fit.split("/")
+        config["datasets"][dataset]["models"][model]["sampling"] = {"sampler": sampler}
     multisite = config["datasets"]["multisite"]
     multisite["loso"] = True
     multisite["source"]["params"] |= {"sites": LOSO_SITES, "participants": 15}
@@ -221,17 +226,28 @@ def pipeline(tmp_path_factory, rrr_mirror) -> Path:
 
     LADDER_TEST_PIPELINE=<dir> keeps the run in <dir> and reuses it while it is up to
     date (Snakemake decides), for quicker rounds of tests while developing."""
-    kept = os.environ.get("LADDER_TEST_PIPELINE")
     return build_pipeline(
-        Path(kept) if kept else tmp_path_factory.mktemp("pipeline") / "clone", rrr_mirror
+        Path(KEPT_PIPELINE) if KEPT_PIPELINE else tmp_path_factory.mktemp("pipeline") / "clone",
+        rrr_mirror,
     )
 
 
+# Written by the pipeline's first build: whether its compile cache was empty then.
+BUILD_RECORD = PIPELINE_CACHE.parent / "test-build.json"
+
+
 def build_pipeline(workdir: Path, rrr_mirror: Path) -> Path:
-    """Run the shared pipeline in `workdir` (a no-op when it is there and up to date)."""
+    """Run the shared pipeline in `workdir` (a no-op when it is there and up to date),
+    compiling into its own cache: empty when the directory is new."""
     clone_workflow(workdir)
-    write_config(workdir, pipeline_config(rrr_mirror))
-    snakemake(workdir, *PIPELINE_THREADS)
+    config = pipeline_config(rrr_mirror, workdir)
+    write_config(workdir, config)
+    record = workdir / BUILD_RECORD
+    if not record.exists():
+        empty = not any(Path(config["compile_cache"]).rglob("*"))
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps({"compile_cache_was_empty": empty}))
+    snakemake(workdir, *PIPELINE_THREADS, config={"compile_cache": config["compile_cache"]})
     return workdir
 
 
@@ -254,6 +270,8 @@ def _link_or_copy(source: str, dest: str) -> None:
 # truncates; shared, a test's run in its copy rewrote the shared run's records, and the
 # next test's copy of it planned reruns.
 LINKED = ("data", "results", "reports")
+# Not copied at all: the pipeline's compile cache, which a copy's config names where it is.
+UNCOPIED = (str(PIPELINE_CACHE.parent),)
 
 
 def linked_copy(source: Path, dest: Path) -> Path:
@@ -261,7 +279,8 @@ def linked_copy(source: Path, dest: Path) -> Path:
     whose other files are copies. A test that edits an output must replace it."""
 
     def outputs(folder: str, names: list[str]) -> list[str]:
-        return [name for name in names if name in LINKED] if Path(folder) == source else []
+        top = Path(folder) == source
+        return [name for name in names if name in (*LINKED, *UNCOPIED)] if top else []
 
     shutil.copytree(source, dest, symlinks=True, ignore=outputs)
     for name in LINKED:

@@ -1,35 +1,14 @@
-"""Fits run by the workflow: artefacts, reproducibility, parallel safety, strictness."""
+"""Fits run by the workflow: strictness. (Their artefacts are checked on the shared
+pipeline, test_pipeline.py; the same draws again, cold and warm, in test_hardening.py.)"""
 
 import json
 import shutil
 
 import pytest
-import xarray as xr
 
-from conftest import sampler_overrides, snakemake
+from conftest import snakemake
 
 pytestmark = pytest.mark.workflow
-
-SMOKE = {"preset": "smoke"}
-
-
-@pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
-def test_same_config_same_draws(workflow_copy, rrr_mirror, sampler):
-    target = "results/linear/linear/summary.parquet"
-    config = {
-        **SMOKE,
-        "mirror": rrr_mirror,
-        "datasets": sampler_overrides({"linear/linear": sampler}),
-    }
-    snakemake(workflow_copy, target, config=config)
-    fit_dir = workflow_copy / "results/linear/linear"
-    first = (fit_dir / "summary.parquet").read_bytes()
-    first_draws = xr.open_datatree(fit_dir / "posterior.nc")["posterior"].to_dataset().load()
-    snakemake(workflow_copy, target, "--forcerun", "fit", config=config)
-    assert (fit_dir / "summary.parquet").read_bytes() == first
-    again = xr.open_datatree(fit_dir / "posterior.nc")["posterior"].to_dataset()
-    xr.testing.assert_identical(again.load().drop_attrs(), first_draws.drop_attrs())
-    assert json.loads((fit_dir / "diagnostics.json").read_text())["sampler"] == sampler
 
 
 def test_strict_convergence_fails_the_job_and_keeps_artefacts_aside(workflow_copy, rrr_mirror):

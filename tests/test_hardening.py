@@ -24,12 +24,15 @@ from replication_ladder.errors import ConfigError
 from replication_ladder.validation import write_processed
 
 from conftest import (
+    BUILD_RECORD,
     CONFIG,
+    PIPELINE_CACHE,
+    PIPELINE_SAMPLERS,
+    PIPELINE_THREADS,
     config_copy,
     copy_workflow,
     linked_copy,
     run_command,
-    sampler_overrides,
     snakemake,
     write_config,
 )
@@ -141,58 +144,58 @@ def test_killed_while_rendering_a_report(pipeline, tmp_path):
 
 # -- concurrency ------------------------------------------------------------------------------
 
-# One fit per sampler: both compile the model through PyTensor's Numba backend into the
-# one cache (nutpie then adds its own wrapper, which it compiles in every process).
-RACING_FITS = {"linear/linear": "nutpie", "categorical/custom_prior": "pymc"}
+
+def log_span(log: Path) -> tuple[str, str]:
+    """When a job's log says it started and ended (its first and last time stamps)."""
+    stamps = re.findall(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ", log.read_text(), re.M)
+    return stamps[0], stamps[-1]
 
 
 @pytest.mark.workflow
-def test_fits_compiling_into_an_empty_cache_at_once_agree_with_a_warm_rerun(
-    workflow_copy, rrr_mirror, tmp_path
-):
-    """The smallest race: two fits start together on an empty compile cache (one core
-    each), one with nutpie and one with PyMC's NUTS, then run again on the warm cache.
-    No lock errors, no corrupted cache (the same draws both times, for either sampler),
-    no interleaved logs."""
-    cache = tmp_path / "fresh-cache"
-    config = {
-        **SMOKE,
-        "mirror": rrr_mirror,
-        "compile_cache": cache,
-        "datasets": sampler_overrides(RACING_FITS),
+def test_fits_compiling_into_an_empty_cache_at_once_agree_with_a_warm_rerun(pipeline, tmp_path):
+    """The shared pipeline is built on an empty compile cache of its own, two jobs at a
+    time (one core each): its first two jobs that sample (fits, leave-one-site-out
+    refits) compiled into it at once. No lock errors, no interleaved logs; and rerun on
+    the warm cache, its fit with nutpie and one with PyMC's NUTS draw what the cold build
+    drew, to the last bit (the same config, the same draws)."""
+    assert json.loads((pipeline / BUILD_RECORD).read_text())["compile_cache_was_empty"]
+    sampling = [*(pipeline / "logs/fit").glob("*/*.log"), *(pipeline / "logs/loso").glob("*/*.log")]
+    spans = sorted((log_span(log), log.relative_to(pipeline / "logs")) for log in sampling)
+    (_, first_end), (second_start, _) = spans[0][0], spans[1][0]
+    assert second_start < first_end, f"the first two did not overlap: {spans[:2]}"
+    fit_logs = {
+        log.relative_to(pipeline / "logs/fit"): log
+        for log in (pipeline / "logs/fit").glob("*/*.log")
     }
-    targets = [f"results/{fit}/summary.parquet" for fit in RACING_FITS]
-    first = None
-    for attempt in range(2):
-        result = snakemake(
-            workflow_copy,
-            *targets,
-            "--set-threads",
-            "fit=1",
-            *(["--forcerun", "fit"] if attempt else []),
-            config=config,
+    build_log = min((pipeline / ".snakemake/log").glob("*.snakemake.log"))
+    assert "lock" not in build_log.read_text().lower()
+    for fit, log in fit_logs.items():
+        dataset, model = fit.with_suffix("").parts
+        named = re.findall(
+            r"INFO replication_ladder\.fit: datasets\.(\w+)\.models\.(\w+)$", log.read_text(), re.M
         )
-        assert "lock" not in (result.stdout + result.stderr).lower()
-        summaries = {
-            fit: (workflow_copy / "results" / fit / "summary.parquet").read_bytes()
-            for fit in RACING_FITS
-        }
-        first = first or summaries
-        assert summaries == first, f"run {attempt + 1} drew other numbers"
-        for fit, sampler in RACING_FITS.items():
-            dataset, model = fit.split("/")
-            diagnostics = json.loads(
-                (workflow_copy / "results" / fit / "diagnostics.json").read_text()
+        assert named == [(dataset, model)], f"{fit}: log interleaved: {named}"
+    cache = pipeline / PIPELINE_CACHE
+    assert any(cache.rglob("*.nbi")), "the fits compiled into the pipeline's cache"
+
+    copy = linked_copy(pipeline, tmp_path / "run")
+    targets = [f"results/{fit}/summary.parquet" for fit in PIPELINE_SAMPLERS]
+    snakemake(
+        copy, *targets, *PIPELINE_THREADS, "--forcerun", "fit", config={"compile_cache": cache}
+    )
+    for fit, sampler in PIPELINE_SAMPLERS.items():
+        cold, warm = pipeline / "results" / fit, copy / "results" / fit
+        assert json.loads((warm / "diagnostics.json").read_text())["sampler"] == sampler
+        assert not os.path.samefile(cold / "summary.parquet", warm / "summary.parquet")  # rerun
+        assert (warm / "summary.parquet").read_bytes() == (cold / "summary.parquet").read_bytes()
+        with (
+            xr.open_datatree(cold / "posterior.nc") as before,
+            xr.open_datatree(warm / "posterior.nc") as after,
+        ):
+            xr.testing.assert_identical(
+                after["posterior"].to_dataset().drop_attrs(),
+                before["posterior"].to_dataset().drop_attrs(),
             )
-            assert diagnostics["sampler"] == sampler, fit
-            log = (workflow_copy / f"logs/fit/{fit}.log").read_text()
-            assert f"datasets.{dataset}.models.{model}\n" in log
-            others = [
-                f"datasets.{d}.models.{m}\n"
-                for d, m in (other.split("/") for other in RACING_FITS if other != fit)
-            ]
-            assert not any(other in log for other in others), f"{fit}: log interleaved"
-    assert any(cache.rglob("*.nbi")), "the fits compiled into the configured cache"
 
 
 # -- hostile config -------------------------------------------------------------------------
