@@ -101,6 +101,29 @@ def test_on_both(pipeline, cluster):
     result.stderr.fnmatch_lines(["*test_on_both: uses both shared runs ?'pipeline', 'slurm'?"])
 
 
+def test_tests_on_a_module_fixture_share_a_worker(pytester):
+    """A module-scoped fixture is built once per worker: the tests that use one carry
+    their module's group, so that it is built once; the others are handed out alone."""
+    source = """
+import pytest
+
+@pytest.fixture(scope="module")
+def fitted():
+    return 1
+
+def test_one(fitted, request):
+    assert request.node.nodeid.endswith("@test_probe")
+
+def test_two(fitted, request):
+    assert request.node.nodeid.endswith("@test_probe")
+
+def test_alone(request):
+    assert "@" not in request.node.nodeid
+"""
+    result = run(pytester, source, "-n", "2", "--dist", "loadgroup")
+    result.assert_outcomes(passed=3)
+
+
 def test_a_browser_check_needs_the_browser_marker(pytester):
     result = run(
         pytester,

@@ -88,6 +88,15 @@ def needed_tiers(item) -> set[str]:
     return needed
 
 
+def uses_module_fixture(item) -> bool:
+    definitions = getattr(item, "_fixtureinfo", None)
+    if definitions is None:
+        return False
+    return any(
+        chain[-1].scope == "module" for chain in definitions.name2fixturedefs.values() if chain
+    )
+
+
 def tiers_of(item) -> set[str]:
     return {tier for tier in TIERS if item.get_closest_marker(tier) is not None}
 
@@ -103,6 +112,9 @@ def pytest_collection_modifyitems(config, items):
         groups = {SHARED_RUNS[name] for name in item.fixturenames if name in SHARED_RUNS}
         if len(groups) > 1:  # it would run both on one worker and one of them twice
             missing.append(f"{item.nodeid}: uses both shared runs {sorted(groups)}")
+        # A module's fixture is built once per worker: its tests share one (a test
+        # module's fits, its servers), as a shared run's do.
+        groups = groups or ({item.module.__name__} if uses_module_fixture(item) else set())
         for group in groups:
             item.add_marker(pytest.mark.xdist_group(group))
         lacking = needed_tiers(item) - marked
