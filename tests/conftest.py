@@ -31,7 +31,7 @@ COMPILE_CACHE = (
 )
 
 # Tests that fit in this process compile into the same cache as the workflow's jobs, with
-# the jobs' flags (one thread each: two test workers share two cores).
+# the jobs' flags (one thread each: the test workers share two cores).
 from replication_ladder.runtime import configure_environment  # noqa: E402
 
 configure_environment(1, COMPILE_CACHE)
@@ -278,11 +278,11 @@ def linked_copy(source: Path, dest: Path) -> Path:
     """A copy of a finished run whose outputs are hard links (fast, same mtimes) and
     whose other files are copies. A test that edits an output must replace it."""
 
-    def outputs(folder: str, names: list[str]) -> list[str]:
+    def not_copied(folder: str, names: list[str]) -> list[str]:
         top = Path(folder) == source
         return [name for name in names if name in (*LINKED, *UNCOPIED)] if top else []
 
-    shutil.copytree(source, dest, symlinks=True, ignore=outputs)
+    shutil.copytree(source, dest, symlinks=True, ignore=not_copied)
     for name in LINKED:
         if (source / name).exists():
             shutil.copytree(source / name, dest / name, copy_function=_link_or_copy, symlinks=True)
