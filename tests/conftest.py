@@ -6,7 +6,6 @@ Tiers (quick, sampling, workflow, slurm, browser) are enforced by tests/tiers.py
 
 import copy
 import errno
-import json
 import os
 import shutil
 import subprocess
@@ -35,6 +34,8 @@ COMPILE_CACHE = (
 from replication_ladder.runtime import configure_environment  # noqa: E402
 
 configure_environment(1, COMPILE_CACHE)
+from replication_ladder.atomic import write_json  # noqa: E402
+
 RRR_SHA256 = "66fc4acb116fedfba86e3b4826aa516e2cb4a95919ded846a61d0a4fea054da4"
 CONFIG = yaml.safe_load((PROJECT / "config" / "config.yaml").read_text())
 # The global seed of every test that samples: LADDER_TEST_SEED=N reruns them under
@@ -246,7 +247,7 @@ def build_pipeline(workdir: Path, rrr_mirror: Path) -> Path:
     if not record.exists():
         empty = not any(Path(config["compile_cache"]).rglob("*"))
         record.parent.mkdir(parents=True, exist_ok=True)
-        record.write_text(json.dumps({"compile_cache_was_empty": empty}))
+        write_json(record, {"compile_cache_was_empty": empty})
     snakemake(workdir, *PIPELINE_THREADS, config={"compile_cache": config["compile_cache"]})
     return workdir
 
