@@ -404,7 +404,8 @@ class _NoNetwork:
 
 def test_data_cannot_run_code_or_reach_the_network(tmp_path, monkeypatch):
     """Category levels that look like code or URLs go through validation, a Bambi fit and
-    its predictions as plain text: nothing runs, nothing connects."""
+    its predictions for rows with those levels as plain text: nothing runs, nothing
+    connects."""
     from replication_ladder.rungs import build_rung
     from replication_ladder.samplers import compile_rung
 
@@ -435,7 +436,11 @@ def test_data_cannot_run_code_or_reach_the_network(tmp_path, monkeypatch):
     model_spec = Ladder(config_copy()).model_spec("categorical", "default_priors")
     model_spec["sampling"] = {**model_spec["sampling"], "draws": 30, "tune": 30, "chains": 1}
     rung = build_rung(model_spec, data)
-    compile_rung(rung, model_spec["sampling"]).sample(1, 1)
+    fitted = rung.finish(compile_rung(rung, model_spec["sampling"]).sample(1, 1))
+    posterior = xr.DataTree.from_dict({"posterior": fitted["posterior"].to_dataset()})
+    new_rows = data.iloc[::7]
+    expected, _ = rung.predict(posterior, new_rows, seed=1)
+    assert expected.shape == (30, len(new_rows))  # a draw per row: the levels were read
     assert not marker.exists()
 
 
