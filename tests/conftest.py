@@ -205,9 +205,8 @@ def smoke_config(rrr_mirror: Path) -> dict:
     return config
 
 
-def pipeline_config(rrr_mirror: Path, workdir: Path) -> dict:
+def pipeline_config(rrr_mirror: Path) -> dict:
     config = smoke_config(rrr_mirror)
-    config["compile_cache"] = str((workdir / PIPELINE_CACHE).resolve())  # copies use it here
     for dataset, rungs in PIPELINE_RUNGS.items():
         models = config["datasets"][dataset]["models"]
         config["datasets"][dataset]["models"] = {name: models[name] for name in rungs}
@@ -241,14 +240,13 @@ def build_pipeline(workdir: Path, rrr_mirror: Path) -> Path:
     """Run the shared pipeline in `workdir` (a no-op when it is there and up to date),
     compiling into its own cache: empty when the directory is new."""
     clone_workflow(workdir)
-    config = pipeline_config(rrr_mirror, workdir)
-    write_config(workdir, config)
+    write_config(workdir, pipeline_config(rrr_mirror))
+    cache = (workdir / PIPELINE_CACHE).resolve()
     record = workdir / BUILD_RECORD
     if not record.exists():
-        empty = not any(Path(config["compile_cache"]).rglob("*"))
         record.parent.mkdir(parents=True, exist_ok=True)
-        write_json(record, {"compile_cache_was_empty": empty})
-    snakemake(workdir, *PIPELINE_THREADS, config={"compile_cache": config["compile_cache"]})
+        write_json(record, {"compile_cache_was_empty": not any(cache.rglob("*"))})
+    snakemake(workdir, *PIPELINE_THREADS, config={"compile_cache": cache})
     return workdir
 
 
@@ -271,7 +269,8 @@ def _link_or_copy(source: str, dest: str) -> None:
 # truncates; shared, a test's run in its copy rewrote the shared run's records, and the
 # next test's copy of it planned reruns.
 LINKED = ("data", "results", "reports")
-# Not copied at all: the pipeline's compile cache, which a copy's config names where it is.
+# Not copied at all: the pipeline's compile cache (a copy's runs compile into COMPILE_CACHE,
+# which is that cache under `make test`).
 UNCOPIED = (str(PIPELINE_CACHE.parent),)
 
 

@@ -159,17 +159,15 @@ def test_fits_compiling_into_an_empty_cache_at_once_agree_with_a_warm_rerun(pipe
     the warm cache, its fit with nutpie and one with PyMC's NUTS draw what the cold build
     drew, to the last bit (the same config, the same draws)."""
     assert json.loads((pipeline / BUILD_RECORD).read_text())["compile_cache_was_empty"]
-    sampling = [*(pipeline / "logs/fit").glob("*/*.log"), *(pipeline / "logs/loso").glob("*/*.log")]
+    fit_logs = sorted((pipeline / "logs/fit").glob("*/*.log"))
+    sampling = [*fit_logs, *(pipeline / "logs/loso").glob("*/*.log")]
     spans = sorted((log_span(log), log.relative_to(pipeline / "logs")) for log in sampling)
     (_, first_end), (second_start, _) = spans[0][0], spans[1][0]
     assert second_start < first_end, f"the first two did not overlap: {spans[:2]}"
-    fit_logs = {
-        log.relative_to(pipeline / "logs/fit"): log
-        for log in (pipeline / "logs/fit").glob("*/*.log")
-    }
     build_log = min((pipeline / ".snakemake/log").glob("*.snakemake.log"))
     assert "lock" not in build_log.read_text().lower()
-    for fit, log in fit_logs.items():
+    for log in fit_logs:
+        fit = log.relative_to(pipeline / "logs/fit")
         dataset, model = fit.with_suffix("").parts
         named = re.findall(
             r"INFO replication_ladder\.fit: datasets\.(\w+)\.models\.(\w+)$", log.read_text(), re.M

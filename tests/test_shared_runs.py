@@ -1,7 +1,7 @@
 """The tests' shared runs stay as they were built: a test's copy of the pipeline shares
 only the outputs, which every job replaces, so what the test's own runs write in place
 (Snakemake's records, a job's log) stays in the copy; the pipeline's compile cache is
-not copied (the copy's config names it where it is)."""
+not copied (a copy's runs compile into the tests' COMPILE_CACHE)."""
 
 import os
 
