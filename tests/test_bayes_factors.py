@@ -36,12 +36,13 @@ def closed_form(prior: dict) -> float:
     """log BF01 written out: N(ybar; 0, se) over the marginal of ybar under the prior."""
     mu, tau = prior["mu"], prior["sigma"]
     null = stats.norm.logpdf(YBAR, 0, SE)
-    if "lower" not in prior and "upper" not in prior:
+    if "truncate" not in prior:
         return null - stats.norm.logpdf(YBAR, mu, math.hypot(SE, tau))
     # Truncated to theta > 0 (or < 0): integrate N(ybar; theta, se) pi(theta) by quadrature.
     from scipy import integrate
 
-    lower, upper = prior.get("lower", -np.inf), prior.get("upper", np.inf)
+    lower = prior["truncate"].get("lower", -np.inf)
+    upper = prior["truncate"].get("upper", np.inf)
     mass = stats.norm.cdf(upper, mu, tau) - stats.norm.cdf(lower, mu, tau)
     marginal, _ = integrate.quad(
         lambda t: stats.norm.pdf(YBAR, t, SE) * stats.norm.pdf(t, mu, tau) / mass,
@@ -85,6 +86,36 @@ def test_one_sided_tests_match_the_closed_form(fitted, direction):
     estimate = bf.reweighted_log_bf01(draws, FITTED, result["log_bf01"], prior)
     assert abs(estimate["log_bf01"] - closed_form(prior)) < 0.03
     assert abs(bf.normal_marginal_log_bf01(YBAR, SE, prior) - closed_form(prior)) < 1e-6
+
+
+def test_a_uniform_prior_keeps_its_own_support(fitted):
+    """Uniform(-2, 2) is a distribution whose lower and upper are its support, not a
+    truncation: BF01 = N(ybar; 0, se) / (1/4) int_-2^2 N(ybar; t, se) dt, by quadrature."""
+    from scipy import integrate
+
+    draws, result = fitted
+    prior = {"dist": "Uniform", "lower": -2.0, "upper": 2.0}
+    estimate = bf.reweighted_log_bf01(draws, FITTED, result["log_bf01"], prior)
+    marginal, _ = integrate.quad(lambda t: stats.norm.pdf(YBAR, t, SE) / 4, -2, 2)
+    exact = stats.norm.logpdf(YBAR, 0, SE) - math.log(marginal)
+    assert abs(estimate["log_bf01"] - exact) < 0.03
+    assert bf.prior_text(prior) == "Uniform(lower=-2, upper=2)"
+
+
+def test_a_one_sided_test_of_the_fitted_prior_is_its_half():
+    """The fitted prior truncated to its positive side: weights 2 on the positive draws
+    and 0 on the others (constant where they are not zero, so no Pareto tail to fit);
+    BF01 is the closed form of the half-normal alternative."""
+    fitted_prior = {"dist": "Normal", "mu": 0.0, "sigma": 1.0}
+    var = 1 / (1 / SE**2 + 1)
+    draws = np.random.default_rng(5).normal(var * YBAR / SE**2, math.sqrt(var), 100_000)
+    result = bf.savage_dickey(draws, fitted_prior)
+    one_sided = bf.normal_prior(0.0, 1.0, "positive")
+    estimate = bf.reweighted_log_bf01(draws, fitted_prior, result["log_bf01"], one_sided)
+    assert estimate["pareto_k"] == 0.0 and estimate["reliable"]
+    exact = bf.normal_marginal_log_bf01(YBAR, SE, one_sided)
+    assert abs(estimate["log_bf01"] - exact) < 0.03
+    assert bf.prior_text(one_sided) == "Normal(mu=0, sigma=1) truncated to ≥ 0"
 
 
 @pytest.mark.parametrize("original", [(0.82, 0.44), (0.3, 0.1), (-0.5, 0.2)])

@@ -196,7 +196,7 @@ def score(fitted: dict, **settings):
         fitted["posterior"],
         spec=fitted["spec"],
         data=fitted["data"],
-        settings={**LADDER.loo_settings(), **settings},
+        settings={**LADDER.loo_settings(fitted["spec"]["dataset"]), **settings},
         cores=2,
     )
 
@@ -245,11 +245,37 @@ def test_reloo_refits_without_the_offending_row(outlier_fit):
 
 
 @pytest.mark.sampling
-def test_too_many_for_reloo_falls_back_to_kfold(outlier_fit):
+def test_too_many_for_reloo_falls_back_to_kfold(outlier_fit, monkeypatch):
+    """The fallback's folds are the dataset's: the same seed whichever rung is scored, so
+    that compared rungs are scored on the same split."""
+    import arviz as az
+
+    calls = []
+    real = az.loo_kfold
+
+    def recorded(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(az, "loo_kfold", recorded)
     scalars, pointwise = score(outlier_fit, remedy="reloo", max_reloo=0, kfold_folds=3)
     assert scalars["remedy"] == "kfold" and scalars["kind"] == "loo_kfold"
     assert pointwise["pareto_k"].isna().all()
     assert np.isfinite(pointwise["elpd_i"]).all()
+    (used,) = calls
+    assert used["seed"] == LADDER.loo_settings("linear")["kfold_seed"]
+    assert used["seed"] != LADDER.model_spec("linear", "linear")["seed"]
+    assert used["group_by"] is None  # no participant column: rows are the units
+
+
+def test_kfold_groups_by_the_participant_with_one_seed_per_dataset():
+    """Every rung of a dataset shares the split's seed and its grouping column."""
+    settings = {m: LADDER.loo_settings("rrr") for m in LADDER.models("rrr")}
+    assert len({(s["kfold_seed"], s["kfold_group"]) for s in settings.values()}) == 1
+    assert settings["fixed"]["kfold_group"] == "uid"
+    assert (
+        LADDER.loo_settings("rrr")["kfold_seed"] != LADDER.loo_settings("multisite")["kfold_seed"]
+    )
 
 
 def test_loo_scores_are_json():

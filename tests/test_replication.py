@@ -39,23 +39,32 @@ def figures(bf01=13.0, bf0r=34.0, ruled_out=True):
 
 
 @pytest.mark.parametrize(
-    ("estimate", "outcome"),
+    ("estimate", "bf01", "outcome"),
     [
-        (effect(0.0, -0.17, 0.17), "does not replicate"),
-        (effect(0.8, 0.6, 1.0), "replicates"),
-        (effect(0.3, 0.1, 0.5), "replicates in direction but not in size"),
-        (effect(-0.4, -0.6, -0.2), "is reversed"),
+        (effect(0.0, -0.17, 0.17), 13.0, "does not replicate (evidence against"),
+        (effect(0.8, 0.6, 1.0), 0.01, "replicates (evidence for the original's effect)"),
+        (effect(0.3, 0.1, 0.5), 0.2, "replicates in direction but not in size (evidence for"),
+        (effect(-0.4, -0.6, -0.2), 0.1, "is reversed (evidence against"),
+        # An interval holding both zero and the original says nothing either way.
+        (effect(0.4, -0.1, 0.9), 0.5, "is inconclusive (the interval holds both zero and"),
+        # The interval excludes the original but the Bayes factor is in the middle band.
+        (effect(0.0, -0.17, 0.17), 1.5, "is inconclusive (the interval holds zero but the"),
+        (effect(0.8, 0.6, 1.0), 13.0, "is inconclusive (the interval excludes zero but the"),
     ],
 )
-def test_the_verdict_sentence(estimate, outcome):
+def test_the_verdict_sentence(estimate, bf01, outcome):
+    """Three-way wording from both the interval and the test prior's Bayes factor: the
+    Wagenmakers et al. (2016) reading of the RRR, 'does not replicate', only where both
+    say so."""
     spec = {**SPEC, "labels": ["lips", "teeth"]}
-    sentence = replication.verdict_sentence(estimate, "participant", spec, figures())
-    opening = f"The original effect (0.82) {outcome}: the pooled effect of condition"
-    assert sentence.startswith(f"{opening} (teeth minus lips) is")
+    sentence = replication.verdict_sentence(estimate, "participant", spec, figures(bf01=bf01))
+    assert sentence.startswith(f"The original effect (0.82) {outcome}")
+    assert "the pooled effect of condition (teeth minus lips) is" in sentence
     assert "in the participant model" in sentence
+    low = min(bf01, 1.6)
     assert (
-        "under the test prior Normal(mu=0, sigma=0.82), BF01 = 13 (from 1.6 to 130 as the prior's "
-        "scale goes from 0.1x to 10x the original effect)"
+        f"under the test prior Normal(mu=0, sigma=0.82), BF01 = {bf01:.3g} (from {low:.3g} to "
+        "130 as the prior's scale goes from 0.1x to 10x the original effect)"
     ) in sentence
     assert (
         "the replication Bayes factor favours no effect over the original's effect by 34"
@@ -64,9 +73,56 @@ def test_the_verdict_sentence(estimate, outcome):
     assert "the small-telescopes effect d33 (0.69) is ruled out" in sentence
 
 
+def test_an_unreliable_reweighting_is_said_and_not_counted():
+    """A test prior the draws do not cover: the sentence gives its Pareto k, effective
+    draws and Monte Carlo error, and the verdict does not rest on that BF01."""
+    unreliable = figures(bf01=13.0)
+    unreliable["test_prior"] |= {
+        "reliable": False,
+        "pareto_k": 1.3,
+        "weights_ess": 12.0,
+        "log_bf01_mcse": 0.8,
+    }
+    sentence = replication.verdict_sentence(effect(0.8, 0.6, 1.0), "participant", SPEC, unreliable)
+    assert sentence.startswith("The original effect (0.82) replicates (evidence for")
+    assert (
+        "BF01 = 13 (unreliable: the rung's draws do not cover the test prior; Pareto k 1.30, "
+        "12 effective draws, Monte Carlo error of log BF01 0.8)"
+    ) in sentence
+
+
+def test_a_directional_hypothesis_is_also_tested_one_sided():
+    spec = {**SPEC, "labels": ["lips", "teeth"]}
+    with_one_sided = figures() | {"test_prior_one_sided": {"bf01": 25.0, "reliable": True}}
+    sentence = replication.verdict_sentence(
+        effect(0.0, -0.17, 0.17), "participant", spec, with_one_sided
+    )
+    assert "one-sided, in the predicted direction, BF01 = 25;" in sentence
+    assert replication.one_sided_prior({"dist": "Normal", "mu": 0, "sigma": 1}, "negative") == {
+        "dist": "Normal",
+        "mu": 0,
+        "sigma": 1,
+        "truncate": {"upper": 0.0},
+    }
+
+
+def test_a_latent_scale_rung_is_never_the_verdicts():
+    """The ordinal rung's coefficient is a logit: chosen automatically only if nothing
+    else is there, and refused by name with a config error."""
+    from replication_ladder.errors import ConfigError
+
+    assert "ordinal" in SPEC["latent_scale"]
+    ranking = ["ordinal", "participant", "meta_analysis", "fixed"]
+    assert replication.choose_verdict_model(SPEC, ranking, ranking)[0] == "participant"
+    config = config_copy()
+    config["datasets"]["rrr"]["replication"]["verdict_model"] = "ordinal"
+    with pytest.raises(ConfigError, match=r"verdict_model: 'ordinal' is a cumulative rung"):
+        Ladder(config)
+
+
 def test_evidence_for_the_original_is_said_as_such():
     sentence = replication.verdict_sentence(
-        effect(0.8, 0.6, 1.0), "participant", SPEC, figures(bf0r=0.01, ruled_out=False)
+        effect(0.8, 0.6, 1.0), "participant", SPEC, figures(0.01, bf0r=0.01, ruled_out=False)
     )
     assert (
         "the replication Bayes factor favours the original's effect over no effect by 100"

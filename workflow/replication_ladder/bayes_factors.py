@@ -29,25 +29,38 @@ RELIABLE_K = 0.7
 RELIABLE_ESS = 200
 
 
+def truncation(prior: dict) -> tuple[float, float] | None:
+    """The (lower, upper) a prior is truncated to, or None. A truncation has its own key,
+    apart from a distribution's own parameters (Uniform's lower and upper are its support,
+    not a truncation)."""
+    bounds = prior.get("truncate")
+    if not bounds:
+        return None
+    return float(bounds.get("lower", -np.inf)), float(bounds.get("upper", np.inf))
+
+
+def distribution(prior: dict):
+    """The PyMC distribution of a prior given as in the config, truncation included
+    (pm.Truncated renormalises its density)."""
+    import pymc as pm
+
+    args = {key: v for key, v in prior.items() if key not in ("dist", "truncate")}
+    if any(isinstance(v, dict) for v in args.values()):
+        raise ValueError(f"a hierarchical prior has no closed density: {prior}")
+    base = getattr(pm, prior["dist"]).dist(**args)
+    bounds = truncation(prior)
+    if bounds is None:
+        return base
+    return pm.Truncated.dist(base, lower=bounds[0], upper=bounds[1])
+
+
 def prior_log_density(prior: dict, values) -> np.ndarray:
     """log density of a prior given as in the config ({dist: Normal, mu: 0, sigma: 1})."""
     import pymc as pm
 
-    args = {key: v for key, v in prior.items() if key not in ("dist", "lower", "upper")}
-    if any(isinstance(v, dict) for v in args.values()):
-        raise ValueError(f"a hierarchical prior has no closed density: {prior}")
-    distribution = getattr(pm, prior["dist"]).dist(**args)
     values = np.asarray(values, dtype=float)
-    density = np.asarray(pm.logp(distribution, values).eval(mode=QUICK_MODE), dtype=float)
-    if "lower" in prior or "upper" in prior:  # truncated to a direction: renormalised
-        lower, upper = prior.get("lower", -np.inf), prior.get("upper", np.inf)
-        cdf = [
-            np.exp(pm.logcdf(distribution, bound).eval(mode=QUICK_MODE)) for bound in (upper, lower)
-        ]
-        mass = float(cdf[0] - cdf[1])
-        inside = (values >= lower) & (values <= upper)
-        density = np.where(inside, density - math.log(mass), -np.inf)
-    return density
+    logp = pm.logp(distribution(prior), values).eval(mode=QUICK_MODE)
+    return np.asarray(logp, dtype=float)
 
 
 def prior_text(prior: dict | None) -> str:
@@ -58,13 +71,14 @@ def prior_text(prior: dict | None) -> str:
     args = ", ".join(
         f"{key}={value:g}" if isinstance(value, float | int) else f"{key}={value}"
         for key, value in prior.items()
-        if key not in ("dist", "lower", "upper")
+        if key not in ("dist", "truncate")
     )
     text = f"{prior['dist']}({args})"
-    if "lower" in prior:
-        text += f" truncated to ≥ {prior['lower']:g}"
-    if "upper" in prior:
-        text += f" truncated to ≤ {prior['upper']:g}"
+    lower, upper = truncation(prior) or (-np.inf, np.inf)
+    if lower > -np.inf:
+        text += f" truncated to ≥ {lower:g}"
+    if upper < np.inf:
+        text += f" truncated to ≤ {upper:g}"
     return text
 
 
@@ -72,9 +86,9 @@ def normal_prior(mu: float, sigma: float, direction: str | None = None) -> dict:
     """A normal prior, truncated to one side of zero for a directional test."""
     prior = {"dist": "Normal", "mu": float(mu), "sigma": float(sigma)}
     if direction == "positive":
-        prior["lower"] = 0.0
+        prior["truncate"] = {"lower": 0.0}
     elif direction == "negative":
-        prior["upper"] = 0.0
+        prior["truncate"] = {"upper": 0.0}
     return prior
 
 
@@ -89,10 +103,7 @@ def savage_dickey(draws: np.ndarray, prior: dict, value: float = 0.0, seed: int 
     from arviz_stats import bayes_factor
 
     draws = np.asarray(draws, dtype=float).ravel()
-    args = {k: v for k, v in prior.items() if k != "dist"}
-    prior_draws = pm.draw(
-        getattr(pm, prior["dist"]).dist(**args), draws=20_000, random_seed=seed, mode=QUICK_MODE
-    )
+    prior_draws = pm.draw(distribution(prior), draws=20_000, random_seed=seed, mode=QUICK_MODE)
     tree = xr.DataTree.from_dict(
         {"posterior": xr.Dataset({"effect": (("chain", "draw"), draws[None, :])})}
     )
@@ -126,18 +137,28 @@ def reweighted_log_bf01(
     log_z = float(logsumexp(log_ratio) - math.log(draws.size))
     finite = np.isfinite(log_ratio)
     pareto_k = float("nan")
-    if finite.all() and np.ptp(log_ratio) < 1e-12:
-        pareto_k = 0.0  # the same prior (in the draws' range): equal weights, no tail
+    if finite.any() and np.ptp(log_ratio[finite]) < 1e-12:
+        # The same prior where both have support (a test prior may be the fitted one
+        # truncated to a side): equal weights on the draws it keeps, no tail to fit.
+        pareto_k = 0.0
     elif finite.sum() >= 25:
         _, k = psis_log_weights(-log_ratio[finite][:, None], r_eff=1.0)
         pareto_k = float(k[0])
     log_bf01 = fitted_log_bf01 - log_z
     weights = np.exp(log_ratio - log_ratio[finite].max()) if finite.any() else np.zeros(draws.size)
     ess = float(weights.sum() ** 2 / (weights**2).sum()) if weights.any() else 0.0
+    # Monte Carlo error of log Z (so of log BF01, the fitted figure's aside), by the delta
+    # method: sd(w) / (mean(w) sqrt(S)), the draws taken as independent.
+    mcse = (
+        float(weights.std(ddof=1) / (weights.mean() * math.sqrt(draws.size)))
+        if weights.any()
+        else None
+    )
     return {
         **factor(prior, log_bf01),
         "pareto_k": pareto_k,
         "weights_ess": ess,
+        "log_bf01_mcse": mcse,
         # Of a short run, a quarter of its draws is as much as can be asked.
         "reliable": bool(
             math.isfinite(pareto_k)
@@ -183,12 +204,13 @@ def normal_marginal_log_bf01(mean: float, se: float, prior: dict) -> float:
     mu, tau = prior["mu"], prior["sigma"]
     null = stats.norm.logpdf(mean, 0.0, se)
     alternative = stats.norm.logpdf(mean, mu, math.hypot(se, tau))
-    if "lower" in prior or "upper" in prior:
-        # Truncation: the alternative's marginal is reweighted by the posterior mass of
-        # the allowed side over the prior mass of it.
+    bounds = truncation(prior)
+    if bounds is not None:
+        # Truncation at zero: the alternative's marginal is reweighted by the posterior
+        # mass of the allowed side over the prior mass of it.
         post_var = 1 / (1 / se**2 + 1 / tau**2)
         post_mean = post_var * (mean / se**2 + mu / tau**2)
-        sign = 1.0 if "lower" in prior else -1.0
+        sign = 1.0 if bounds[0] == 0.0 else -1.0
         posterior_mass = stats.norm.logsf(0.0, sign * post_mean, math.sqrt(post_var))
         prior_mass = stats.norm.logsf(0.0, sign * mu, tau)
         alternative += posterior_mass - prior_mass

@@ -186,7 +186,7 @@ def _check_prior(prior: dict, where: str) -> None:
     if not (isinstance(dist, type) and issubclass(dist, pymc.Distribution)):
         raise ConfigError(f"{where}.dist: {prior['dist']!r} is not a PyMC distribution")
     for name, value in prior.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and name != "truncate":
             _check_prior(value, f"{where}.{name}")
 
 
@@ -478,8 +478,14 @@ class Ladder:
             "strict": self.raw["strict_convergence"],
         }
 
-    def loo_settings(self) -> dict:
-        return dict(self.raw["loo"])
+    def loo_settings(self, dataset: str) -> dict:
+        """LOO's settings, with the k-fold split shared by every rung of the dataset:
+        a seed of the dataset's own and the participant column to group rows by."""
+        return {
+            **self.raw["loo"],
+            "kfold_seed": derive_seed(self.seed, dataset, "kfold"),
+            "kfold_group": self.dataset(dataset)["participant"],
+        }
 
     def refits_in_loo(self, dataset: str, model: str) -> int:
         """Most refits a rung's LOO job may run for its remedy (sizes its resources)."""
@@ -524,8 +530,17 @@ class Ladder:
             "respects_design": [
                 m for m in self.models(dataset) if self.respects_design(dataset, m)
             ],
+            "latent_scale": [m for m in self.models(dataset) if self.latent_scale(dataset, m)],
             "loo_compared": compared,
         }
+
+    def latent_scale(self, dataset: str, model: str) -> bool:
+        """A rung whose treatment coefficient is not a difference on the outcome's scale
+        (a formula rung of any family but the gaussian: a logit, an ordinal threshold
+        model): the verdict's priors, SESOI and original effect are in outcome units."""
+        return self.rung(dataset, model)["kind"] == "bambi" and self.family(dataset, model) != (
+            "gaussian"
+        )
 
     def outcome(self, dataset: str) -> dict:
         """The outcome's label and unit, for reports."""
@@ -712,6 +727,13 @@ class Ladder:
         if verdict is not None and verdict not in spec["models"]:
             raise ConfigError(
                 f"{where}.verdict_model: {verdict!r} is not a rung of datasets.{name}.models"
+            )
+        if verdict is not None and self.latent_scale(name, verdict):
+            raise ConfigError(
+                f"{where}.verdict_model: {verdict!r} is a {self.family(name, verdict)} rung: its "
+                f"{replication['treatment']!r} coefficient is on a latent scale, while the test "
+                "prior, the original effect and the SESOI are in the outcome's units; name a "
+                "gaussian rung (its outcome-scale effect is in the report beside it)"
             )
 
     def _check_predict(self, dataset: str) -> None:

@@ -121,8 +121,17 @@ def apply_remedy(elpd, tree, *, spec: dict, data: pd.DataFrame, settings: dict, 
         n_high,
         threshold,
     )
+    # The split is the dataset's, not the rung's: every compared rung is scored on the
+    # same folds (one seed per dataset; all of a participant's rows in one fold).
+    group = settings["kfold_group"]
     kfold = az.loo_kfold(
-        tree, wrapper, k=settings["kfold_folds"], pointwise=True, seed=spec["seed"]
+        tree,
+        wrapper,
+        k=settings["kfold_folds"],
+        pointwise=True,
+        group_by=rung.data[group].astype(str).to_numpy() if group else None,
+        seed=settings["kfold_seed"],
+        save_fits=False,
     )
     return kfold, "kfold"
 

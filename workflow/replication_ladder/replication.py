@@ -136,13 +136,24 @@ def rung_effects(posteriors: dict, priors: dict, spec: dict) -> dict:
 
 
 def choose_verdict_model(spec: dict, ranking: list[str], available: list[str]) -> tuple[str, str]:
-    """The verdict's rung and how it was chosen."""
+    """The verdict's rung and how it was chosen: the design first (a rung that models
+    every level of clustering), row-level LOO only among those; never a rung whose
+    coefficient is on a latent scale (the test's priors and SESOI are in outcome units)."""
     if spec["verdict_model"] is not None:
         return spec["verdict_model"], "named in the config (replication.verdict_model)"
-    design = [m for m in ranking if m in spec["respects_design"] and m in available]
+    latent = set(spec.get("latent_scale", ()))
+    usable = [m for m in available if m not in latent]
+    design = [m for m in spec["respects_design"] if m in usable]
+    ranked = [m for m in ranking if m in design]
+    if ranked:
+        return ranked[0], (
+            "the best by PSIS-LOO of the rungs that model every level of the design"
+            if len(ranked) > 1
+            else "the one compared rung that models every level of the design"
+        )
     if design:
-        return design[0], "the best by PSIS-LOO of the rungs that model every level of the design"
-    best = next(m for m in ranking if m in available)
+        return design[0], "a rung that models every level of the design (not compared by LOO)"
+    best = next(m for m in ranking if m in usable)
     return best, "the best by PSIS-LOO (no compared rung models every level of the design)"
 
 
@@ -163,6 +174,14 @@ def test_figures(draws: np.ndarray, effect: dict, spec: dict) -> dict:
         log_bf = fitted["log_bf01"]
         test = bf.reweighted_log_bf01(draws, fitted_prior, log_bf, spec["test_prior"])
         figures["test_prior"] = test
+        # A directional hypothesis: the test prior on the predicted side as well.
+        figures["test_prior_one_sided"] = (
+            bf.reweighted_log_bf01(
+                draws, fitted_prior, log_bf, one_sided_prior(spec["test_prior"], direction)
+            )
+            if direction and "truncate" not in spec["test_prior"]
+            else None
+        )
         unit = abs(float(original["effect"]))
         figures["sensitivity"] = {
             "unit": unit,
@@ -213,6 +232,12 @@ def test_figures(draws: np.ndarray, effect: dict, spec: dict) -> dict:
     return figures
 
 
+def one_sided_prior(prior: dict, direction: str) -> dict:
+    """A prior truncated to the side of zero a directional hypothesis predicts."""
+    side = {"lower": 0.0} if direction == "positive" else {"upper": 0.0}
+    return {**prior, "truncate": side}
+
+
 def _evidence(bf01: float | None, against: str) -> str:
     if bf01 is None:
         return ""
@@ -223,40 +248,97 @@ def _evidence(bf01: float | None, against: str) -> str:
     return f"is inconclusive between no effect and {against} (BF01 = {bf01:.3g})"
 
 
+# The conventional band of inconclusive Bayes factors (Jeffreys; Lee & Wagenmakers).
+BF_BAND = 3.0
+
+
+def bf_evidence(test: dict) -> str | None:
+    """What the test prior's BF01 says of a non-zero effect: "against" above the band,
+    "for" below it, "inconclusive" within; None when there is no reliable figure."""
+    if "bf01" not in test or not test.get("reliable", True):
+        return None
+    if test["bf01"] > BF_BAND:
+        return "against"
+    if test["bf01"] < 1 / BF_BAND:
+        return "for"
+    return "inconclusive"
+
+
+def verdict_outcome(effect: dict, original: float, test: dict) -> tuple[str, str]:
+    """The verdict's opening words and the evidence they rest on. The interval places the
+    effect against zero and against the original; the Bayes factor weighs zero against an
+    effect. The words are decisive only when the two agree about zero (or there is no
+    reliable Bayes factor): an interval that holds both zero and the original is
+    inconclusive, never "does not replicate"."""
+    low, high, mean = effect["ci_low"], effect["ci_high"], effect["mean"]
+    holds_zero = low <= 0 <= high
+    if holds_zero and low <= original <= high:
+        return "is inconclusive", "the interval holds both zero and the original effect"
+    by_interval = "against" if holds_zero else "for"  # a non-zero effect
+    by_bf = bf_evidence(test)
+    if by_bf not in (None, by_interval):
+        return "is inconclusive", (
+            f"the interval {'holds' if holds_zero else 'excludes'} zero but the Bayes factor "
+            + ("is inconclusive" if by_bf == "inconclusive" else f"is evidence {by_bf} an effect")
+        )
+    if holds_zero:
+        return "does not replicate", "evidence against the original's effect"
+    if math.copysign(1, mean) != math.copysign(1, original):
+        return "is reversed", "evidence against the original's effect, of the opposite sign"
+    if abs(original) < min(abs(low), abs(high)) or low <= original <= high:
+        return "replicates", "evidence for the original's effect"
+    return "replicates in direction but not in size", (
+        "evidence for an effect, smaller than the original's"
+    )
+
+
+def reliability_note(test: dict) -> str:
+    """Why a reweighted Bayes factor is not to be trusted, or nothing when it is."""
+    if test.get("reliable", True):
+        return ""
+    mcse = test.get("log_bf01_mcse")
+    error = f", Monte Carlo error of log BF01 {mcse:.2g}" if mcse is not None else ""
+    return (
+        f" (unreliable: the rung's draws do not cover the test prior; Pareto k "
+        f"{test['pareto_k']:.2f}, {test['weights_ess']:.0f} effective draws{error})"
+    )
+
+
 def verdict_sentence(effect: dict, model: str, spec: dict, figures: dict) -> str:
     """One paragraph: does the original effect replicate, and how sure is that."""
     original = spec["original"]["effect"]
     low, high, mean = effect["ci_low"], effect["ci_high"], effect["mean"]
-    if low <= 0 <= high:
-        outcome = "does not replicate"
-    elif math.copysign(1, mean) != math.copysign(1, original):
-        outcome = "is reversed"
-    elif min(low, high) <= original <= max(low, high):
-        outcome = "replicates"
-    else:
-        outcome = "replicates in direction but not in size"
+    test = figures.get("test_prior", {})
+    outcome, evidence = verdict_outcome(effect, original, test)
     unit = spec["outcome"]["unit"]
     names = spec.get("labels") or spec.get("contrast")
     what = f"{spec['treatment']}" + (f" ({names[1]} minus {names[0]})" if names else "")
     parts = [
-        f"The original effect ({original:g}) {outcome}: the pooled effect of {what} is "
-        f"{mean:.2f}{' ' + unit if unit else ''} ({100 * spec['ci_prob']:.0f}% CI {low:.2f} "
-        f"to {high:.2f}) in the {model} model"
+        f"The original effect ({original:g}) {outcome} ({evidence}): the pooled effect of "
+        f"{what} is {mean:.2f}{' ' + unit if unit else ''} ({100 * spec['ci_prob']:.0f}% CI "
+        f"{low:.2f} to {high:.2f}) in the {model} model"
     ]
-    test = figures.get("test_prior", {})
     if "bf01" in test:
         curve = figures["sensitivity"]["curve"]
         values = [point["bf01"] for point in curve]
         parts.append(
-            f"under the test prior {bf.prior_text(test['prior'])}, BF01 = {test['bf01']:.3g} "
+            f"under the test prior {bf.prior_text(test['prior'])}, BF01 = {test['bf01']:.3g}"
+            f"{reliability_note(test)} "
             f"(from {min(values):.3g} to {max(values):.3g} as the prior's scale goes from "
             f"{curve[0]['scale']:g}x to {curve[-1]['scale']:g}x the original effect)"
+        )
+    directional = figures.get("test_prior_one_sided")
+    if directional and "bf01" in directional:
+        parts.append(
+            f"one-sided, in the predicted direction, BF01 = {directional['bf01']:.3g}"
+            f"{reliability_note(directional)}"
         )
     replication_bf = figures.get("replication_bf", {})
     if "bf0r" in replication_bf:
         parts.append(
             "the replication Bayes factor "
             + _evidence(replication_bf["bf0r"], "the original's effect")
+            + reliability_note(replication_bf.get("two_sided", {}))
         )
     telescopes = figures.get("small_telescopes")
     if telescopes:

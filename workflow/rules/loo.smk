@@ -23,7 +23,7 @@ rule loo:
         attempt=attempt,
     params:
         spec=lambda wildcards: LADDER.model_spec(wildcards.dataset, wildcards.model),
-        settings=LADDER.loo_settings(),
+        settings=lambda wildcards: LADDER.loo_settings(wildcards.dataset),
     script:
         "../scripts/loo.py"
 

@@ -3,6 +3,7 @@
 import html
 
 from replication_ladder.bayes_factors import prior_text
+from replication_ladder.replication import reliability_note
 
 STYLE = """<style>
 .ladder-warning {border: 2px solid #d62728; background: #fdecea; padding: 0.6em 1em;
@@ -102,6 +103,13 @@ def verdict_numbers(report: dict) -> str:
             f"BF01 against the test prior {escape(prior_text(test['prior']))} (on the outcome's "
             f"scale{', ' + escape(unit) if unit else ''}): {test['bf01']:.3g}; against the prior "
             f"the rung was fitted with, {escape(prior_text(effect['prior']))}: {effect['bf01']:.3g}"
+            + escape(reliability_note(test))
+        )
+    one_sided = report.get("test_prior_one_sided") or {}
+    if "bf01" in one_sided:
+        lines.append(
+            f"BF01 one-sided, against {escape(prior_text(one_sided['prior']))}: "
+            f"{one_sided['bf01']:.3g}" + escape(reliability_note(one_sided))
         )
     rbf = report.get("replication_bf", {})
     if "bf0r" in rbf:
