@@ -147,3 +147,19 @@ def test_icc_matches_the_anova_closed_form():
     assert result["design_effect"] == pytest.approx(1 + (k - 1) * result["icc"])
     # And near the truth, 1 / (1 + 4) = 0.2, within its sampling error (about 0.04).
     assert abs(result["icc"] - 0.2) < 0.1
+
+
+def test_the_sites_design_effect_of_the_treatment_is_not_the_grand_means(rrr_table):
+    """The RRR's labs differ in mean rating (the grand mean's design effect is about 10)
+    but not in the pen's effect (REML tau^2 = 0, metafor's figure): the treatment's
+    design effect from sites is 1. Closed form: with tau^2 = se^2 at every site, the
+    variance doubles."""
+    from replication_ladder.design import site_design_effect_of_treatment
+    from replication_ladder.random_effects import random_effects
+
+    grand_mean = intraclass_correlation(rrr_table["value"], rrr_table["study"])
+    assert grand_mean["design_effect"] > 5
+    sites = per_site_effects(participant_means(rrr_table, "study", "uid", "condition", "value"))
+    tau2 = random_effects(sites["effect"], sites["se"])["tau2"]
+    assert site_design_effect_of_treatment(sites["se"], tau2) == pytest.approx(1.0)
+    assert site_design_effect_of_treatment([0.5, 0.5, 0.5], 0.25) == pytest.approx(2.0)

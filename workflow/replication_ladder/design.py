@@ -27,3 +27,12 @@ def intraclass_correlation(values: pd.Series, groups: pd.Series) -> dict:
         "groups": int(a),
         "mean_group_size": float(k),
     }
+
+
+def site_design_effect_of_treatment(se, tau2: float) -> float:
+    """How much the sites' heterogeneity widens the variance of a treatment effect that is
+    randomised within sites: the random-effects variance 1 / sum 1/(se_k^2 + tau^2) over
+    the fixed-effect one 1 / sum 1/se_k^2. Site intercepts cancel in such a contrast, so
+    only the spread of the effect across sites (tau) counts, not the outcome's ICC."""
+    variance = np.asarray(se, float) ** 2
+    return float((1 / variance).sum() / (1 / (variance + tau2)).sum())

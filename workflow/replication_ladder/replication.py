@@ -16,7 +16,9 @@ respect the design):
                      posterior as the alternative, two-sided and in its direction
   equivalence        P(|effect| < SESOI)
   small_telescopes   d33 and whether the replication rules it out
-all by reweighting the rung's draws (replication_ladder.bayes_factors).
+all by reweighting the rung's draws (replication_ladder.bayes_factors). Beside them, for a
+dataset with sites, the frequentist REML random-effects estimate of the same site
+estimates (`random_effects`: metafor's figures), an independent reference.
 """
 
 import json
@@ -31,6 +33,7 @@ import xarray as xr
 from replication_ladder import bayes_factors as bf
 from replication_ladder.atomic import write_json
 from replication_ladder.equivalence import equivalence, original_se, small_telescopes
+from replication_ladder.random_effects import random_effects
 from replication_ladder.seeds import derive_seed
 
 log = logging.getLogger(__name__)
@@ -385,5 +388,8 @@ def replication(snakemake) -> None:
         ranking=list(compared.index),
         spec=spec,
     )
+    if snakemake.input.sites:
+        sites = pd.read_parquet(snakemake.input.sites[0])
+        report["random_effects"] = random_effects(sites["effect"], sites["se"], spec["ci_prob"])
     write_json(snakemake.output[0], report)
     log.info("%s", report["verdict"])

@@ -51,6 +51,8 @@ rule replication:
         posteriors=lambda wildcards: fit_files(wildcards.dataset, "posterior"),
         priors=lambda wildcards: fit_files(wildcards.dataset, "priors_json"),
         loo=paths.COMPARISON,
+        # The frequentist reference (REML) is computed from the site estimates.
+        sites=site_table,
     output:
         paths.REPLICATION,
     log:
