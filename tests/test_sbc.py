@@ -250,8 +250,9 @@ def test_prior_draws_are_the_fitted_prior(model, formula):
     posterior is then its prior, transforms and Jacobians included). Every scalar
     parameter's marginal must pass a two-sample KS test (p > 0.001, 400 draws each, NUTS
     thinned to about independent). pm.sample_prior_predictive ignores the ordered
-    transform: its thresholds' first marginal has mean -2.0 where the fitted prior's is
-    -2.75, which this test rejects."""
+    transform: its thresholds come out unsorted, with marginals narrower than the fitted
+    prior's at both ends (first threshold: mean -2.0 against -2.75 under Bambi's default
+    thresholds), which this test rejects."""
     from scipy import stats
     from test_rungs import small_multisite, spec_of
 

@@ -21,7 +21,16 @@ import pandas as pd
 
 from replication_ladder.errors import ConfigError
 
-REQUIRED = ("response", "predictors", "expected", "data", "coords", "level", "priors")
+REQUIRED = (
+    "response",
+    "predictors",
+    "expected",
+    "data",
+    "coords",
+    "level",
+    "parameters",
+    "priors",
+)
 
 
 class MeasurementError:
@@ -59,12 +68,18 @@ class MeasurementError:
     def coords(self, frame: pd.DataFrame) -> dict:
         return {"obs": np.arange(len(frame)), "feature": list(self.features)}
 
+    def parameters(self, spec: dict | None = None) -> tuple[str, ...]:
+        return ("m", "b", "sigma")
+
     def priors(self, frame: pd.DataFrame, spec: dict | None = None) -> dict:
-        return {
-            "m": {"dist": "Normal", "mu": 0.0, "sigma": 1.0},
-            "b": {"dist": "Normal", "mu": 0.0, "sigma": 1.0},
-            "sigma": {"dist": "HalfNormal", "sigma": 1.0},
-        }
+        return stated(
+            spec,
+            {
+                "m": {"dist": "Normal", "mu": 0.0, "sigma": 1.0},
+                "b": {"dist": "Normal", "mu": 0.0, "sigma": 1.0},
+                "sigma": {"dist": "HalfNormal", "sigma": 1.0},
+            },
+        )
 
     def __call__(self, frame: pd.DataFrame, spec: dict | None = None):
         import pymc as pm
@@ -122,13 +137,23 @@ class MetaAnalysis:
         site = (spec or {}).get("site") or "site"
         return treatment, f"{treatment}|{site}_sigma"
 
+    def parameters(self, spec: dict | None = None) -> tuple[str, ...]:
+        return self.names(spec)
+
     def priors(self, frame: pd.DataFrame, spec: dict | None = None) -> dict:
-        scale = float(frame["outcome_sd"].iloc[0])
+        """The config's priors (`models.<rung>.priors`, by these names), else priors
+        scaled by the SD of participant means, as Bambi scales its defaults."""
         pooled, heterogeneity = self.names(spec)
-        return {
-            pooled: {"dist": "Normal", "mu": 0.0, "sigma": 2.5 * scale},
-            heterogeneity: {"dist": "HalfNormal", "sigma": 0.5 * scale},
-        }
+        if set(self.parameters(spec)) <= set((spec or {}).get("priors") or {}):
+            return stated(spec, {})
+        scale = float(frame["outcome_sd"].iloc[0])
+        return stated(
+            spec,
+            {
+                pooled: {"dist": "Normal", "mu": 0.0, "sigma": 2.5 * scale},
+                heterogeneity: {"dist": "HalfNormal", "sigma": 0.5 * scale},
+            },
+        )
 
     def __call__(self, frame: pd.DataFrame, spec: dict | None = None):
         import pymc as pm
@@ -147,6 +172,12 @@ class MetaAnalysis:
             theta = pm.Deterministic("theta", mu + deviation, dims="site")
             pm.Normal(self.response, mu=theta, sigma=se, observed=observed, dims="site")
         return model
+
+
+def stated(spec: dict | None, defaults: dict) -> dict:
+    """A builder's priors: those the config states for the rung, the builder's defaults
+    for the rest."""
+    return {**defaults, **((spec or {}).get("priors") or {})}
 
 
 def random_variable(name: str, prior: dict, **kwargs):

@@ -190,6 +190,28 @@ def _check_prior(prior: dict, where: str) -> None:
             _check_prior(value, f"{where}.{name}")
 
 
+def _check_rung_priors(priors: dict, allowed: set, where: str, treatment: str | None) -> None:
+    """A rung's priors name its terms or parameters; the treatment's has a density."""
+    for term, prior in priors.items():
+        if term not in allowed:
+            raise ConfigError(
+                f"{where}.priors: {term!r} is not a term or parameter of this rung "
+                f"(it has: {', '.join(sorted(allowed))})"
+            )
+        _check_prior(prior, f"{where}.priors.{term}")
+        if "truncate" in prior:
+            raise ConfigError(
+                f"{where}.priors.{term}.truncate: a rung's prior takes a distribution with "
+                "the support it needs (HalfNormal for a positive value), not a truncation"
+            )
+        if term == treatment and any(isinstance(v, dict) for v in prior.values()):
+            raise ConfigError(
+                f"{where}.priors.{term}: the treatment's prior must have fixed parameters: "
+                "the verdict's Bayes factors need its density (a hierarchical prior has "
+                "none in closed form)"
+            )
+
+
 # -- the ladder -------------------------------------------------------------------------------
 
 
@@ -534,6 +556,18 @@ class Ladder:
             "loo_compared": compared,
         }
 
+    def prior_predictive_spec(self, dataset: str) -> dict:
+        """What the prior predictive check of a dataset's ladder needs (a job param: a
+        change of any rung's priors or of the settings reruns it)."""
+        spec = self.dataset(dataset)
+        return {
+            "dataset": dataset,
+            "response": self.response(dataset),
+            "range": spec["outcome"]["range"],
+            "settings": dict(self.raw["prior_predictive"]),
+            "models": {m: self.model_spec(dataset, m) for m in self.models(dataset)},
+        }
+
     def latent_scale(self, dataset: str, model: str) -> bool:
         """A rung whose treatment coefficient is not a difference on the outcome's scale
         (a formula rung of any family but the gaussian: a logit, an ordinal threshold
@@ -767,10 +801,11 @@ class Ladder:
             check_sampler_available(self.sampling(dataset, model)["sampler"], where)
         except Exception as error:
             raise ConfigError(str(error)) from None
+        treatment = (spec["replication"] or {}).get("treatment")
         if entry["kind"] == "pymc":
             builder = self.builder(dataset, model)
-            if entry["priors"]:
-                raise ConfigError(f"{where}.priors: a pymc model sets its priors in its builder")
+            names = builder.parameters(self.model_spec(dataset, model))
+            _check_rung_priors(entry["priors"], set(names), where, treatment)
             needs = getattr(builder, "needs", ())
             for key in needs:
                 if not (spec.get(key) or (spec["replication"] or {}).get(key)):
@@ -793,18 +828,6 @@ class Ladder:
                 f"{where}.family: unknown family {family!r} "
                 f"(Bambi offers: {', '.join(sorted(FAMILY_PARAMETERS))})"
             )
-        allowed = terms | set(FAMILY_PARAMETERS[family])
-        treatment = (spec["replication"] or {}).get("treatment")
-        for term, prior in entry["priors"].items():
-            if term not in allowed:
-                raise ConfigError(
-                    f"{where}.priors: term {term!r} is not in the formula "
-                    f"(terms: {', '.join(sorted(allowed))})"
-                )
-            _check_prior(prior, f"{where}.priors.{term}")
-            if term == treatment and any(isinstance(v, dict) for v in prior.values()):
-                raise ConfigError(
-                    f"{where}.priors.{term}: the treatment's prior must have fixed parameters: "
-                    "the verdict's Bayes factors need its density (a hierarchical prior has "
-                    "none in closed form)"
-                )
+        _check_rung_priors(
+            entry["priors"], terms | set(FAMILY_PARAMETERS[family]), where, treatment
+        )

@@ -35,6 +35,10 @@ PREDICTIONS = "results/{dataset}/{model}/predictions.parquet"
 LOSO_RUNG = "results/{dataset}/loso/{model}.parquet"
 
 # Per dataset.
+PRIOR_PREDICTIVE = {
+    "draws": "results/{dataset}/prior_predictive.parquet",
+    "check": "results/{dataset}/prior_predictive.json",
+}
 COMPARISON = "results/{dataset}/loo.parquet"
 RECOVERY = "results/{dataset}/recovery.parquet"
 REPLICATION = "results/{dataset}/replication.json"

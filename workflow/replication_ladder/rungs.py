@@ -30,6 +30,8 @@ def _plain(value: Any) -> Any:
 
     if isinstance(value, bmb.Prior):
         return {"dist": value.name, **{k: _plain(v) for k, v in value.args.items()}}
+    if hasattr(value, "forward") and hasattr(value, "name"):  # a transform, by its name
+        return value.name
     array = np.asarray(value)
     if array.dtype.kind in "fiu":
         return array.item() if array.ndim == 0 else array.tolist()
@@ -37,10 +39,14 @@ def _plain(value: Any) -> Any:
 
 
 def to_bambi_prior(spec: dict):
-    """`{dist: Normal, mu: 0, sigma: {dist: HalfNormal, sigma: 1}}` as a bmb.Prior."""
+    """`{dist: Normal, mu: 0, sigma: {dist: HalfNormal, sigma: 1}}` as a bmb.Prior; a
+    `transform` is named (`ordered`: an ordinal family's sorted thresholds)."""
     import bambi as bmb
+    import pymc as pm
 
     args = {k: to_bambi_prior(v) if isinstance(v, dict) else v for k, v in spec.items()}
+    if "transform" in args:
+        args["transform"] = getattr(pm.distributions.transforms, args["transform"])
     return bmb.Prior(args.pop("dist"), **args)
 
 

@@ -33,6 +33,7 @@ ENTRY_POINTS = {
     "simulate_data": "replication_ladder.datasets:simulate_data",
     "validate_data": "replication_ladder.validation:validate_data",
     "site_estimates": "replication_ladder.sites:site_estimates",
+    "prior_predictive": "replication_ladder.prior_predictive:prior_predictive",
     "fit": "replication_ladder.fit:fit",
     "diagnostics_table": "replication_ladder.diagnostics:diagnostics_table",
     "loo": "replication_ladder.loo:loo",

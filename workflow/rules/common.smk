@@ -2,6 +2,7 @@
 # runs, cluster resources, and target lists. Artefact names come from
 # replication_ladder.paths; nothing here spells a file name.
 import os
+from types import SimpleNamespace
 
 from replication_ladder import paths
 from replication_ladder import resources as sizes
@@ -37,6 +38,24 @@ def builder_code(wildcards):
         return []
     builder_module = entry["builder"].rpartition(".")[0]
     return sorted(os.path.relpath(path) for path in module_closure(builder_module))
+
+
+def ladder_builder_code(wildcards):
+    """The builder modules of every hand-written rung of a dataset."""
+    return sorted(
+        {
+            path
+            for model in LADDER.models(wildcards.dataset)
+            for path in builder_code(SimpleNamespace(dataset=wildcards.dataset, model=model))
+        }
+    )
+
+
+def site_table(wildcards):
+    """A dataset's per-site estimates, as a list: empty for a dataset without them."""
+    if wildcards.dataset not in LADDER.two_stage_datasets:
+        return []
+    return [paths.at(paths.SITES, dataset=wildcards.dataset)]
 
 
 def attempt(wildcards, attempt):
@@ -119,6 +138,7 @@ def report_inputs(dataset):
         "record": paths.at(paths.RECORD, **names),
         "sites": paths.at(paths.SITES, **names) if has_sites else None,
         "comparison": paths.at(paths.COMPARISON, **names),
+        "prior_predictive": paths.at(paths.PRIOR_PREDICTIVE, **names),
         "recovery": (
             paths.at(paths.RECOVERY, **names)
             if dataset in LADDER.synthetic_datasets

@@ -1,4 +1,29 @@
-# Fits: one job per (dataset, model), as many threads as chains.
+# Fits: one job per (dataset, model), as many threads as chains; before them, the prior
+# predictive check of each dataset's ladder.
+
+
+rule prior_predictive:
+    input:
+        code("prior_predictive"),
+        ladder_builder_code,
+        data=paths.PROCESSED,
+        sites=site_table,
+    output:
+        **paths.PRIOR_PREDICTIVE,
+    log:
+        "logs/prior_predictive/{dataset}.log",
+    conda:
+        "../../environment.yml"
+    # Run before the fits it checks, which do not wait for it (their draws do not
+    # depend on it).
+    priority: 10
+    resources:
+        attempt=attempt,
+    params:
+        spec=lambda wildcards: LADDER.prior_predictive_spec(wildcards.dataset),
+    script:
+        "../scripts/prior_predictive.py"
+
 
 
 rule fit:

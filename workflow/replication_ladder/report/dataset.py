@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from replication_ladder.atomic import write_bytes, write_text
-from replication_ladder.design import intraclass_correlation
+from replication_ladder.design import intraclass_correlation, site_design_effect_of_treatment
 from replication_ladder.families import FAMILY_PARAMETERS
+from replication_ladder.random_effects import random_effects
 from replication_ladder.report import figures, loaders
 from replication_ladder.report import html as fragments
 
@@ -154,7 +155,8 @@ class DatasetReport:
 
     def clustering(self) -> pd.DataFrame | None:
         """The intraclass correlation of the outcome within participants and within sites,
-        and the design effect each implies."""
+        the design effect each implies for a mean, and for the treatment effect (which
+        differs for sites: their intercepts cancel in a contrast randomised within them)."""
         name = self.outcome[0]
         rows = {}
         participant, site = self.spec.get("participant"), self.spec.get("site")
@@ -165,11 +167,24 @@ class DatasetReport:
                 else self.data[participant]
             )
             rows["participant"] = intraclass_correlation(self.data[name], keys)
+        if participant and name in self.data:
+            # The condition varies between participants: their clustering is the effect's.
+            rows["participant"]["treatment_design_effect"] = rows["participant"]["design_effect"]
         if site and name in self.data:
             rows["site"] = intraclass_correlation(self.data[name], self.data[site])
+            rows["site"]["treatment_design_effect"] = self._site_design_effect_of_treatment()
         if not rows:
             return None
         return self.table(pd.DataFrame(rows).T.rename_axis("grouping"), "ladder.clustering")
+
+    def _site_design_effect_of_treatment(self) -> float | None:
+        """From the sites' heterogeneity of the effect (REML tau^2 of the site estimates),
+        not from the outcome's ICC: site intercepts cancel in a within-site contrast."""
+        sites = self.site_estimates
+        if sites is None:
+            return None
+        tau2 = random_effects(sites["effect"], sites["se"])["tau2"]
+        return site_design_effect_of_treatment(sites["se"], tau2)
 
     def outcome_table(self) -> pd.DataFrame:
         name, _ = self.outcome
@@ -244,6 +259,25 @@ class DatasetReport:
             observed, replicated, label, f"Posterior predictive check: {model}"
         )
         return self.save(fig, f"{model}.ppc")
+
+    # -- the priors' implications -----------------------------------------------------
+
+    @cached_property
+    def prior_checks(self) -> pd.DataFrame:
+        checks = loaders.read_json(self.inputs["prior_predictive"]["check"])["rungs"]
+        return pd.DataFrame(checks).set_index("model")
+
+    def prior_predictive_table(self) -> pd.DataFrame:
+        columns = ["low", "high", "share_outside", "q01", "q50", "q99", "min", "max"]
+        return self.table(self.prior_checks[columns], "priors.predictive")
+
+    def prior_predictive_warnings(self) -> str:
+        return fragments.prior_predictive_warnings(self.prior_checks, self.outcome_label)
+
+    def prior_predictive_figure(self):
+        samples = loaders.read_parquet(self.inputs["prior_predictive"]["draws"])
+        fig = figures.prior_predictive(samples, self.prior_checks, self.outcome_label)
+        return self.save(fig, "priors.predictive")
 
     # -- across the ladder -------------------------------------------------------------
 

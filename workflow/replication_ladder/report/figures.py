@@ -337,3 +337,27 @@ def sbc_ecdf(ranks_tree, var_names: list[str]):
         col_wrap=4,
     )
     return _figure(pc)
+
+
+def prior_predictive(samples: pd.DataFrame, checks: pd.DataFrame, label: str):
+    """Per rung, the outcomes simulated from its priors against the outcome's possible
+    range (dashed), the share outside it in the title. Drawn here: ArviZ's plot_ppc_dist
+    (group "prior_predictive") sets simulated against observed data, not against the
+    range a scale allows, which is what this check is about."""
+    models = list(checks.index)
+    fig, axes = plt.subplots(
+        len(models), 1, figsize=(6, 1.6 * len(models) + 0.4), squeeze=False, **LAYOUT
+    )
+    for ax, model in zip(axes[:, 0], models, strict=True):
+        row = checks.loc[model]
+        values = samples.loc[samples["model"] == model, "value"].to_numpy()
+        ax.hist(values, bins=60, color=MODEL_COLORS[0], alpha=0.7)
+        for bound in (row["low"], row["high"]):
+            ax.axvline(bound, color=TRUE_COLOR, linestyle="--")
+        ax.set_yticks([])
+        ax.set_title(
+            f"{model}: {100 * row['share_outside']:.1f}% outside {row['low']:g} to {row['high']:g}",
+            fontsize=9,
+        )
+    axes[-1, 0].set_xlabel(f"{label}, simulated from the priors")
+    return fig

@@ -91,6 +91,15 @@ def verdict_numbers(report: dict) -> str:
             f"published meta-analysis{cite}: {published['estimate']:g} (95% CI "
             f"{published['ci_low']:g} to {published['ci_high']:g})"
         )
+    reference = report.get("random_effects")
+    if reference:
+        lines.append(
+            f"frequentist reference on the same site estimates (REML random effects, as "
+            f"metafor's rma): {reference['estimate']:.3f} ({ci} CI {reference['ci_low']:.3f} "
+            f"to {reference['ci_high']:.3f}), tau² = {reference['tau2']:.3g}, I² = "
+            f"{reference['i2']:.0f}%, prediction interval {reference['pi_low']:.3f} to "
+            f"{reference['pi_high']:.3f}"
+        )
     lines.append(
         f"pooled effect here ({escape(model)}, {escape(report['verdict_model_because'])}): "
         f"{effect['mean']:.3f} ({ci} CI {effect['ci_low']:.3f} to {effect['ci_high']:.3f}), "
@@ -183,3 +192,21 @@ replication verdict or the recovery of the true parameters.</p>
 </body>
 </html>
 """
+
+
+def prior_predictive_warnings(checks, label: str) -> str:
+    """A warning naming each rung whose priors put too many outcomes off the scale."""
+    flagged = checks[checks["warning"]]
+    if flagged.empty:
+        return box(
+            "ok",
+            f"Every rung's priors keep at least {100 * (1 - checks['max_outside'].max()):.0f}% "
+            f"of simulated {escape(label)} values inside the range.",
+        )
+    lines = [
+        f"{escape(model)}: {100 * row['share_outside']:.1f}% of simulated values outside "
+        f"{row['low']:g} to {row['high']:g} ({row['source']}); they run from {row['min']:.3g} "
+        f"to {row['max']:.3g}"
+        for model, row in flagged.iterrows()
+    ]
+    return box("warning", items(lines), "Priors that allow outcomes off the scale")
