@@ -489,6 +489,7 @@ class Ladder:
             # The pooled effect's row is named after the treatment column in every rung.
             "treatment": replication.get("treatment"),
             "site": self.dataset(dataset)["site"],
+            "participant": self.dataset(dataset)["participant"],
         }
         spec["config_sha256"] = canonical_hash(spec)
         return spec
