@@ -5,8 +5,10 @@ The file is read with the workflow's own readers (any format it reads), each col
 type is inferred, the site and participant columns are guessed (or given), and a
 commented dataset block is written with the standard ladder for the outcome, treatment
 and site: fixed effects, a random intercept per site, a random intercept and slope per
-site, and a random intercept per participant when ratings repeat. The result runs as it
-is (`make run CONFIG=config/NAME.yaml`) and is meant to be edited.
+site, and a random intercept per participant when ratings repeat, each with its priors
+stated on the outcome's scale (replication_ladder.priors), the outcome's range taken from
+the file. The result runs as it is (`make run CONFIG=config/NAME.yaml`) and is meant to be
+edited.
 """
 
 import argparse
@@ -14,10 +16,12 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
 from replication_ladder.errors import LadderError
+from replication_ladder.priors import outcome_scale_priors, rung_priors
 from replication_ladder.readers import FORMATS, read_table
 from replication_ladder.validation import MISSING
 
@@ -84,6 +88,18 @@ def guess_participant(types: dict[str, str], table: pd.DataFrame, exclude: set[s
     ]
     hinted = _hinted(candidates, PARTICIPANT_HINTS)
     return hinted[0] if hinted else None
+
+
+def numeric(values: pd.Series, decimal: str) -> np.ndarray:
+    """A column's cells as numbers (blanks and codes of missing values as NaN)."""
+    text = values.astype(str).str.strip()
+    if decimal == ",":
+        text = text.str.replace(",", ".", regex=False)
+    return pd.to_numeric(text.where(~text.isin(MISSING)), errors="coerce").to_numpy(float)
+
+
+def rung(formula: str, priors: dict, terms: set[str]) -> dict:
+    return {"formula": formula, "priors": rung_priors(priors, terms)}
 
 
 def scaffold(
@@ -158,18 +174,35 @@ def scaffold(
             "binary",
         ):
             predictors.append(column)
-    predictors = predictors[:4] or ["1"]
-    right = " + ".join(predictors)
-    models = {"fixed": {"formula": f"{outcome} ~ {right}"}}
+    predictors = predictors[:4]
+    right = " + ".join(predictors) or "1"
+    numbers = {c: numeric(table[c], read.get("decimal", ".")) for c in [outcome, *predictors]}
+    bounds = (float(np.nanmin(numbers[outcome])), float(np.nanmax(numbers[outcome])))
+    priors = outcome_scale_priors(
+        bounds,
+        {c: None if types[c] == "binary" else float(np.nanstd(numbers[c])) for c in predictors},
+        treatment=treatment,
+        site=site,
+        participant=participant,
+    )
+    common = {"Intercept", *predictors}
+    models = {"fixed": rung(f"{outcome} ~ {right}", priors, common)}
     if site is not None:
         slope = treatment or "1"
-        models["random_intercept"] = {"formula": f"{outcome} ~ {right} + (1|{site})"}
-        models["random_slope"] = {"formula": f"{outcome} ~ {right} + ({slope}|{site})"}
+        slopes = {f"{treatment}|{site}"} if treatment else set()
+        models["random_intercept"] = rung(
+            f"{outcome} ~ {right} + (1|{site})", priors, common | {f"1|{site}"}
+        )
+        models["random_slope"] = rung(
+            f"{outcome} ~ {right} + ({slope}|{site})", priors, common | {f"1|{site}"} | slopes
+        )
         if participant is not None:
-            models["participant"] = {
-                # The data stage labels participants within sites (site:participant).
-                "formula": f"{outcome} ~ {right} + ({slope}|{site}) + (1|{participant})"
-            }
+            # The data stage labels participants within sites (site:participant).
+            models["participant"] = rung(
+                f"{outcome} ~ {right} + ({slope}|{site}) + (1|{participant})",
+                priors,
+                common | {f"1|{site}", f"1|{participant}"} | slopes,
+            )
     used = {outcome, treatment, site, participant, *predictors}
     source = {"path": str(path)}
     if read:
@@ -180,6 +213,7 @@ def scaffold(
         "description": f"{name}: scaffolded from {path.name}; edit me",
         "source": source,
         "columns": {c: types[c] for c in names if c in used},
+        "outcome": {"range": list(bounds)},
         # Only the declared columns are read: rename those alone.
         "rename": {
             original: new for original, new in renamed.items() if original != new and new in used
@@ -211,6 +245,14 @@ def scaffold(
         f"#   columns   the types inferred from the file (number, integer, binary, category)\n"
         f"#   site      {site!r} (guessed unless given)\n"
         f"#   participant {participant!r}: a rung with its random intercept is added when set\n"
+        f"#   outcome.range {list(bounds)}: the smallest and largest {outcome} in the file;\n"
+        f"#             set it to the scale's true ends. Every prior below is stated on it\n"
+        f"#             (span s): Intercept Normal(midpoint, s/4), the treatment Normal(0,\n"
+        f"#             s/8), another predictor Normal(0, s/8 / (2 SD)), SDs of site\n"
+        f"#             intercepts HalfNormal(s/8) and slopes HalfNormal(s/16), of\n"
+        f"#             participants HalfNormal(s/6), sigma HalfNormal(s/4)\n"
+        f"#             (replication_ladder/priors.py says why). The report's prior\n"
+        f"#             predictive check shows the outcomes they imply.\n"
         f"#   replication  add one (treatment, contrast, original) for a verdict; see\n"
         f"#             config/README.md\n"
         f"# default_datasets: false runs this dataset alone, without the shipped ones.\n"

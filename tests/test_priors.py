@@ -1,0 +1,57 @@
+"""Priors on the outcome's scale: the scaffold states one for every term of every rung it
+writes, from the outcome's range in the file, by the rule replication_ladder.priors
+documents (checked here against that rule written out from the file's own figures)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from replication_ladder.config import Ladder, formula_terms
+from replication_ladder.priors import outcome_scale_priors
+from replication_ladder.scaffold import scaffold
+
+
+def study_file(folder) -> tuple:
+    rng = np.random.default_rng(8)
+    rows = 240
+    table = pd.DataFrame(
+        {
+            "lab": np.repeat(["a", "b", "c", "d"], rows // 4),
+            "subject": np.repeat(np.arange(rows // 2), 2),
+            "pen": np.repeat(rng.integers(0, 2, rows // 2), 2),
+            "age": rng.normal(21, 3, rows).round(1),
+            "rating": rng.integers(1, 8, rows),
+        }
+    )
+    path = folder / "pens.csv"
+    table.to_csv(path, index=False)
+    return path, table
+
+
+def test_the_scaffold_states_every_prior_on_the_outcomes_range(tmp_path):
+    path, table = study_file(tmp_path)
+    text = scaffold(path, "pens", outcome="rating", treatment="pen", site="lab")
+    assert "outcome.range [1.0, 7.0]" in text and "Normal(midpoint, s/4)" in text
+    block = yaml.safe_load(text)["datasets"]["pens"]
+    assert block["outcome"]["range"] == [1.0, 7.0]
+    span = 6.0
+    models = block["models"]
+    assert set(models) == {"fixed", "random_intercept", "random_slope", "participant"}
+    participant = models["participant"]["priors"]
+    assert participant["Intercept"] == {"dist": "Normal", "mu": 4.0, "sigma": span / 4}
+    assert participant["pen"] == {"dist": "Normal", "mu": 0, "sigma": span / 8}
+    age_sigma = float(f"{span / 8 / (2 * table['age'].std(ddof=0)):.2g}")
+    assert participant["age"] == {"dist": "Normal", "mu": 0, "sigma": age_sigma}
+    assert participant["1|subject"]["sigma"] == {"dist": "HalfNormal", "sigma": span / 6}
+    assert participant["pen|lab"]["sigma"] == {"dist": "HalfNormal", "sigma": 0.38}
+    assert participant["sigma"] == {"dist": "HalfNormal", "sigma": span / 4}
+    for model, entry in models.items():
+        terms = set(formula_terms(entry["formula"], model)[1]) | {"sigma"}
+        assert set(entry["priors"]) == terms, model
+    Ladder(yaml.safe_load(text))  # the config checks every prior against its rung
+
+
+def test_a_range_without_two_ends_is_refused():
+    with pytest.raises(ValueError, match="two different ends"):
+        outcome_scale_priors((3.0, 3.0), {})

@@ -1,0 +1,80 @@
+"""Weakly informative priors for a gaussian ladder, stated on the outcome's scale: what the
+scaffold writes into a new study's config, so that no scaffolded rung runs on Bambi's
+data-scaled defaults (config/config.yaml states the shipped ones by hand, by the same
+reasoning).
+
+With the outcome's possible range [low, high] of span s (a rating scale's ends):
+
+    Intercept          Normal(midpoint, s/4)      the mean outcome (Bambi centres the
+                                                  predictors): anywhere on the scale
+    treatment          Normal(0, s/8)             an effect of an eighth of the scale is
+                                                  a large one
+    another predictor  Normal(0, s/8 / (2 sd))    two SDs of it move the mean as much
+    site intercepts    SD ~ HalfNormal(s/8)
+    site slopes        SD ~ HalfNormal(s/16)
+    participants       SD ~ HalfNormal(s/6)
+    sigma              HalfNormal(s/4)            below s/2, the largest SD a bounded
+                                                  outcome can have, with 95% probability
+
+Bambi's defaults scale by the data's SDs instead, and with a predictor far from zero
+(age) their group-level SDs grow with it: HalfNormal(29) on a 0-9 rating.
+"""
+
+import math
+
+import numpy as np
+
+
+def normal(mu: float, sigma: float) -> dict:
+    return {"dist": "Normal", "mu": _round(mu), "sigma": _round(sigma)}
+
+
+def half_normal(sigma: float) -> dict:
+    return {"dist": "HalfNormal", "sigma": _round(sigma)}
+
+
+def group(sigma: float) -> dict:
+    return {"dist": "Normal", "mu": 0, "sigma": half_normal(sigma)}
+
+
+def _round(value: float) -> float:
+    """Two significant figures: a prior states a scale, not a measurement."""
+    if value == 0:
+        return 0.0
+    return float(f"{value:.2g}")
+
+
+def outcome_scale_priors(
+    bounds: tuple[float, float],
+    predictors: dict[str, float],
+    *,
+    treatment: str | None = None,
+    site: str | None = None,
+    participant: str | None = None,
+) -> dict[str, dict]:
+    """Priors for every term a scaffolded gaussian rung may have, by Bambi's term names:
+    `predictors` maps each common predictor to its SD in the data (a binary's is taken
+    as 0.5, so that its prior is that of a contrast)."""
+    low, high = bounds
+    span = float(high - low)
+    if not math.isfinite(span) or span <= 0:
+        raise ValueError(f"the outcome's range must have two different ends, not {bounds}")
+    priors = {"Intercept": normal((low + high) / 2, span / 4)}
+    for name, sd in predictors.items():
+        if name == treatment:
+            priors[name] = normal(0, span / 8)
+        else:
+            priors[name] = normal(0, span / 8 / (2 * (sd if sd and np.isfinite(sd) else 0.5)))
+    if site is not None:
+        priors[f"1|{site}"] = group(span / 8)
+        if treatment is not None:
+            priors[f"{treatment}|{site}"] = group(span / 16)
+    if participant is not None:
+        priors[f"1|{participant}"] = group(span / 6)
+    priors["sigma"] = half_normal(span / 4)
+    return priors
+
+
+def rung_priors(all_priors: dict[str, dict], terms: set[str]) -> dict[str, dict]:
+    """The priors of the terms a rung has (and its residual SD)."""
+    return {term: prior for term, prior in all_priors.items() if term in terms | {"sigma"}}
