@@ -46,7 +46,9 @@ def ladder_builder_code(wildcards):
         {
             path
             for model in LADDER.models(wildcards.dataset)
-            for path in builder_code(SimpleNamespace(dataset=wildcards.dataset, model=model))
+            for path in builder_code(
+                SimpleNamespace(dataset=wildcards.dataset, model=model)
+            )
         }
     )
 

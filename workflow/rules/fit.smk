@@ -12,18 +12,17 @@ rule prior_predictive:
         **paths.PRIOR_PREDICTIVE,
     log:
         "logs/prior_predictive/{dataset}.log",
-    conda:
-        "../../environment.yml"
     # Run before the fits it checks, which do not wait for it (their draws do not
     # depend on it).
     priority: 10
+    conda:
+        "../../environment.yml"
     resources:
         attempt=attempt,
     params:
         spec=lambda wildcards: LADDER.prior_predictive_spec(wildcards.dataset),
     script:
         "../scripts/prior_predictive.py"
-
 
 
 rule fit:
