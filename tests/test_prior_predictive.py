@@ -70,7 +70,7 @@ def test_bambis_defaults_are_flagged_and_the_stated_priors_are_not(rrr_table):
     )
     defaults = pp.check(
         "fixed",
-        pp.simulated_outcomes(build_rung({**spec, "priors": {}}, rrr_table), 100, 1),
+        pp.simulated_outcomes(build_rung({**spec, "priors": "bambi"}, rrr_table), 100, 1),
         RATING,
         0.2,
     )

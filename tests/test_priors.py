@@ -55,3 +55,32 @@ def test_the_scaffold_states_every_prior_on_the_outcomes_range(tmp_path):
 def test_a_range_without_two_ends_is_refused():
     with pytest.raises(ValueError, match="two different ends"):
         outcome_scale_priors((3.0, 3.0), {})
+
+
+def test_terms_left_out_follow_the_outcomes_range_and_bambi_is_asked_by_name():
+    """A gaussian rung of a dataset with outcome.range: each term without a stated prior
+    gets the rule's (here the RRR's 0-9 scale: span 9); `priors: bambi` states none, so
+    Bambi's own apply; without a range, only the stated ones."""
+    from replication_ladder.priors import resolved_priors
+
+    table = pd.DataFrame({"condition": [0, 1] * 10, "age": np.arange(20.0)})
+    terms = ["Intercept", "condition", "age", "1|study", "condition|study", "1|uid"]
+    spec = {
+        "priors": {"age": {"dist": "Normal", "mu": 0, "sigma": 0.1}},
+        "outcome_range": [0, 9],
+        "family": "gaussian",
+        "treatment": "condition",
+        "site": "study",
+        "participant": "uid",
+    }
+    priors = resolved_priors(spec, table, terms)
+    assert priors["age"] == {"dist": "Normal", "mu": 0, "sigma": 0.1}  # as stated
+    assert priors["Intercept"] == {"dist": "Normal", "mu": 4.5, "sigma": 2.2}
+    assert priors["condition"] == {"dist": "Normal", "mu": 0, "sigma": 1.1}
+    assert priors["1|study"]["sigma"] == {"dist": "HalfNormal", "sigma": 1.1}
+    assert priors["condition|study"]["sigma"] == {"dist": "HalfNormal", "sigma": 0.56}
+    assert priors["1|uid"]["sigma"] == {"dist": "HalfNormal", "sigma": 1.5}
+    assert priors["sigma"] == {"dist": "HalfNormal", "sigma": 2.2}
+    assert resolved_priors({**spec, "priors": "bambi"}, table, terms) == {}
+    unranged = resolved_priors({**spec, "outcome_range": None}, table, terms)
+    assert unranged == spec["priors"]

@@ -24,6 +24,7 @@ from replication_ladder.columns import column_type
 from replication_ladder.errors import ConfigError
 from replication_ladder.families import DISCRETE_FAMILIES, FAMILY_PARAMETERS
 from replication_ladder.hashing import canonical_hash
+from replication_ladder.priors import BAMBI_DEFAULTS
 from replication_ladder.readers import FORMATS, source_format
 from replication_ladder.seeds import derive_seed
 
@@ -190,8 +191,10 @@ def _check_prior(prior: dict, where: str) -> None:
             _check_prior(value, f"{where}.{name}")
 
 
-def _check_rung_priors(priors: dict, allowed: set, where: str, treatment: str | None) -> None:
+def _check_rung_priors(priors, allowed: set, where: str, treatment: str | None) -> None:
     """A rung's priors name its terms or parameters; the treatment's has a density."""
+    if priors == BAMBI_DEFAULTS:
+        return
     for term, prior in priors.items():
         if term not in allowed:
             raise ConfigError(
@@ -483,6 +486,8 @@ class Ladder:
             "family": entry.get("family") if entry["kind"] == "bambi" else None,
             "builder": entry.get("builder"),
             "priors": entry["priors"],
+            # Terms without a stated prior get the outcome-scale rule (priors.py).
+            "outcome_range": self.dataset(dataset)["outcome"]["range"],
             "sampling": self.sampling(dataset, model),
             "seed": derive_seed(self.seed, dataset, model),
             "ci_prob": self.raw["ci_prob"],
@@ -805,6 +810,11 @@ class Ladder:
         treatment = (spec["replication"] or {}).get("treatment")
         if entry["kind"] == "pymc":
             builder = self.builder(dataset, model)
+            if entry["priors"] == BAMBI_DEFAULTS:
+                raise ConfigError(
+                    f"{where}.priors: a pymc rung has no Bambi defaults; state its priors "
+                    "by its parameters, or leave them out for the builder's own"
+                )
             names = builder.parameters(self.model_spec(dataset, model))
             _check_rung_priors(entry["priors"], set(names), where, treatment)
             needs = getattr(builder, "needs", ())

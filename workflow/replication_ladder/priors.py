@@ -1,7 +1,8 @@
 """Weakly informative priors for a gaussian ladder, stated on the outcome's scale: what the
-scaffold writes into a new study's config, so that no scaffolded rung runs on Bambi's
-data-scaled defaults (config/config.yaml states the shipped ones by hand, by the same
-reasoning).
+scaffold writes into a new study's config, and what a gaussian formula rung gets for any
+term whose prior its config leaves out when the dataset declares `outcome.range`, so that
+no rung runs on Bambi's data-scaled defaults by omission (`priors: bambi` asks for them by
+name). config/config.yaml states the shipped ones by hand, by the same reasoning.
 
 With the outcome's possible range [low, high] of span s (a rating scale's ends):
 
@@ -78,3 +79,42 @@ def outcome_scale_priors(
 def rung_priors(all_priors: dict[str, dict], terms: set[str]) -> dict[str, dict]:
     """The priors of the terms a rung has (and its residual SD)."""
     return {term: prior for term, prior in all_priors.items() if term in terms | {"sigma"}}
+
+
+BAMBI_DEFAULTS = "bambi"
+
+
+def group_prior(term: str, span: float, site: str | None, participant: str | None) -> dict:
+    """A group-level term's prior by what it groups: sites' intercepts and slopes, a
+    participant's intercept, or another grouping (as a site's)."""
+    effect, _, factor = term.partition("|")
+    if factor == participant:
+        return group(span / 6)
+    if effect != "1":
+        return group(span / 16)
+    return group(span / 8)
+
+
+def resolved_priors(spec: dict, data, terms: list[str]) -> dict:
+    """The priors a formula rung is built with: `priors: bambi` gives Bambi's defaults
+    (none stated); else the stated ones, and for a gaussian rung of a dataset with a
+    declared outcome range the rule above for every term left out."""
+    stated = spec["priors"]
+    if stated == BAMBI_DEFAULTS:
+        return {}
+    bounds = spec.get("outcome_range")
+    if bounds is None or spec.get("family") != "gaussian":
+        return dict(stated)
+    common = [t for t in terms if "|" not in t and t != "Intercept"]
+    sds = {
+        t: float(np.nanstd(data[t].to_numpy(float)))
+        if t in data and data[t].dtype.kind in "fiub"
+        else None
+        for t in common
+    }
+    rule = outcome_scale_priors(tuple(bounds), sds, treatment=spec.get("treatment"))
+    span = float(bounds[1] - bounds[0])
+    for term in terms:
+        if "|" in term:
+            rule[term] = group_prior(term, span, spec.get("site"), spec.get("participant"))
+    return {**rule, **stated}

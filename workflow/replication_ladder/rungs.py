@@ -441,9 +441,13 @@ def ordered_response(spec: dict, data: pd.DataFrame) -> pd.DataFrame:
 def _bambi_model(spec: dict, data: pd.DataFrame, where: str):
     import bambi as bmb
 
+    from replication_ladder.config import formula_terms
+    from replication_ladder.priors import resolved_priors
+
     data = ordered_response(spec, data)
+    terms = sorted(formula_terms(spec["formula"], f"{where}.formula")[1])
     priors = {}
-    for term, prior in spec["priors"].items():
+    for term, prior in resolved_priors(spec, data, terms).items():
         try:
             priors[term] = to_bambi_prior(prior)
         except Exception as error:
