@@ -11,6 +11,10 @@
 #   make test                         the whole test suite (what CI runs)
 #   make test-quick                   the quick tier: under 3 minutes, while developing
 #   make benchmark                    speed and memory on this machine
+#   make lint                         ruff, snakefmt and snakemake --lint
+#   make format                       apply ruff and snakefmt
+#   make clean                        remove every output (not the compile cache)
+#   make help                         this list
 
 SHELL := /bin/bash
 VENV := .venv
@@ -42,7 +46,11 @@ test: WORKERS ?= 3
 test-quick: WORKERS ?= 2
 PYTEST = $(PYTHON) -m pytest --durations=15 -n $(WORKERS) --dist loadgroup
 
-.PHONY: setup setup-test run sbc new-dataset test test-quick benchmark lint format clean
+.PHONY: help setup setup-test run sbc new-dataset test test-quick benchmark lint format clean
+
+# The list at the top of this file, one line a target.
+help:
+	@sed -n 's/^#   make /make /p' $(firstword $(MAKEFILE_LIST))
 
 setup:
 	workflow/bin/setup-venv

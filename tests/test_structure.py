@@ -61,3 +61,29 @@ def test_paths_name_each_fit_artefact_once():
     files = [p.rsplit("/", 1)[-1] for p in paths.FIT.values()]
     assert len(files) == len(set(files))
     assert paths.at(paths.FIT, dataset="d", model="m")["summary"] == "results/d/m/summary.parquet"
+
+
+# Libraries whose public API is their top-level namespace: a name imported from one of
+# their submodules may move in a release without a deprecation (arviz-stats moved
+# ELPDData and SamplingWrapper between 0.x releases).
+TOP_LEVEL_ONLY = ("arviz", "arviz_base", "arviz_stats", "arviz_plots", "bambi", "nutpie")
+
+
+def test_the_package_imports_only_public_names():
+    """Every `from X.sub import name` of those libraries is refused, and every name the
+    package imports from their top level must be there (an import that moved fails)."""
+    import ast
+    import importlib
+
+    package = PROJECT / "workflow" / "replication_ladder"
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or node.module is None:
+                continue
+            root, _, sub = node.module.partition(".")
+            if root not in TOP_LEVEL_ONLY:
+                continue
+            assert not sub, f"{path.name}: from {node.module} import ... (use {root}'s own)"
+            module = importlib.import_module(root)
+            for alias in node.names:
+                assert hasattr(module, alias.name), f"{path.name}: {root}.{alias.name} moved"

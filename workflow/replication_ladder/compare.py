@@ -45,7 +45,7 @@ LOO_COLUMNS = [  # the table's columns, in order
 
 def elpd_data(scalars: dict, pointwise: pd.DataFrame):
     """Rebuild ArviZ's ELPD result from the stored scalars and pointwise values."""
-    from arviz_stats.utils import ELPDDataLOO, ELPDDataLOOKFold
+    from arviz_stats import ELPDDataLOO, ELPDDataLOOKFold
 
     common = {
         key: scalars[key]

@@ -12,7 +12,7 @@ import logging
 
 import numpy as np
 import pandas as pd
-from arviz_stats.loo.wrapper import SamplingWrapper
+from arviz_stats import SamplingWrapper
 
 from replication_ladder.densities import Densities
 from replication_ladder.samplers import compile_rung
