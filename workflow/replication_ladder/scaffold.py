@@ -262,21 +262,40 @@ def scaffold(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="ladder-new-dataset", description=__doc__.split("\n\n")[0]
+        prog="ladder-new-dataset",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "example:\n"
+            "  ladder-new-dataset data/pens.sav pens --outcome rating --treatment pen \\\n"
+            "      --site lab --participant subject --original-effect 0.82\n"
+            "  make run CONFIG=config/pens.yaml\n\n"
+            "Columns are matched after renaming to formula names (lower case, underscores);\n"
+            "the original header works too. Unset roles are guessed; check the header of\n"
+            "the written file for what was guessed and how the priors were chosen."
+        ),
     )
-    parser.add_argument("file", type=Path)
-    parser.add_argument("name")
+    parser.add_argument("file", type=Path, help="the study's data: one row per rating")
+    parser.add_argument("name", help="the dataset's name in the config (lower case, _, digits)")
     parser.add_argument("--out", type=Path, help="where to write (default: config/NAME.yaml)")
-    parser.add_argument("--outcome")
-    parser.add_argument("--treatment")
-    parser.add_argument("--site")
-    parser.add_argument("--participant")
-    parser.add_argument("--original-effect", type=float)
-    parser.add_argument("--format", choices=FORMATS)
-    parser.add_argument("--sep")
-    parser.add_argument("--decimal", choices=[".", ","])
-    parser.add_argument("--encoding")
-    parser.add_argument("--sheet")
+    parser.add_argument("--outcome", help="the rating's column (default: the last numeric one)")
+    parser.add_argument("--treatment", help="the manipulated condition's column (two levels)")
+    parser.add_argument("--site", help="the lab or site column (default: guessed from names)")
+    parser.add_argument(
+        "--participant", help="the participant column when each rates several stimuli"
+    )
+    parser.add_argument(
+        "--original-effect",
+        type=float,
+        help="the original study's effect on the outcome's scale: adds a verdict block",
+    )
+    parser.add_argument(
+        "--format", choices=FORMATS, help="the file's format (default: its extension)"
+    )
+    parser.add_argument("--sep", help="a text file's delimiter (default: sniffed)")
+    parser.add_argument("--decimal", choices=[".", ","], help="a text file's decimal mark")
+    parser.add_argument("--encoding", help="a text file's encoding (default: utf-8)")
+    parser.add_argument("--sheet", help="an Excel file's sheet, by name or number")
     args = parser.parse_args(argv)
     read = {
         "format": args.format,
