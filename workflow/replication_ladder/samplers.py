@@ -77,10 +77,17 @@ class CompiledRung:
                 target_accept=settings["target_accept"],
                 save_warmup=False,
                 progress_bar=False,
+                low_rank_modified_mass_matrix=settings.get("mass_matrix") == "low_rank",
             )
         else:
             import pymc as pm
 
+            if settings.get("mass_matrix") == "low_rank":
+                # The rung asks for nutpie's; another sampler (a test's, a user's choice)
+                # adapts its own diagonal one: said, not refused.
+                log.warning(
+                    "mass_matrix low_rank is nutpie's: %s adapts a diagonal one", self.sampler
+                )
             self.rung.set_rows(self.data if data is None else data)
             idata = pm.sample(
                 model=self.rung.model,
