@@ -115,6 +115,7 @@ def test_a_config_with_only_datasets_gets_every_global_default():
         "tune": 1000,
         "chains": 4,
         "target_accept": 0.9,
+        "mass_matrix": "diag",
     }
     assert ladder.raw["loo"]["remedy"] == "moment_match" and ladder.raw["ci_prob"] == 0.95
 
@@ -379,6 +380,7 @@ def test_presets_override_model_sampling():
         "tune": 100,
         "chains": 2,
         "target_accept": 0.95,
+        "mass_matrix": "diag",
     }
 
 
