@@ -37,6 +37,7 @@ def test_default_config_is_valid():
     ladder = Ladder(config_copy())
     assert set(ladder.datasets) == {
         "rrr",
+        "rrr_labs",
         "multisite",
         "linear",
         "categorical",

@@ -178,6 +178,7 @@ def test_builder_priors_are_config_shaped():
             "effect": [0.1, -0.2, 0.05],
             "se": [0.2, 0.3, 0.25],
             "outcome_sd": 1.5,
+            "effect_size": "raw",
         }
     )
     stated = rungs.build_rung(spec_of("rrr", "meta_analysis"), data)

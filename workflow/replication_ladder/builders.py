@@ -19,7 +19,7 @@ import importlib
 import numpy as np
 import pandas as pd
 
-from replication_ladder.errors import ConfigError
+from replication_ladder.errors import ConfigError, ModelError
 
 REQUIRED = (
     "response",
@@ -99,25 +99,31 @@ class MeasurementError:
 
 
 class MetaAnalysis:
-    """The two-stage analysis as a rung: a random-effects meta-analysis of each site's
-    treatment effect (the difference of participant means between the conditions) with
-    its standard error taken as known, as the measurement-error model takes y_err:
+    """The two-stage analysis as a rung: a meta-analysis of each site's treatment effect
+    (from participant means, or read from a summary-level file) with its standard error
+    taken as known, as the measurement-error model takes y_err. With random effects:
 
         effect_k ~ Normal(theta_k, se_k),  theta_k = mu + tau z_k,  z_k ~ Normal(0, 1)
         mu ~ Normal(0, 2.5 s),  tau ~ HalfNormal(s / 2)
 
-    with s the SD of participant means (the outcome's scale, as Bambi scales its default
-    priors). Parameters are named like the formula rungs' so that tables line up: mu is
-    `{treatment}`, tau `{treatment}|{site}_sigma`, and theta_k - mu `{treatment}|{site}`.
+    with s the SD of participant means for a raw effect (the outcome's scale, as Bambi
+    scales its default priors) and 1 for a standardized one (d, g). With a fixed effect
+    (`fixed_effect`), theta_k = mu. Parameters are named like the formula rungs' so that
+    tables line up: mu is `{treatment}`, tau `{treatment}|{site}_sigma`, and theta_k - mu
+    `{treatment}|{site}`.
     """
 
     level = "sites"
     likelihood = "continuous"
-    needs = ("site", "participant", "treatment")
+    needs = ("site", "treatment")
+    respects_design = True  # its rows are the sites
     response = "effect"
     predictors = ("se",)
     expected = "theta"
     observed_name = "effect_obs"
+
+    def __init__(self, random: bool = True):
+        self.random = random
 
     def data(self, frame: pd.DataFrame) -> dict:
         return {
@@ -132,28 +138,33 @@ class MetaAnalysis:
 
     @staticmethod
     def names(spec: dict | None) -> tuple[str, str]:
-        """The pooled effect's name (the treatment column) and the heterogeneity's."""
-        treatment = (spec or {}).get("treatment") or "effect"
+        """The pooled effect's name (the treatment column; `treatment` for a summary-level
+        dataset without a verdict) and the heterogeneity's."""
+        treatment = (spec or {}).get("treatment") or "treatment"
         site = (spec or {}).get("site") or "site"
         return treatment, f"{treatment}|{site}_sigma"
 
     def parameters(self, spec: dict | None = None) -> tuple[str, ...]:
-        return self.names(spec)
+        names = self.names(spec)
+        return names if self.random else names[:1]
 
     def priors(self, frame: pd.DataFrame, spec: dict | None = None) -> dict:
         """The config's priors (`models.<rung>.priors`, by these names), else priors
-        scaled by the SD of participant means, as Bambi scales its defaults."""
+        scaled by the outcome's SD (1 for a standardized effect)."""
         pooled, heterogeneity = self.names(spec)
         if set(self.parameters(spec)) <= set((spec or {}).get("priors") or {}):
             return stated(spec, {})
-        scale = float(frame["outcome_sd"].iloc[0])
-        return stated(
-            spec,
-            {
-                pooled: {"dist": "Normal", "mu": 0.0, "sigma": 2.5 * scale},
-                heterogeneity: {"dist": "HalfNormal", "sigma": 0.5 * scale},
-            },
-        )
+        standardized = frame["effect_size"].iloc[0] != "raw"
+        scale = 1.0 if standardized else float(frame["outcome_sd"].iloc[0])
+        if not np.isfinite(scale):
+            raise ModelError(
+                f"the per-site table has no SDs to scale the default priors of {pooled!r} "
+                f"and {heterogeneity!r} by: state them (models.<rung>.priors)"
+            )
+        defaults = {pooled: {"dist": "Normal", "mu": 0.0, "sigma": 2.5 * scale}}
+        if self.random:
+            defaults[heterogeneity] = {"dist": "HalfNormal", "sigma": 0.5 * scale}
+        return stated(spec, defaults)
 
     def __call__(self, frame: pd.DataFrame, spec: dict | None = None):
         import pymc as pm
@@ -166,10 +177,13 @@ class MetaAnalysis:
             se = pm.Data("se", data["se"], dims="site")
             observed = pm.Data(self.observed_name, data[self.observed_name], dims="site")
             mu = random_variable(treatment, priors[treatment])
-            tau = random_variable(heterogeneity, priors[heterogeneity])
-            offset = pm.Normal(f"{treatment}|{site}_offset", 0.0, 1.0, dims="site")
-            deviation = pm.Deterministic(f"{treatment}|{site}", tau * offset, dims="site")
-            theta = pm.Deterministic("theta", mu + deviation, dims="site")
+            if self.random:
+                tau = random_variable(heterogeneity, priors[heterogeneity])
+                offset = pm.Normal(f"{treatment}|{site}_offset", 0.0, 1.0, dims="site")
+                deviation = pm.Deterministic(f"{treatment}|{site}", tau * offset, dims="site")
+                theta = pm.Deterministic("theta", mu + deviation, dims="site")
+            else:
+                theta = pm.Deterministic("theta", mu + 0.0 * se, dims="site")
             pm.Normal(self.response, mu=theta, sigma=se, observed=observed, dims="site")
         return model
 
@@ -190,6 +204,7 @@ def random_variable(name: str, prior: dict, **kwargs):
 
 measurement_error = MeasurementError()
 meta_analysis = MetaAnalysis()
+fixed_effect = MetaAnalysis(random=False)
 
 
 def resolve_builder(path: str, where: str):

@@ -21,12 +21,14 @@ import yaml
 
 from replication_ladder.builders import resolve_builder
 from replication_ladder.columns import column_type
+from replication_ladder.effect_sizes import LABELS as EFFECT_LABELS
 from replication_ladder.errors import ConfigError
 from replication_ladder.families import DISCRETE_FAMILIES, FAMILY_PARAMETERS
 from replication_ladder.hashing import canonical_hash
 from replication_ladder.priors import BAMBI_DEFAULTS
 from replication_ladder.readers import FORMATS, source_format
 from replication_ladder.seeds import derive_seed
+from replication_ladder.sites import MODELLED_COLUMNS as SUMMARY_COLUMNS
 
 PROJECT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = PROJECT / "config" / "schema.yaml"
@@ -256,6 +258,17 @@ class Ladder:
     @staticmethod
     def _fill_dataset(spec: dict, where: str) -> None:
         """Defaults that depend on other keys of the dataset."""
+        if "summary" in spec:
+            if spec.get("columns", SUMMARY_COLUMNS) != SUMMARY_COLUMNS:  # filled: the same
+                raise ConfigError(
+                    f"{where}: a summary-level dataset (summary:) has no columns: key; its "
+                    "rows become the table of per-site effects (site, effect, se)"
+                )
+            # The rows the rungs see are those of the per-site table the data stage writes.
+            spec["columns"] = dict(SUMMARY_COLUMNS)
+            spec["site"] = "site"
+            spec["participant"] = None
+            spec["dropna"] = []
         spec.setdefault("dropna", list(spec["columns"]))
         replication = spec["replication"]
         if replication:
@@ -318,10 +331,18 @@ class Ladder:
         return [name for name in self.datasets if self.dataset(name)["replication"]]
 
     @property
+    def summary_datasets(self) -> list[str]:
+        """Datasets read from a summary-level file: their rows are the sites."""
+        return [name for name in self.datasets if "summary" in self.dataset(name)]
+
+    @property
     def two_stage_datasets(self) -> list[str]:
-        """Replication datasets with sites: their per-site estimates are computed."""
+        """Trial-level replication datasets with sites: their per-site estimates are
+        computed from participant means."""
         return [
-            name for name in self.replication_datasets if self.dataset(name)["site"] is not None
+            name
+            for name in self.replication_datasets
+            if self.dataset(name)["site"] is not None and name not in self.summary_datasets
         ]
 
     @property
@@ -350,9 +371,42 @@ class Ladder:
         return resolve_builder(entry["builder"], where)
 
     def rung_level(self, dataset: str, model: str) -> str:
-        """`rows` (fitted to the processed table) or `sites` (to per-site estimates)."""
+        """`rows` (fitted to the processed table) or `sites` (to per-site estimates). A
+        summary-level dataset's processed table is its per-site estimates: rows."""
+        if dataset in self.summary_datasets:
+            return "rows"
         builder = self.builder(dataset, model)
         return getattr(builder, "level", "rows") if builder is not None else "rows"
+
+    def meta_analysis_rung(self, dataset: str) -> str | None:
+        """The dataset's first random-effects meta-analysis rung (model averaging takes
+        its priors), or None."""
+        from replication_ladder.builders import MetaAnalysis
+
+        return next(
+            (
+                m
+                for m in self.models(dataset)
+                if isinstance(builder := self.builder(dataset, m), MetaAnalysis) and builder.random
+            ),
+            None,
+        )
+
+    @property
+    def averaged_datasets(self) -> list[str]:
+        """Datasets whose meta-analysis is also model-averaged."""
+        return [name for name in self.datasets if self.meta_analysis_rung(name)]
+
+    def model_averaging_spec(self, dataset: str) -> dict:
+        """What the model-averaged meta-analysis needs (a job param)."""
+        rung = self.meta_analysis_rung(dataset)
+        return {
+            "dataset": dataset,
+            "rung": self.model_spec(dataset, rung),
+            **self.raw["model_averaging"],
+            "ci_prob": self.raw["ci_prob"],
+            "seed": derive_seed(self.seed, dataset, "model_averaging"),
+        }
 
     def row_models(self, dataset: str) -> list[str]:
         return [m for m in self.models(dataset) if self.rung_level(dataset, m) == "rows"]
@@ -458,6 +512,8 @@ class Ladder:
             "treatment": replication.get("treatment"),
             "contrast": replication.get("contrast"),
             "pinned": "sha256" in source,
+            "summary": spec.get("summary"),
+            "effect_size": spec["effect_size"],
         }
 
     def sites_spec(self, dataset: str) -> dict:
@@ -469,6 +525,7 @@ class Ladder:
             "participant": spec["participant"],
             "treatment": spec["replication"]["treatment"],
             "outcome": self.response(dataset),
+            "effect_size": spec["effect_size"],
         }
 
     def model_spec(self, dataset: str, model: str) -> dict:
@@ -584,7 +641,11 @@ class Ladder:
 
     def outcome(self, dataset: str) -> dict:
         """The outcome's label and unit, for reports."""
-        outcome = self.dataset(dataset)["outcome"]
+        spec = self.dataset(dataset)
+        outcome = spec["outcome"]
+        if dataset in self.summary_datasets:
+            label = f"per-site effect ({EFFECT_LABELS[spec['effect_size']]})"
+            return {"label": outcome["label"] or label, "unit": outcome["unit"]}
         return {"label": outcome["label"] or self.response(dataset), "unit": outcome["unit"]}
 
     def recovery_spec(self, dataset: str) -> dict:
@@ -728,6 +789,15 @@ class Ladder:
         where = key_path("datasets", name, "replication")
         treatment = replication["treatment"]
         columns = spec["columns"]
+        if name in self.summary_datasets:
+            # No treatment column: the name is that of the pooled effect.
+            if treatment in (*columns, "theta"):
+                raise ConfigError(
+                    f"{where}.treatment: in a summary-level dataset it names the pooled "
+                    f"effect, and may not be {treatment!r} (a column or a model variable)"
+                )
+            self._check_test_prior(name)
+            return
         if treatment not in columns:
             raise ConfigError(f"{where}.treatment: {treatment!r} is not in datasets.{name}.columns")
         declared = columns[treatment]
@@ -756,6 +826,12 @@ class Ladder:
                         f"{where}.contrast: {level!r} is not among the declared levels of "
                         f"{treatment!r} ({', '.join(levels)})"
                     )
+        self._check_test_prior(name)
+
+    def _check_test_prior(self, name: str) -> None:
+        spec = self.dataset(name)
+        replication = spec["replication"]
+        where = key_path("datasets", name, "replication")
         prior = replication["test_prior"]
         _check_prior(prior, f"{where}.test_prior")
         if any(isinstance(value, dict) for value in prior.values()):
@@ -819,6 +895,8 @@ class Ladder:
             _check_rung_priors(entry["priors"], set(names), where, treatment)
             needs = getattr(builder, "needs", ())
             for key in needs:
+                if key == "treatment" and dataset in self.summary_datasets:
+                    continue  # its rows are already effects of the treatment
                 if not (spec.get(key) or (spec["replication"] or {}).get(key)):
                     raise ConfigError(
                         f"{where}.builder: {entry['builder']} needs datasets.{dataset}.{key}"

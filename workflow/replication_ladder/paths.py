@@ -42,6 +42,7 @@ PRIOR_PREDICTIVE = {
 COMPARISON = "results/{dataset}/loo.parquet"
 RECOVERY = "results/{dataset}/recovery.parquet"
 REPLICATION = "results/{dataset}/replication.json"
+MODEL_AVERAGING = "results/{dataset}/model_averaging.json"
 LOSO = {
     "table": "results/{dataset}/loso.parquet",
     "sites": "results/{dataset}/loso_sites.parquet",

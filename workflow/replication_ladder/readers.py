@@ -70,7 +70,19 @@ def _text_cell(value) -> str:
     return str(value)
 
 
-def _check_header(path: Path, header: list[str], where: str = "line 1") -> None:
+def _check_header(path: Path, header: list[str], where: str, read: dict) -> list[str]:
+    """The header's names. Strict (the default): an unnamed or repeated name is an error.
+    `read.headers: tidy`, for exports of meta-analysis software: names lose surrounding
+    spaces, an unnamed column is called `column N` (its position), and a repeated name
+    gets its occurrence, as pandas does (`Std Err`, `Std Err.1`, `Std Err.2`)."""
+    if read.get("headers", "strict") == "tidy":
+        names, seen = [], {}
+        for position, name in enumerate(header, start=1):
+            name = str(name).strip() or f"column {position}"
+            count = seen.get(name, 0)
+            seen[name] = count + 1
+            names.append(f"{name}.{count}" if count else name)
+        return names
     seen: dict[str, int] = {}
     for position, name in enumerate(header, start=1):
         if not str(name).strip():
@@ -78,9 +90,11 @@ def _check_header(path: Path, header: list[str], where: str = "line 1") -> None:
         if name in seen:
             raise DataError(
                 f"{path}: {where}: duplicate column name {name!r} "
-                f"(columns {seen[name]} and {position})"
+                f"(columns {seen[name]} and {position}); an export with repeated names can "
+                "be read with source.read.headers: tidy"
             )
         seen[name] = position
+    return list(header)
 
 
 # -- text ------------------------------------------------------------------------------------
@@ -156,7 +170,7 @@ def read_text(path: Path, fmt: str, read: dict) -> RawTable:
         raise DataError(f"{path}: line {reader.line_num}: malformed CSV: {message}") from None
     header_line = skip + 1
     _check_delimiter(path, header, sep, header_line)
-    _check_header(path, header, f"line {header_line}")
+    header = _check_header(path, header, f"line {header_line}", read)
     if not records:
         raise DataError(f"{path}: the header has no data rows below it")
     width = len(header)
@@ -210,7 +224,7 @@ def read_xlsx(path: Path, read: dict) -> RawTable:
     header = [_text_cell(v) for v in header]
     while header and header[-1] == "":  # unused columns to the right
         header.pop()
-    _check_header(path, header, f"row {header_row} of {where}")
+    header = _check_header(path, header, f"row {header_row} of {where}", read)
     if not body:
         raise DataError(f"{path}: {where} has no data rows below its header")
     cells = {
@@ -231,8 +245,11 @@ def read_stat(path: Path, fmt: str, read: dict) -> RawTable:
         kind = {"sav": "SPSS .sav", "dta": "Stata .dta"}[fmt]
         raise DataError(f"{path}: not a readable {kind} file ({error})") from None
     header = [str(column) for column in frame.columns]
-    _check_header(path, header)
-    cells = {column: [_text_cell(v) for v in frame[column].tolist()] for column in header}
+    header = _check_header(path, header, "the header", read)
+    cells = {
+        column: [_text_cell(v) for v in frame.iloc[:, i].tolist()]
+        for i, column in enumerate(header)
+    }
     labels = {
         str(column): {
             _text_cell(_as_number(code)): str(label) for code, label in sorted(mapping.items())
@@ -262,8 +279,10 @@ def read_parquet(path: Path, read: dict) -> RawTable:
     except Exception as error:  # pyarrow's errors are many
         raise DataError(f"{path}: not a readable Parquet file ({error})") from None
     header = [str(name) for name in table.column_names]
-    _check_header(path, header)
-    cells = {name: [_text_cell(v) for v in table.column(name).to_pylist()] for name in header}
+    header = _check_header(path, header, "the header", read)
+    cells = {
+        name: [_text_cell(v) for v in table.column(i).to_pylist()] for i, name in enumerate(header)
+    }
     skip = read.get("skiprows", 0)
     cells = {column: values[skip:] for column, values in cells.items()}
     return RawTable(path, header, cells, [f"row {i}" for i in range(skip + 1, table.num_rows + 1)])

@@ -83,6 +83,8 @@ class Rung(ABC):
         self.data = data  # the rows the model is built on
         self.model = model
         (self.observed,) = model.observed_RVs
+        # A row dim's labels (a site table's site names), restored when all rows are set.
+        self.row_labels = {dim: model.coords.get(dim) for dim in self.row_dims}
 
     @property
     def where(self) -> str:
@@ -146,7 +148,10 @@ class Rung(ABC):
         """Put values into the model's shared containers (PyMC's own sampler reads them)."""
         for name, value in values.items():
             if name in self.row_dims:  # the dim's coordinate values must follow its length
-                self.model.set_dim(name, int(value), coord_values=np.arange(int(value)))
+                labels = self.row_labels[name]
+                if labels is None or len(labels) != int(value):
+                    labels = np.arange(int(value))
+                self.model.set_dim(name, int(value), coord_values=labels)
             else:
                 self.row_variables[name].set_value(value)
 

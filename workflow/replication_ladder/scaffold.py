@@ -20,9 +20,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from replication_ladder.errors import LadderError
+from replication_ladder import scaffold_summary
+from replication_ladder.errors import DataError, LadderError
 from replication_ladder.priors import outcome_scale_priors, rung_priors
 from replication_ladder.readers import FORMATS, read_table
+from replication_ladder.summary import site_rows, summary_form
 from replication_ladder.validation import MISSING
 
 SITE_HINTS = ("site", "lab", "study", "school", "centre", "center", "country", "clinic", "city")
@@ -120,7 +122,10 @@ def scaffold(
     fmt = read.pop("format", None) or path.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise LadderError(f"{path}: cannot tell the format from the extension; pass --format")
-    raw = read_table(path, fmt, read)
+    raw = read_tolerant(path, fmt, read)
+    summary = scaffold_summary.recognise(raw.header)
+    if summary is not None:
+        return summary_config(path, fmt, name, raw, read, *summary, original_effect)
     renamed = {column: model_name(column) for column in raw.header}
     original_name = {new: old for old, new in renamed.items()}
     # Labelled codes (SPSS, Stata) read as their labels, as the validation reads them.
@@ -204,11 +209,7 @@ def scaffold(
                 common | {f"1|{site}", f"1|{participant}"} | slopes,
             )
     used = {outcome, treatment, site, participant, *predictors}
-    source = {"path": str(path)}
-    if read:
-        source["read"] = read
-    if fmt != path.suffix.lower().lstrip("."):
-        source.setdefault("read", {})["format"] = fmt
+    source = _source(path, fmt, read)
     block = {
         "description": f"{name}: scaffolded from {path.name}; edit me",
         "source": source,
@@ -260,6 +261,55 @@ def scaffold(
     return header + text
 
 
+def read_tolerant(path: Path, fmt: str, read: dict):
+    """The file as the workflow will read it: strictly when its header allows, else
+    with `headers: tidy` (an export with repeated or blank names), noted in `read`."""
+    try:
+        return read_table(path, fmt, read)
+    except DataError as error:
+        if "header has no name" not in str(error) and "duplicate column name" not in str(error):
+            raise
+    read["headers"] = "tidy"
+    return read_table(path, fmt, read)
+
+
+def _source(path: Path, fmt: str, read: dict) -> dict:
+    source = {"path": str(path)}
+    if read:
+        source["read"] = dict(read)
+    if fmt != path.suffix.lower().lstrip("."):
+        source.setdefault("read", {})["format"] = fmt
+    return source
+
+
+def summary_config(path, fmt, name, raw, read, summary, unit, original_effect) -> str:
+    """The config of a summary-level file (one row per site)."""
+    rows, _ = site_rows(raw, summary["site"])
+    table = pd.DataFrame({c: [raw.cells[c][i] for i in rows] for c in raw.header})
+    numbers = table.drop(columns=[summary["site"]]).apply(
+        lambda column: pd.to_numeric(column.str.strip(), errors="coerce")
+    )
+    scale, why = scaffold_summary.effect_scale(numbers, summary, unit)
+    block = scaffold_summary.dataset_block(name, _source(path, fmt, read), summary, unit, scale)
+    if original_effect is not None:
+        block["replication"] = {"treatment": "treatment", "original": {"effect": original_effect}}
+    text = yaml.safe_dump(
+        {"default_datasets": False, "datasets": {name: block}}, sort_keys=False, allow_unicode=True
+    )
+    header = (
+        f"# A config for {name}, scaffolded from {path} by `make new-dataset`: a file of\n"
+        f"# per-site summaries ({len(rows)} sites). Run it: make run CONFIG=<this file>.\n"
+        f"# Check every guess below:\n"
+        f"#   summary      the columns read for each site ({summary_form(summary)} form)\n"
+        f"#   effect_size  {unit}: raw (mean difference), d or g; the rungs fit this unit\n"
+        f"#   priors       the pooled effect Normal(0, s), the SD of the sites' effects\n"
+        f"#                HalfNormal(s/2), with {why}\n"
+        f"#   replication  add one (original: effect) for a verdict; see config/README.md\n"
+        f"# default_datasets: false runs this dataset alone, without the shipped ones.\n"
+    )
+    return header + text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="ladder-new-dataset",
@@ -275,7 +325,12 @@ def main(argv: list[str] | None = None) -> int:
             "the written file for what was guessed and how the priors were chosen."
         ),
     )
-    parser.add_argument("file", type=Path, help="the study's data: one row per rating")
+    parser.add_argument(
+        "file",
+        type=Path,
+        help="the study's data: one row per rating, or one row per site (means, SDs and n "
+        "of both arms, an effect and its standard error, or t and n; recognised by the header)",
+    )
     parser.add_argument("name", help="the dataset's name in the config (lower case, _, digits)")
     parser.add_argument("--out", type=Path, help="where to write (default: config/NAME.yaml)")
     parser.add_argument("--outcome", help="the rating's column (default: the last numeric one)")

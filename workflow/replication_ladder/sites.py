@@ -12,6 +12,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from replication_ladder import effect_sizes
 from replication_ladder.atomic import write_parquet
 from replication_ladder.errors import DataError
 
@@ -27,8 +28,12 @@ COLUMNS = [
     "sd_treatment",
     "effect",
     "se",
-    "outcome_sd",
+    "outcome_sd",  # the SD that converts a standardized effect to the outcome's units
+    "effect_size",  # the effect's unit: raw, d or g
 ]
+# The columns a meta-analysis rung reads, and their types: the `columns` of a
+# summary-level dataset, whose processed table is this one.
+MODELLED_COLUMNS = {"site": "category", "effect": "number", "se": "number"}
 
 
 def participant_means(
@@ -54,8 +59,9 @@ def participant_means(
     return means.rename(columns={site: "site"}).drop(columns=[participant])
 
 
-def per_site_effects(means: pd.DataFrame) -> pd.DataFrame:
-    """Per site: participants and mean per condition, the effect and its standard error."""
+def per_site_effects(means: pd.DataFrame, unit: str = "raw") -> pd.DataFrame:
+    """Per site: participants and mean per condition, the effect in `unit` (raw, d or
+    g: replication_ladder.effect_sizes) and its standard error."""
     rows = []
     for level, part in means.groupby("site", observed=True, sort=True):
         control = part.loc[part["treated"] == 0, "mean"]
@@ -79,8 +85,6 @@ def per_site_effects(means: pd.DataFrame) -> pd.DataFrame:
                 "mean_treatment": treated.mean(),
                 "sd_control": sd0,
                 "sd_treatment": sd1,
-                "effect": treated.mean() - control.mean(),
-                "se": float(np.sqrt(sd1**2 / len(treated) + sd0**2 / len(control))),
             }
         )
     if len(rows) < 2:
@@ -89,11 +93,17 @@ def per_site_effects(means: pd.DataFrame) -> pd.DataFrame:
             "too few for a meta-analysis"
         )
     table = pd.DataFrame(rows)
+    table["effect"], table["se"] = effect_sizes.from_arms(
+        *(table[f"{s}_treatment"] for s in ("mean", "sd", "n")),
+        *(table[f"{s}_control"] for s in ("mean", "sd", "n")),
+        unit,
+    )
     # The outcome's scale for the meta-analysis's priors: the SD of participant means
     # within conditions, pooled over sites.
     within = means.groupby(["site", "treated"], observed=True)["mean"]
     deviations = means["mean"] - within.transform("mean")
     table["outcome_sd"] = float(np.sqrt((deviations**2).sum() / (len(means) - within.ngroups)))
+    table["effect_size"] = unit
     return table[COLUMNS]
 
 
@@ -106,6 +116,6 @@ def site_estimates(snakemake) -> None:
         spec["treatment"],
         spec["outcome"],
     )
-    table = per_site_effects(means)
+    table = per_site_effects(means, spec["effect_size"])
     write_parquet(snakemake.output[0], table)
     log.info("%d sites; effects:\n%s", len(table), table[["site", "effect", "se"]])

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 MISSING = frozenset({"", "NA", "N/A", "NaN", "nan", "NAN", "null", "NULL", "None", "."})
 
 
-def _parse_number(where: str, column: str, token: str, decimal: str) -> float:
+def parse_number(where: str, column: str, token: str, decimal: str) -> float:
     text = token.replace(",", ".") if decimal == "," else token
     try:
         value = float(text)
@@ -74,7 +74,7 @@ def convert_column(
         for i, (token, where) in enumerate(zip(stripped, locations, strict=True)):
             if missing[i]:
                 continue
-            value = _parse_number(f"{path}: {where}", column, token, decimal)
+            value = parse_number(f"{path}: {where}", column, token, decimal)
             if kind == "integer" and not value.is_integer():
                 raise DataError(
                     f"{path}: {where}: column {column!r}: {show(token)} is not a whole number"
@@ -298,8 +298,14 @@ def _check_design(path: Path, table: pd.DataFrame, spec: dict) -> list[str]:
 
 
 def write_processed(raw_path, spec: dict, table_path, record_path) -> dict:
-    """Validate `raw_path` and write the table and its record; nothing on error."""
-    table, record = process(raw_path, spec)
+    """Validate `raw_path` (trial-level, or summary-level when spec names its `summary`
+    columns) and write the table and its record; nothing on error."""
+    if spec.get("summary"):
+        from replication_ladder import summary  # it reads numbers as this module does
+
+        table, record = summary.process(raw_path, spec)
+    else:
+        table, record = process(raw_path, spec)
     write_parquet(table_path, table)
     record["processed_sha256"] = sha256_file(table_path)
     write_json(record_path, record)
@@ -316,5 +322,5 @@ def validate_data(snakemake) -> None:
         record["rows_kept"],
         record["rows_raw"],
         record["rows_removed"],
-        record["removed_by_column"],
+        record.get("removed_by_column") or record.get("left_out"),
     )

@@ -54,10 +54,17 @@ def ladder_builder_code(wildcards):
 
 
 def site_table(wildcards):
-    """A dataset's per-site estimates, as a list: empty for a dataset without them."""
-    if wildcards.dataset not in LADDER.two_stage_datasets:
-        return []
-    return [paths.at(paths.SITES, dataset=wildcards.dataset)]
+    """A dataset's per-site estimates, as a list: empty for a dataset without them (a
+    summary-level dataset's processed table is its per-site estimates)."""
+    return [path for path in [sites_path(wildcards.dataset)] if path]
+
+
+def sites_path(dataset):
+    if dataset in LADDER.summary_datasets:
+        return paths.at(paths.PROCESSED, dataset=dataset)
+    if dataset in LADDER.two_stage_datasets:
+        return paths.at(paths.SITES, dataset=dataset)
+    return None
 
 
 def attempt(wildcards, attempt):
@@ -134,11 +141,15 @@ def report_inputs(dataset):
             )
         fits[model] = files
     names = {"dataset": dataset}
-    has_sites = dataset in LADDER.two_stage_datasets
     return {
         "data": paths.at(paths.PROCESSED, **names),
         "record": paths.at(paths.RECORD, **names),
-        "sites": paths.at(paths.SITES, **names) if has_sites else None,
+        "sites": sites_path(dataset),
+        "model_averaging": (
+            paths.at(paths.MODEL_AVERAGING, **names)
+            if dataset in LADDER.averaged_datasets
+            else None
+        ),
         "comparison": paths.at(paths.COMPARISON, **names),
         "prior_predictive": paths.at(paths.PRIOR_PREDICTIVE, **names),
         "recovery": (

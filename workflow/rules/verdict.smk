@@ -71,6 +71,34 @@ rule replication:
         "../scripts/replication.py"
 
 
+rule model_averaging:
+    input:
+        code("model_averaging"),
+        builder_code=lambda wildcards: builder_code(
+            SimpleNamespace(
+                dataset=wildcards.dataset,
+                model=LADDER.meta_analysis_rung(wildcards.dataset),
+            )
+        ),
+        sites=lambda wildcards: sites_path(wildcards.dataset),
+    output:
+        paths.MODEL_AVERAGING,
+    log:
+        "logs/model_averaging/{dataset}.log",
+    wildcard_constraints:
+        dataset=one_of(LADDER.averaged_datasets),
+    retries: 0
+    localrule: True
+    conda:
+        "../../environment.yml"
+    resources:
+        attempt=attempt,
+    params:
+        spec=lambda wildcards: LADDER.model_averaging_spec(wildcards.dataset),
+    script:
+        "../scripts/model_averaging.py"
+
+
 rule loso:
     input:
         code("loso"),

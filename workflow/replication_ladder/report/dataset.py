@@ -17,7 +17,6 @@ import pandas as pd
 from replication_ladder.atomic import write_bytes, write_text
 from replication_ladder.design import intraclass_correlation, site_design_effect_of_treatment
 from replication_ladder.families import FAMILY_PARAMETERS
-from replication_ladder.random_effects import random_effects
 from replication_ladder.report import figures, loaders
 from replication_ladder.report import html as fragments
 
@@ -157,6 +156,8 @@ class DatasetReport:
         """The intraclass correlation of the outcome within participants and within sites,
         the design effect each implies for a mean, and for the treatment effect (which
         differs for sites: their intercepts cancel in a contrast randomised within them)."""
+        if self.record.get("level") == "summary":
+            return None  # one row per site: nothing clusters
         name = self.outcome[0]
         rows = {}
         participant, site = self.spec.get("participant"), self.spec.get("site")
@@ -181,22 +182,22 @@ class DatasetReport:
         """From the sites' heterogeneity of the effect (REML tau^2 of the site estimates),
         not from the outcome's ICC: site intercepts cancel in a within-site contrast."""
         sites = self.site_estimates
-        if sites is None:
+        reference = (self.replication or {}).get("random_effects")
+        if sites is None or reference is None:
             return None
-        tau2 = random_effects(sites["effect"], sites["se"])["tau2"]
-        return site_design_effect_of_treatment(sites["se"], tau2)
+        return site_design_effect_of_treatment(sites["se"], reference["tau2"])
 
     def outcome_table(self) -> pd.DataFrame:
         name, _ = self.outcome
         data = self.data
-        if self.treatment is None or name not in data:
+        if self.treatment not in data or name not in data:
             return data[[name]].describe().T if name in data else pd.DataFrame()
         return data.groupby(self.treatment, observed=True)[name].agg(["count", "mean", "std"])
 
     def outcome_figure(self):
         name, values = self.outcome
         data = self.data
-        if self.treatment is not None and name in data:
+        if self.treatment in data and name in data:
             groups = [
                 (
                     f"{self.treatment} = {level}",

@@ -1,0 +1,67 @@
+"""A site's effect and its sampling variance from the summaries of two arms, in the unit
+the config chooses (`datasets.<name>.effect_size`), as metafor's `escalc` computes them:
+
+  raw   the mean difference, treatment minus control (escalc "MD"):
+        var = sd1^2 / n1 + sd0^2 / n0
+  d     Cohen's d, the difference over the pooled SD:
+        var = 1/n1 + 1/n0 + d^2 / (2 (n1 + n0))
+  g     Hedges' g = J d with J the exact small-sample correction
+        Gamma(m/2) / (sqrt(m/2) Gamma((m-1)/2)), m = n1 + n0 - 2 (escalc "SMD"):
+        var = 1/n1 + 1/n0 + g^2 / (2 (n1 + n0))   (escalc's default, vtype "LS")
+
+From a t statistic and the two n, d = t sqrt(1/n1 + 1/n0) (escalc's `ti`); the raw
+difference needs the SDs. Written here rather than taken from a library: statsmodels
+has no Hedges' correction with escalc's variance, and these are four lines each; the
+test holds them to metafor's `escalc` on the same numbers.
+"""
+
+import numpy as np
+from scipy.special import gammaln
+
+UNITS = ("raw", "d", "g")
+LABELS = {
+    "raw": "mean difference",
+    "d": "Cohen's d",
+    "g": "Hedges' g",
+}
+
+
+def pooled_sd(sd1, sd0, n1, n0) -> np.ndarray:
+    """The SD pooled over both arms, with n - 1 weights."""
+    sd1, sd0, n1, n0 = (np.asarray(v, dtype=float) for v in (sd1, sd0, n1, n0))
+    return np.sqrt(((n1 - 1) * sd1**2 + (n0 - 1) * sd0**2) / (n1 + n0 - 2))
+
+
+def hedges_j(n1, n0) -> np.ndarray:
+    """The exact small-sample correction of d (Hedges 1981), as metafor's .cmicalc."""
+    m = np.asarray(n1, dtype=float) + np.asarray(n0, dtype=float) - 2
+    return np.exp(gammaln(m / 2) - 0.5 * np.log(m / 2) - gammaln((m - 1) / 2))
+
+
+def standardized(d, n1, n0, unit: str) -> tuple[np.ndarray, np.ndarray]:
+    """d or g and its large-sample variance, from Cohen's d."""
+    d, n1, n0 = (np.asarray(v, dtype=float) for v in (d, n1, n0))
+    effect = hedges_j(n1, n0) * d if unit == "g" else d
+    return effect, 1 / n1 + 1 / n0 + effect**2 / (2 * (n1 + n0))
+
+
+def from_arms(mean1, sd1, n1, mean0, sd0, n0, unit: str) -> tuple[np.ndarray, np.ndarray]:
+    """(effect, standard error) per site from each arm's mean, SD and n."""
+    mean1, sd1, n1, mean0, sd0, n0 = (
+        np.asarray(v, dtype=float) for v in (mean1, sd1, n1, mean0, sd0, n0)
+    )
+    if unit == "raw":
+        return mean1 - mean0, np.sqrt(sd1**2 / n1 + sd0**2 / n0)
+    effect, variance = standardized((mean1 - mean0) / pooled_sd(sd1, sd0, n1, n0), n1, n0, unit)
+    return effect, np.sqrt(variance)
+
+
+def from_t(t, n1, n0, unit: str) -> tuple[np.ndarray, np.ndarray]:
+    """(effect, standard error) of d or g from a two-sample t and the arms' n."""
+    if unit == "raw":
+        raise ValueError("a t statistic gives a standardized effect (d or g), not a raw one")
+    n1, n0 = np.asarray(n1, dtype=float), np.asarray(n0, dtype=float)
+    effect, variance = standardized(
+        np.asarray(t, dtype=float) * np.sqrt(1 / n1 + 1 / n0), n1, n0, unit
+    )
+    return effect, np.sqrt(variance)

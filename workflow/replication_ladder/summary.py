@@ -1,0 +1,190 @@
+"""Read a summary-level file, one row per site, into the table of per-site effects that
+the trial-level route writes too (replication_ladder.sites.COLUMNS).
+
+`datasets.<name>.summary` names the file's columns in one of three forms:
+
+  arms      treatment: {mean, sd, n} and control: {mean, sd, n}
+  effect    effect and se: an effect already in the dataset's unit (effect_size)
+  t         t, n_treatment and n_control: a two-sample t (standardized units only)
+
+Exports of meta-analysis software are read as they come (with `read.headers: tidy`,
+which the scaffold writes): names with trailing spaces or repeated, empty columns,
+numbers like 1.83E-02, non-ASCII site names. Rows that are not sites are left out and
+recorded: blank rows, and a footer whose site cell is empty or starts with "total",
+"overall", "pooled", "combined", "summary" or "average". A site with a missing or
+impossible number is an error naming its row and column.
+"""
+
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from replication_ladder import effect_sizes
+from replication_ladder.errors import DataError
+from replication_ladder.hashing import sha256_file
+from replication_ladder.readers import read_table, show
+from replication_ladder.sites import COLUMNS
+from replication_ladder.validation import MISSING, parse_number
+
+log = logging.getLogger(__name__)
+
+FOOTER = re.compile(r"^\s*(total|overall|pooled|combined|summary|average|all\b)", re.IGNORECASE)
+ARMS = {"treatment": "treatment", "control": "control"}
+STATISTICS = ("mean", "sd", "n")
+
+
+def summary_form(summary: dict) -> str:
+    """Which of the three forms the `summary` block takes."""
+    if "treatment" in summary:
+        return "arms"
+    return "effect" if "effect" in summary else "t"
+
+
+def named_columns(summary: dict) -> dict[str, str]:
+    """{role: the file's column} for every column the block names, e.g.
+    {"mean_treatment": "M teeth", "se": "Std Err.2"}."""
+    roles = {"site": summary["site"]}
+    for arm in ARMS:
+        for statistic in STATISTICS:
+            if arm in summary:
+                roles[f"{statistic}_{arm}"] = summary[arm][statistic]
+    for key in ("effect", "se", "t", "n_treatment", "n_control"):
+        if key in summary:
+            roles[key] = summary[key]
+    return roles
+
+
+def site_rows(raw, site_column: str) -> tuple[list[int], list[str]]:
+    """Positions of the rows that are sites, and the locations of those left out."""
+    kept, left_out = [], []
+    for i, location in enumerate(raw.locations):
+        cells = [raw.cells[column][i].strip() for column in raw.header]
+        site = raw.cells[site_column][i].strip()
+        if not any(cells):
+            continue
+        if not site or FOOTER.match(site):
+            left_out.append(f"{location} ({show(site) if site else 'no site'})")
+            continue
+        kept.append(i)
+    return kept, left_out
+
+
+def _numbers(raw, rows: list[int], roles: dict, role: str, decimal: str) -> np.ndarray:
+    """The numbers of one named column at the site rows; errors name row, column, site."""
+    column, values = roles[role], []
+    for i in rows:
+        token = raw.cells[column][i].strip()
+        where = f"{raw.path}: {raw.locations[i]}"
+        if token in MISSING:
+            raise DataError(
+                f"{where}: column {column!r} ({role}) is empty for site "
+                f"{show(raw.cells[roles['site']][i].strip())}"
+            )
+        value = parse_number(where, column, token, decimal)
+        positive = role.startswith(("sd_", "n_")) or role == "se"
+        if positive and value <= 0:
+            raise DataError(f"{where}: column {column!r} ({role}) must be positive: {show(token)}")
+        if role.startswith("n_") and value != int(value):
+            raise DataError(f"{where}: column {column!r} ({role}) is a count: {show(token)}")
+        values.append(value)
+    return np.asarray(values, dtype=float)
+
+
+def site_table(raw, summary: dict, unit: str, decimal: str = ".") -> tuple[pd.DataFrame, list]:
+    """The per-site table (sites.COLUMNS) of a raw summary file, and the rows left out."""
+    roles = named_columns(summary)
+    for role, column in roles.items():
+        if column not in raw.header:
+            raise DataError(
+                f"{raw.path}: missing column {column!r} (summary: {role}); the header has: "
+                f"{', '.join(raw.header)}"
+            )
+    rows, left_out = site_rows(raw, roles["site"])
+    if len(rows) < 2:
+        raise DataError(f"{raw.path}: {len(rows)} site row(s): a meta-analysis needs 2 or more")
+    sites = [raw.cells[roles["site"]][i].strip() for i in rows]
+    repeated = sorted({s for s in sites if sites.count(s) > 1})
+    if repeated:
+        raise DataError(f"{raw.path}: column {roles['site']!r}: site {repeated[0]!r} is repeated")
+    values = {role: _numbers(raw, rows, roles, role, decimal) for role in roles if role != "site"}
+    table = pd.DataFrame({"site": sites})
+    form = summary_form(summary)
+    for role in (
+        "n_control",
+        "n_treatment",
+        "mean_control",
+        "mean_treatment",
+        "sd_control",
+        "sd_treatment",
+    ):
+        table[role] = values.get(role, np.full(len(rows), np.nan))
+    if form == "arms":
+        effect, se = effect_sizes.from_arms(
+            *(values[f"{s}_treatment"] for s in STATISTICS),
+            *(values[f"{s}_control"] for s in STATISTICS),
+            unit,
+        )
+    elif form == "t":
+        effect, se = effect_sizes.from_t(
+            values["t"], values["n_treatment"], values["n_control"], unit
+        )
+    else:
+        effect, se = values["effect"], values["se"]
+    table["effect"], table["se"] = effect, se
+    table["outcome_sd"] = outcome_sd(table)
+    table["effect_size"] = unit
+    table["site"] = pd.Categorical(table["site"], categories=sites)
+    return table[COLUMNS], left_out
+
+
+def outcome_sd(table: pd.DataFrame) -> float:
+    """The SD pooled over the sites' arms (NaN without them): the outcome's scale."""
+    n = pd.concat([table["n_control"], table["n_treatment"]])
+    sd = pd.concat([table["sd_control"], table["sd_treatment"]])
+    return float(np.sqrt(((n - 1) * sd**2).sum() / (n - 1).sum())) if n.notna().all() else np.nan
+
+
+def process(raw_path: str | Path, spec: dict) -> tuple[pd.DataFrame, dict]:
+    """Validate a summary-level file; the per-site table and its processing record."""
+    raw_path = Path(raw_path)
+    read = spec.get("read") or {}
+    raw = read_table(raw_path, spec["format"], read)
+    table, left_out = site_table(
+        raw, spec["summary"], spec["effect_size"], read.get("decimal", ".")
+    )
+    for location in left_out:
+        log.warning("%s: %s is not a site: left out", raw_path, location)
+    raw_sha256 = sha256_file(raw_path)
+    warnings = []
+    if not spec.get("pinned", True):
+        warnings.append(
+            f"the source file has no sha256 in the config: this run is not pinned to its "
+            f"contents (sha256 {raw_sha256})"
+        )
+    record = {
+        "dataset": spec["dataset"],
+        "raw_file": str(raw_path),
+        "raw_sha256": raw_sha256,
+        "raw_format": spec["format"],
+        "pinned": spec.get("pinned", True),
+        "level": "summary",
+        "summary_form": summary_form(spec["summary"]),
+        "effect_size": spec["effect_size"],
+        "rows_raw": len(raw),
+        "rows_kept": len(table),
+        "rows_removed": len(raw) - len(table),
+        "removed_by_column": {"not a site (blank, or a footer)": len(raw) - len(table)},
+        "left_out": left_out,
+        "columns": {"site": "category", "effect": "number", "se": "number"},
+        "ignored_columns": [
+            c for c in raw.header if c not in named_columns(spec["summary"]).values()
+        ],
+        "sites": len(table),
+        "site_levels": [str(level) for level in table["site"].cat.categories],
+        "participants": None,
+        "warnings": warnings,
+    }
+    return table, record
