@@ -220,6 +220,14 @@ def _check_rung_priors(priors, allowed: set, where: str, treatment: str | None) 
 # -- the ladder -------------------------------------------------------------------------------
 
 
+def converts_original(spec: dict) -> bool:
+    """Whether a dataset's original effect is given in another unit than its per-site
+    effects (raw against d or g): the verdict converts it with the sites' pooled SD."""
+    unit = ((spec.get("replication") or {}).get("original") or {}).get("unit")
+    standardized = spec.get("effect_size", "raw") != "raw"
+    return unit is not None and (unit != "raw") != standardized
+
+
 class Ladder:
     """The config with defaults filled and presets applied, checked, and the per-job
     settings derived from it."""
@@ -271,11 +279,13 @@ class Ladder:
             spec["dropna"] = []
         spec.setdefault("dropna", list(spec["columns"]))
         replication = spec["replication"]
-        if replication:
+        if replication and not converts_original(spec):
             effect = replication["original"]["effect"]
+            # A converted original's default is set by the verdict's job, in the data's unit.
             replication.setdefault(
                 "test_prior", {"dist": "Normal", "mu": 0.0, "sigma": abs(float(effect))}
             )
+        if replication:
             treatment = spec["columns"].get(replication["treatment"])
             if "contrast" not in replication and treatment == "binary":
                 replication["contrast"] = [0, 1]
@@ -608,6 +618,7 @@ class Ladder:
         return {
             "dataset": dataset,
             **replication,
+            "effect_size": spec["effect_size"],
             "site": spec["site"],
             "ci_prob": self.raw["ci_prob"],
             "outcome": self.outcome(dataset),
@@ -800,6 +811,12 @@ class Ladder:
             return
         if treatment not in columns:
             raise ConfigError(f"{where}.treatment: {treatment!r} is not in datasets.{name}.columns")
+        if spec["effect_size"] != "raw":
+            raise ConfigError(
+                f"datasets.{name}.effect_size: {spec['effect_size']} for a trial-level dataset "
+                "with a verdict: its rungs estimate the effect in the outcome's units and the "
+                "verdict compares them; keep raw (a summary-level dataset may use d or g)"
+            )
         declared = columns[treatment]
         kind = column_type(declared)
         if kind not in ("binary", "category"):
@@ -832,6 +849,13 @@ class Ladder:
         spec = self.dataset(name)
         replication = spec["replication"]
         where = key_path("datasets", name, "replication")
+        if converts_original(spec) and spec["site"] is None:
+            raise ConfigError(
+                f"{where}.original.unit: converting the original's effect to the data's unit "
+                "takes the sites' pooled SD: the dataset needs a site column"
+            )
+        if "test_prior" not in replication:
+            return  # the default, in the data's unit, comes with the converted original
         prior = replication["test_prior"]
         _check_prior(prior, f"{where}.test_prior")
         if any(isinstance(value, dict) for value in prior.values()):

@@ -374,8 +374,31 @@ def replication_report(posteriors: dict, priors: dict, ranking: list[str], spec:
     }
 
 
+def converted_original(original: dict, unit: str, sd: float) -> tuple[dict, dict | None]:
+    """The original study in the data's unit (raw, or d/g), and what converting it took:
+    d = raw / sd with the sites' pooled SD (one SD for every site: the standardizer of
+    the per-site d). t and the group sizes do not change."""
+    given = original.get("unit")
+    if given is None or (given != "raw") == (unit != "raw"):
+        return original, None
+    factor = 1 / sd if given == "raw" else sd
+    converted = {**original, "effect": original["effect"] * factor, "unit": unit}
+    if "se" in original:
+        converted["se"] = original["se"] * factor
+    conversion = {"from": given, "to": unit, "sd": sd, "effect_given": original["effect"]}
+    return converted, conversion
+
+
 def replication(snakemake) -> None:
     spec = snakemake.params.spec
+    sites = pd.read_parquet(snakemake.input.sites[0]) if snakemake.input.sites else None
+    if spec["original"].get("unit") is not None:
+        original, conversion = converted_original(
+            spec["original"], spec["effect_size"], float(sites["outcome_sd"].iloc[0])
+        )
+        spec = {**spec, "original": original, "original_conversion": conversion}
+    if "test_prior" not in spec:
+        spec["test_prior"] = bf.normal_prior(0.0, abs(float(spec["original"]["effect"])))
     models = spec["models"]
     loo = pd.read_parquet(snakemake.input.loo)
     compared = loo[loo["comparable"]].sort_values("rank")
@@ -388,8 +411,8 @@ def replication(snakemake) -> None:
         ranking=list(compared.index),
         spec=spec,
     )
-    if snakemake.input.sites:
-        sites = pd.read_parquet(snakemake.input.sites[0])
+    report["original_conversion"] = spec.get("original_conversion")
+    if sites is not None:
         report["random_effects"] = random_effects(sites["effect"], sites["se"], spec["ci_prob"])
     write_json(snakemake.output[0], report)
     log.info("%s", report["verdict"])

@@ -36,11 +36,17 @@ ARMS = {"treatment": "treatment", "control": "control"}
 STATISTICS = ("mean", "sd", "n")
 
 
+# The three forms of a `summary` block, by what each needs.
+SUMMARY_FORMS = {
+    "arms": lambda summary: "treatment" in summary and "control" in summary,
+    "effect": lambda summary: "effect" in summary and "se" in summary,
+    "t": lambda summary: {"t", "n_treatment", "n_control"} <= set(summary),
+}
+
+
 def summary_form(summary: dict) -> str:
     """Which of the three forms the `summary` block takes."""
-    if "treatment" in summary:
-        return "arms"
-    return "effect" if "effect" in summary else "t"
+    return next(form for form, has in SUMMARY_FORMS.items() if has(summary))
 
 
 def named_columns(summary: dict) -> dict[str, str]:

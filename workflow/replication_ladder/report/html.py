@@ -84,7 +84,14 @@ def verdict_numbers(report: dict) -> str:
     unit = report["outcome"]["unit"] or ""
     ci = f"{100 * report['ci_prob']:.0f}%"
     cited = f" ({escape(original['citation'])})" if original.get("citation") else ""
-    lines = [f"original study{cited}: {original['effect']:g} {escape(unit)}"]
+    lines = [f"original study{cited}: {original['effect']:.3g} {escape(unit)}"]
+    conversion = report.get("original_conversion")
+    if conversion:
+        lines[0] += (
+            f" (given as {conversion['effect_given']:g} in {conversion['from']} units; "
+            f"converted to {conversion['to']} with the SD pooled over the sites' arms, "
+            f"{conversion['sd']:.3g})"
+        )
     if published:
         cite = f" ({escape(published['citation'])})" if published.get("citation") else ""
         lines.append(

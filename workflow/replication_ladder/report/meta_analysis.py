@@ -82,7 +82,7 @@ class MetaAnalysisSection:
             self.report.site_estimates,
             pd.DataFrame(sites) if sites else None,
             self.averaging["averaged"],
-            original if self.averaging["effect_size"] == "raw" else None,
+            original,  # in the data's unit: the verdict converted it
             self.effect_label,
             self.averaging["ci_prob"],
         )

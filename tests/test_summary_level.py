@@ -1,0 +1,223 @@
+"""Summary-level studies: a messy export of per-site summaries (tests/summary_exports.py
+writes one as Comprehensive Meta-Analysis does) read to the table of per-site effects,
+bad files refused naming their line and column, the scaffold recognising each form, and
+the README's two steps (make new-dataset, make run) from such a file to a report. The
+shipped `rrr_labs` (the RRR's site table read back as a summary-level file) must agree
+with the trial-level route on the same study."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+import yaml
+from summary_exports import HEADER, LABS, SUMMARY, random_sites, write_export
+
+from replication_ladder import effect_sizes
+from replication_ladder.errors import DataError
+from replication_ladder.readers import read_table
+from replication_ladder.scaffold_summary import recognise
+from replication_ladder.sites import participant_means, per_site_effects
+from replication_ladder.summary import SUMMARY_FORMS, site_table
+
+from conftest import copy_workflow, run_command
+
+TIDY = {"headers": "tidy"}
+
+
+def test_a_messy_export_is_read_to_the_sites_effects(tmp_path):
+    """Header with trailing spaces and 'Std Err' three times, two blank columns, E
+    notation, non-ASCII names, a blank line and a 'Total' footer: the effects are those
+    of effect_sizes on the written numbers, in each unit, and the footer is left out."""
+    sites = random_sites(7, seed=1)
+    raw = read_table(write_export(sites, tmp_path / "export.csv"), "csv", TIDY)
+    assert raw.header[8] == "Std Err" and raw.header[10] == "Std Err.1"
+    assert raw.header[12] == "Std Err.2" and raw.header[13] == "column 14"
+    arms = [sites[f"{s}_treatment"] for s in ("mean", "sd", "n")]
+    arms += [sites[f"{s}_control"] for s in ("mean", "sd", "n")]
+    for unit in effect_sizes.UNITS:
+        table, left_out = site_table(raw, SUMMARY, unit)
+        effect, se = effect_sizes.from_arms(*arms, unit)
+        np.testing.assert_allclose(table["effect"], effect, rtol=1e-12)
+        np.testing.assert_allclose(table["se"], se, rtol=1e-12)
+        assert (table["effect_size"] == unit).all()
+    assert list(table["site"]) == [f"Lab {name}" for name in LABS[:7]]
+    assert len(left_out) == 1 and "'Total'" in left_out[0]
+    # The effect-and-se form reads the software's own g (E notation) beside its Std Err.
+    table, _ = site_table(
+        raw, {"site": "Study name", "effect": "Hedges's g", "se": "Std Err.1"}, "g"
+    )
+    g, g_se = effect_sizes.from_arms(*arms, "g")
+    np.testing.assert_allclose(table["effect"], g, rtol=1e-12)
+    np.testing.assert_allclose(table["se"], g_se, rtol=1e-12)
+
+
+def test_bad_summary_files_are_refused_naming_line_and_column(tmp_path):
+    sites = random_sites(5, seed=2)
+    path = write_export(sites, tmp_path / "export.csv")
+    with pytest.raises(DataError, match=r"duplicate column name 'Std Err'.*headers: tidy"):
+        read_table(path, "csv", {})
+    raw = read_table(path, "csv", TIDY)
+    with pytest.raises(DataError, match=r"missing column 'Mean T' \(summary: mean_treatment\)"):
+        site_table(raw, {**SUMMARY, "treatment": {**SUMMARY["treatment"], "mean": "Mean T"}}, "raw")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    cells = lines[3].split(",")
+    cells[2] = ""  # the treated SD of the third site
+    lines[3] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(
+        DataError,
+        match=r"line 4: column 'Treated Std-Dev' \(sd_treatment\) is empty for site 'Lab Köln'",
+    ):
+        site_table(read_table(path, "csv", TIDY), SUMMARY, "raw")
+    cells[2] = "-1.5"
+    lines[3] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(
+        DataError, match=r"line 4: column 'Treated Std-Dev' \(sd_treatment\) must be positive"
+    ):
+        site_table(read_table(path, "csv", TIDY), SUMMARY, "raw")
+    with pytest.raises(ValueError, match="a t statistic gives a standardized effect"):
+        effect_sizes.from_t([2.0], [20], [20], "raw")
+
+
+@pytest.mark.parametrize(
+    ("header", "form", "unit"),
+    [
+        (HEADER, "arms", "raw"),
+        (["study", "m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"], "arms", "raw"),
+        (["Study name", "Hedges's g", "Std Err", "Lower limit"], "effect", "g"),
+        (["lab", "yi", "sei"], "effect", "raw"),
+        (["Lab", "t", "n treatment", "n control"], "t", "d"),
+    ],
+)
+def test_the_scaffold_recognises_each_form_of_summary_file(header, form, unit):
+    tidy = [name.strip() or f"column {i}" for i, name in enumerate(header, start=1)]
+    seen: dict[str, int] = {}
+    for i, name in enumerate(tidy):  # the tidy reader's numbering of repeats
+        seen[name] = seen.get(name, -1) + 1
+        tidy[i] = f"{name}.{seen[name]}" if seen[name] else name
+    summary, found_unit = recognise(tidy)
+    assert SUMMARY_FORMS[form](summary) and found_unit == unit
+    assert recognise(["Subject ID", "Lab", "Pen", "Item", "Rating"]) is None
+
+
+@pytest.mark.workflow
+def test_a_summary_export_runs_from_the_scaffold_to_its_report(tmp_path, rrr_table):
+    """The README's two steps on a CMA-like export of the RRR's per-lab summaries: the
+    scaffolded config runs unedited to a report with the forest plot, the inclusion
+    Bayes factors and the verdict; its per-site effects are the trial-level route's."""
+    workdir = copy_workflow(tmp_path / "run")
+    sites = per_site_effects(participant_means(rrr_table, "study", "uid", "condition", "value"))
+    export = write_export(sites, tmp_path / "rrr_labs_export.csv")
+    out = tmp_path / "labs.yaml"
+    made = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ladder-new-dataset"),
+            str(export),
+            "labs",
+            "--original-effect",
+            "0.82",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    block = yaml.safe_load(out.read_text())["datasets"]["labs"]
+    assert block["summary"] == SUMMARY and block["source"]["read"] == TIDY
+    command = run_command(
+        "reports/labs.html", "--configfile", str(out), "--set-threads", "fit=1", "loo=1",
+        config={"preset": "smoke"},
+    )  # fmt: skip
+    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=1500)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = pd.read_parquet(workdir / "data/processed/labs.parquet")
+    np.testing.assert_allclose(table["effect"], sites["effect"], rtol=1e-10)
+    np.testing.assert_allclose(table["se"], sites["se"], rtol=1e-10)
+    page = (workdir / "reports/labs.html").read_text()
+    for text in (
+        "inclusion BF10",
+        "How the inclusion Bayes factors depend on the priors",
+        "Funnel plot</h3>",
+        "Egger",
+        "does not replicate",
+    ):
+        assert text in page, text
+    figures = {p.name for p in (workdir / "reports/labs").iterdir()}
+    assert {
+        "meta.forest.png",
+        "meta.sensitivity.png",
+        "meta.funnel.png",
+        "meta.models.csv",
+    } <= figures
+
+
+@pytest.mark.workflow
+def test_the_summary_route_agrees_with_the_trial_level_route(pipeline):
+    """rrr_labs reads the RRR's site table back as a summary-level file: the same
+    per-site effects, so the same marginal likelihoods (exact: quadrature), averaged
+    estimates within their Monte Carlo error, and the random-effects rung's pooled
+    effect within the MCMC error of the trial-level meta_analysis rung's (same priors)."""
+    trial = pd.read_parquet(pipeline / "data/processed/rrr.sites.parquet")
+    summary = pd.read_parquet(pipeline / "data/processed/rrr_labs.parquet")
+    np.testing.assert_allclose(summary["effect"], trial["effect"], rtol=1e-12)
+    np.testing.assert_allclose(summary["se"], trial["se"], rtol=1e-12)
+    averaged = {
+        d: json.loads((pipeline / f"results/{d}/model_averaging.json").read_text())
+        for d in ("rrr", "rrr_labs")
+    }
+    for model, result in averaged["rrr"]["models"].items():
+        other = averaged["rrr_labs"]["models"][model]
+        assert result["log_marginal_likelihood"] == pytest.approx(
+            other["log_marginal_likelihood"], abs=1e-9
+        )
+    effect = [averaged[d]["averaged"]["effect"] for d in ("rrr", "rrr_labs")]
+    mcse = effect[0]["sd"] / np.sqrt(averaged["rrr"]["draws"])
+    assert abs(effect[0]["mean"] - effect[1]["mean"]) < 5 * np.sqrt(2) * mcse
+    posteriors = [
+        xr.open_datatree(pipeline / f"results/{d}/{m}/posterior.nc")["posterior"][
+            "condition"
+        ].values.ravel()
+        for d, m in (("rrr", "meta_analysis"), ("rrr_labs", "random_effects"))
+    ]
+    # Smoke-sized chains: the MCMC error allows for autocorrelation (ESS a tenth of draws).
+    mcse = np.hypot(*(p.std() / np.sqrt(p.size / 10) for p in posteriors))
+    assert abs(posteriors[0].mean() - posteriors[1].mean()) < 4 * mcse
+    assert (pipeline / "reports/rrr_labs/meta.forest.png").exists()
+
+
+def test_the_original_is_converted_to_the_data_unit_with_the_pooled_sd():
+    """Closed form: d = raw / SD (and back), its se alike; t and the group sizes stay."""
+    from replication_ladder.replication import converted_original
+
+    original = {"effect": 0.82, "se": 0.44, "t": 1.85, "n1": 31, "n2": 31, "unit": "raw"}
+    as_d, conversion = converted_original(original, "d", 1.6)
+    assert as_d["effect"] == pytest.approx(0.82 / 1.6) and as_d["se"] == pytest.approx(0.44 / 1.6)
+    assert as_d["t"] == 1.85 and as_d["n1"] == 31 and conversion["sd"] == 1.6
+    back, _ = converted_original({**as_d, "unit": "d"}, "raw", 1.6)
+    assert back["effect"] == pytest.approx(0.82) and back["se"] == pytest.approx(0.44)
+    assert converted_original(original, "raw", 1.6) == (original, None)
+    assert converted_original({**original, "unit": "d"}, "g", 1.6)[1] is None
+
+
+def test_a_summary_dataset_in_d_with_a_raw_original_leaves_its_test_prior_to_the_job():
+    from replication_ladder.config import Ladder
+
+    from conftest import config_copy
+
+    config = config_copy()
+    labs = config["datasets"]["rrr_labs"]
+    labs["effect_size"] = "g"
+    labs["replication"]["original"]["unit"] = "raw"
+    spec = Ladder(config).replication_spec("rrr_labs")
+    assert "test_prior" not in spec and spec["effect_size"] == "g"
+    config = config_copy()
+    config["datasets"]["rrr"]["effect_size"] = "d"
+    with pytest.raises(Exception, match=r"datasets\.rrr\.effect_size: d for a trial-level"):
+        Ladder(config)
