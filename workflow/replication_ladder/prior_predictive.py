@@ -70,7 +70,10 @@ def check(model: str, outcomes: np.ndarray, bounds: dict, max_outside: float) ->
         "warning": outside > max_outside,
         "min": float(values.min()),
         "max": float(values.max()),
-        **{f"q{round(100 * q):02d}": float(np.quantile(values, q)) for q in QUANTILES},
+        **{
+            f"q{round(100 * q):02d}": float(value)
+            for q, value in zip(QUANTILES, np.quantile(values, QUANTILES), strict=True)
+        },
     }
     if result["warning"]:
         log.warning(

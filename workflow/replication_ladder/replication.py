@@ -244,9 +244,9 @@ def one_sided_prior(prior: dict, direction: str) -> dict:
 def _evidence(bf01: float | None, against: str) -> str:
     if bf01 is None:
         return ""
-    if bf01 > 3:
+    if bf01 > BF_BAND:
         return f"favours no effect over {against} by {bf01:.3g}"
-    if bf01 < 1 / 3:
+    if bf01 < 1 / BF_BAND:
         return f"favours {against} over no effect by {1 / bf01:.3g}"
     return f"is inconclusive between no effect and {against} (BF01 = {bf01:.3g})"
 
