@@ -19,6 +19,7 @@ from replication_ladder.design import intraclass_correlation, site_design_effect
 from replication_ladder.families import FAMILY_PARAMETERS
 from replication_ladder.report import figures, loaders
 from replication_ladder.report import html as fragments
+from replication_ladder.report.tables import printable
 
 DPI = 80
 STYLE = fragments.STYLE
@@ -127,8 +128,9 @@ class DatasetReport:
         return Image(data=buffer.getvalue(), format="png")
 
     def table(self, frame: pd.DataFrame, name: str) -> pd.DataFrame:
+        """Save `frame` at full precision as <name>.csv; return it rounded for the page."""
         write_text(self.figures_dir / f"{name}.csv", frame.to_csv())
-        return frame
+        return printable(frame)
 
     # -- the data --------------------------------------------------------------------
 
@@ -191,8 +193,9 @@ class DatasetReport:
         name, _ = self.outcome
         data = self.data
         if self.treatment not in data or name not in data:
-            return data[[name]].describe().T if name in data else pd.DataFrame()
-        return data.groupby(self.treatment, observed=True)[name].agg(["count", "mean", "std"])
+            return printable(data[[name]].describe().T) if name in data else pd.DataFrame()
+        grouped = data.groupby(self.treatment, observed=True)[name]
+        return printable(grouped.agg(["count", "mean", "std"]))
 
     def outcome_figure(self):
         name, values = self.outcome

@@ -17,7 +17,6 @@ MODEL_NAMES = {
     "random_null": "random effects, no effect",
     "random_effect": "random effects",
 }
-DIGITS = 3
 
 
 def _interval(summary: dict | None) -> str:
@@ -38,9 +37,10 @@ class MetaAnalysisSection:
 
     @property
     def effect_label(self) -> str:
-        unit = self.averaging["effect_size"]
-        label = LABELS[unit]
-        return label if unit != "raw" else f"{label} ({self.report.outcome_label})"
+        unit, outcome = self.averaging["effect_size"], self.report.settings["outcome"]
+        if unit != "raw" or not outcome["unit"]:
+            return LABELS[unit]
+        return f"{LABELS[unit]} in {outcome['unit']}"
 
     def sentence(self) -> str:
         inclusion, averaged = self.averaging["inclusion"], self.averaging["averaged"]
@@ -69,7 +69,7 @@ class MetaAnalysisSection:
             }
             for name, model in self.averaging["models"].items()
         }
-        table = pd.DataFrame.from_dict(rows, orient="index").round(DIGITS)
+        table = pd.DataFrame.from_dict(rows, orient="index")
         table.index.name = "model"
         return self.report.table(table, "meta.models")
 
@@ -90,7 +90,7 @@ class MetaAnalysisSection:
 
     def sensitivity_figure(self):
         rows = pd.DataFrame(self.averaging["sensitivity"])
-        self.report.table(rows.round(DIGITS + 1), "meta.sensitivity")
+        self.report.table(rows, "meta.sensitivity")
         return self.report.save(meta_figures.inclusion_sensitivity(rows), "meta.sensitivity")
 
     def funnel_figure(self):
