@@ -167,6 +167,12 @@ def run_command(*args: str, config: dict | None = None) -> list[str]:
     ]
 
 
+def new_dataset(*args: str) -> subprocess.CompletedProcess:
+    """The scaffold's command line (`make new-dataset`), as installed in the venv."""
+    command = [str(Path(sys.executable).parent / "ladder-new-dataset"), *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
 def clone_workflow(dest: Path) -> Path:
     """A git clone of the project with the working tree's workflow files laid over it, so
     it runs what is being tested (and records the commit, dirty when they differ)."""

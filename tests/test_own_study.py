@@ -19,7 +19,7 @@ import yaml
 from replication_ladder.config import Ladder
 from replication_ladder.rungs import build_rung
 
-from conftest import SMOKE, config_words, copy_workflow, run_command, snakemake
+from conftest import SMOKE, config_words, copy_workflow, new_dataset, run_command, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -197,22 +197,17 @@ def test_the_scaffold_writes_a_config_that_runs(tmp_path):
     workdir = copy_workflow(tmp_path / "run")
     files = write_files(tmp_path / "files")
     out = tmp_path / "scaffolded.yaml"
-    made = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ladder-new-dataset"),
-            str(files["sav"]),
-            "pens",
-            "--outcome",
-            "Rating",
-            "--treatment",
-            "Pen",
-            "--original-effect",
-            "0.8",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
+    made = new_dataset(
+        str(files["sav"]),
+        "pens",
+        "--outcome",
+        "Rating",
+        "--treatment",
+        "Pen",
+        "--original-effect",
+        "0.8",
+        "--out",
+        str(out),
     )
     assert made.returncode == 0, made.stderr
     written = yaml.safe_load(out.read_text())

@@ -7,8 +7,6 @@ with the trial-level route on the same study."""
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,7 +22,7 @@ from replication_ladder.scaffold_summary import recognise
 from replication_ladder.sites import participant_means, per_site_effects
 from replication_ladder.summary import SUMMARY_FORMS, site_table
 
-from conftest import copy_workflow, run_command
+from conftest import copy_workflow, new_dataset, run_command
 
 TIDY = {"headers": "tidy"}
 
@@ -115,19 +113,7 @@ def test_a_summary_export_runs_from_the_scaffold_to_its_report(tmp_path, rrr_tab
     sites = per_site_effects(participant_means(rrr_table, "study", "uid", "condition", "value"))
     export = write_export(sites, tmp_path / "rrr_labs_export.csv")
     out = tmp_path / "labs.yaml"
-    made = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ladder-new-dataset"),
-            str(export),
-            "labs",
-            "--original-effect",
-            "0.82",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    made = new_dataset(str(export), "labs", "--original-effect", "0.82", "--out", str(out))
     assert made.returncode == 0, made.stderr
     block = yaml.safe_load(out.read_text())["datasets"]["labs"]
     assert block["summary"] == SUMMARY and block["source"]["read"] == TIDY

@@ -237,9 +237,6 @@ def scaffold(
             else levels[:2],
             "original": {"effect": float(original_effect)},
         }
-    text = yaml.safe_dump(
-        {"default_datasets": False, "datasets": {name: block}}, sort_keys=False, allow_unicode=True
-    )
     header = (
         f"# A config for {name}, scaffolded from {path} by `make new-dataset`.\n"
         f"# Run it: make run CONFIG=<this file>. Check every guess below:\n"
@@ -258,7 +255,7 @@ def scaffold(
         f"#             config/README.md\n"
         f"# default_datasets: false runs this dataset alone, without the shipped ones.\n"
     )
-    return header + text
+    return header + config_yaml(name, block)
 
 
 def read_tolerant(path: Path, fmt: str, read: dict):
@@ -293,9 +290,6 @@ def summary_config(path, fmt, name, raw, read, summary, unit, original_effect) -
     block = scaffold_summary.dataset_block(name, _source(path, fmt, read), summary, unit, scale)
     if original_effect is not None:
         block["replication"] = {"treatment": "treatment", "original": {"effect": original_effect}}
-    text = yaml.safe_dump(
-        {"default_datasets": False, "datasets": {name: block}}, sort_keys=False, allow_unicode=True
-    )
     header = (
         f"# A config for {name}, scaffolded from {path} by `make new-dataset`: a file of\n"
         f"# per-site summaries ({len(rows)} sites). Run it: make run CONFIG=<this file>.\n"
@@ -307,7 +301,14 @@ def summary_config(path, fmt, name, raw, read, summary, unit, original_effect) -
         f"#   replication  add one (original: effect) for a verdict; see config/README.md\n"
         f"# default_datasets: false runs this dataset alone, without the shipped ones.\n"
     )
-    return header + text
+    return header + config_yaml(name, block)
+
+
+def config_yaml(name: str, block: dict) -> str:
+    """A config file's body holding one dataset, without the shipped ones."""
+    return yaml.safe_dump(
+        {"default_datasets": False, "datasets": {name: block}}, sort_keys=False, allow_unicode=True
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

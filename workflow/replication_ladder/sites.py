@@ -18,14 +18,18 @@ from replication_ladder.errors import DataError
 
 log = logging.getLogger(__name__)
 
-COLUMNS = [
-    "site",
+# Each arm's summaries, as the trial-level route computes them or a summary file gives them.
+ARM_COLUMNS = [
     "n_control",
     "n_treatment",
     "mean_control",
     "mean_treatment",
     "sd_control",
     "sd_treatment",
+]
+COLUMNS = [
+    "site",
+    *ARM_COLUMNS,
     "effect",
     "se",
     "outcome_sd",  # the SD that converts a standardized effect to the outcome's units

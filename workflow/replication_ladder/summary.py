@@ -24,10 +24,9 @@ import pandas as pd
 
 from replication_ladder import effect_sizes
 from replication_ladder.errors import DataError
-from replication_ladder.hashing import sha256_file
 from replication_ladder.readers import read_table, show
-from replication_ladder.sites import COLUMNS
-from replication_ladder.validation import MISSING, parse_number
+from replication_ladder.sites import ARM_COLUMNS, COLUMNS
+from replication_ladder.validation import MISSING, parse_number, source_record
 
 log = logging.getLogger(__name__)
 
@@ -118,14 +117,7 @@ def site_table(raw, summary: dict, unit: str, decimal: str = ".") -> tuple[pd.Da
     values = {role: _numbers(raw, rows, roles, role, decimal) for role in roles if role != "site"}
     table = pd.DataFrame({"site": sites})
     form = summary_form(summary)
-    for role in (
-        "n_control",
-        "n_treatment",
-        "mean_control",
-        "mean_treatment",
-        "sd_control",
-        "sd_treatment",
-    ):
+    for role in ARM_COLUMNS:
         table[role] = values.get(role, np.full(len(rows), np.nan))
     if form == "arms":
         effect, se = effect_sizes.from_arms(
@@ -163,19 +155,9 @@ def process(raw_path: str | Path, spec: dict) -> tuple[pd.DataFrame, dict]:
     )
     for location in left_out:
         log.warning("%s: %s is not a site: left out", raw_path, location)
-    raw_sha256 = sha256_file(raw_path)
-    warnings = []
-    if not spec.get("pinned", True):
-        warnings.append(
-            f"the source file has no sha256 in the config: this run is not pinned to its "
-            f"contents (sha256 {raw_sha256})"
-        )
+    warnings: list[str] = []
     record = {
-        "dataset": spec["dataset"],
-        "raw_file": str(raw_path),
-        "raw_sha256": raw_sha256,
-        "raw_format": spec["format"],
-        "pinned": spec.get("pinned", True),
+        **source_record(raw_path, spec, warnings),
         "level": "summary",
         "summary_form": summary_form(spec["summary"]),
         "effect_size": spec["effect_size"],

@@ -212,18 +212,8 @@ def process(raw_path: str | Path, spec: dict) -> tuple[pd.DataFrame, dict]:
         codes, contrast = _treatment_codes(raw_path, table, spec, kept_locations)
         table[spec["treatment"]] = codes.astype("int64") if not codes.isna().any() else codes
     warnings = _check_design(raw_path, table, spec)
-    raw_sha256 = sha256_file(raw_path)
-    if not spec.get("pinned", True):
-        warnings.append(
-            f"the source file has no sha256 in the config: this run is not pinned to its "
-            f"contents (sha256 {raw_sha256})"
-        )
     record = {
-        "dataset": spec["dataset"],
-        "raw_file": str(raw_path),
-        "raw_sha256": raw_sha256,
-        "raw_format": spec["format"],
-        "pinned": spec.get("pinned", True),
+        **source_record(raw_path, spec, warnings),
         "rows_raw": len(raw),
         "rows_kept": int(keep.sum()),
         "rows_removed": int(drop.sum()),
@@ -248,6 +238,23 @@ def process(raw_path: str | Path, spec: dict) -> tuple[pd.DataFrame, dict]:
         "warnings": warnings,
     }
     return table, record
+
+
+def source_record(raw_path: Path, spec: dict, warnings: list[str]) -> dict:
+    """What a processing record says of the raw file; an unpinned one adds a warning."""
+    raw_sha256 = sha256_file(raw_path)
+    if not spec.get("pinned", True):
+        warnings.append(
+            f"the source file has no sha256 in the config: this run is not pinned to its "
+            f"contents (sha256 {raw_sha256})"
+        )
+    return {
+        "dataset": spec["dataset"],
+        "raw_file": str(raw_path),
+        "raw_sha256": raw_sha256,
+        "raw_format": spec["format"],
+        "pinned": spec.get("pinned", True),
+    }
 
 
 def nested_participants(table: pd.DataFrame, site: str, participant: str) -> pd.Series:
