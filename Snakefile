@@ -2,6 +2,7 @@
 # check recovery and calibration, and render reports. Rules live in workflow/rules,
 # logic in the replication_ladder package (workflow/replication_ladder).
 import sys
+import time
 
 from snakemake.utils import min_version
 
@@ -39,6 +40,16 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# A run ends saying what ran, what it reused, its slowest jobs and where the reports are.
+RUN_STARTED = time.time()
+
+
+onsuccess:
+    from replication_ladder.run_summary import run_summary
+
+    print(run_summary(os.getcwd(), RUN_STARTED, paths.REPORT_INDEX))
 
 
 # `make sbc`: simulation-based calibration of the rungs named in the config's `sbc`.

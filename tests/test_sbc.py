@@ -36,13 +36,13 @@ def linear_data() -> pd.DataFrame:
 
 def test_a_batch_ranks_every_parameter_of_its_replicates(tmp_path):
     spec = linear_spec()
-    table = sbc.run_batch(spec, linear_data(), batch=0, progress=tmp_path / "p", cores=1)
+    table = sbc.run_batch(spec, linear_data(), batch=0, kept=tmp_path / "p", cores=1)
     assert list(table["replicate"]) == [0, 1, 2]
     parameters = [c for c in table.columns if c not in sbc.META]
     assert set(parameters) == {"Intercept", "X", "sigma"}  # the model's own variables
     assert (table[parameters] >= 0).all().all()
     assert (table[parameters].to_numpy() <= table["draws_ranked"].to_numpy()[:, None]).all()
-    last = sbc.run_batch(spec, linear_data(), batch=1, progress=tmp_path / "p1", cores=1)
+    last = sbc.run_batch(spec, linear_data(), batch=1, kept=tmp_path / "p1", cores=1)
     assert list(last["replicate"]) == [3]  # the last batch holds what is left
 
 

@@ -27,6 +27,7 @@ from replication_ladder.densities import Densities, log_likelihood_group, log_pr
 from replication_ladder.errors import ConvergenceError
 from replication_ladder.hashing import analysis_sha256, sha256_file
 from replication_ladder.paths import FAILED_DIR
+from replication_ladder.progress import Progress
 from replication_ladder.rungs import build_rung
 from replication_ladder.samplers import compile_rung
 from replication_ladder.seeds import derive_seed
@@ -135,13 +136,16 @@ def fit_rung(
 ) -> dict:
     """Build, sample, summarise and write one fit; returns its diagnostics."""
     started = time.perf_counter()
+    progress = Progress(f"{spec['dataset']}/{spec['model']}")
+    progress.phase("building")
     rung = build_rung(spec, pd.read_parquet(data_path))
     description = rung.description()  # before sampling: Bambi adds usage hints after
     log.info("%s\n%s", rung.where, description)
 
-    compiled = compile_rung(rung, spec["sampling"])
+    compiled = compile_rung(rung, spec["sampling"], progress=progress)
     raw = compiled.sample(spec["seed"], cores)
     sampling_seconds = float(raw["posterior"].attrs["sampling_time"])
+    progress.phase("checking (diagnostics, sensitivity, predictive draws)")
     idata = with_densities(rung, raw)
     summary = summarize(idata, spec["ci_prob"])
     sensitivity = power_scaling(idata, reported_parameters(idata["posterior"]))
@@ -184,6 +188,7 @@ def fit_rung(
     failed = settings["strict"] and bool(diagnostics["warnings"])
     diagnostics["status"] = "failed" if failed else "warnings" if diagnostics["warnings"] else "ok"
 
+    progress.phase("writing")
     failed_dir = Path(outputs["summary"]).parent / FAILED_DIR
     if failed:
         outputs = {key: failed_dir / Path(path).name for key, path in outputs.items()}

@@ -110,9 +110,9 @@ def apply_remedy(elpd, tree, *, spec: dict, data: pd.DataFrame, settings: dict, 
         except (NotImplementedError, ValueError, KeyError) as error:
             log.warning("%s: moment matching unavailable (%s); refitting instead", where, error)
             remedy = "reloo"
-    wrapper = RefitWrapper(rung, tree, cores)
     if remedy == "reloo" and n_high <= settings["max_reloo"]:
         log.info("%s: %d exact refits for observations with k > %s", where, n_high, threshold)
+        wrapper = RefitWrapper(rung, tree, cores, refits=n_high)
         return az.reloo(wrapper, loo_orig=elpd, k_threshold=threshold, pointwise=True), "reloo"
     log.info(
         "%s: %d-fold cross-validation (%d observations with k > %s)",
@@ -126,7 +126,7 @@ def apply_remedy(elpd, tree, *, spec: dict, data: pd.DataFrame, settings: dict, 
     group = settings["kfold_group"]
     kfold = az.loo_kfold(
         tree,
-        wrapper,
+        RefitWrapper(rung, tree, cores, refits=settings["kfold_folds"]),
         k=settings["kfold_folds"],
         pointwise=True,
         group_by=rung.data[group].astype(str).to_numpy() if group else None,

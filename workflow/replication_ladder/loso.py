@@ -84,7 +84,7 @@ def leave_sites_out(spec: dict, data: pd.DataFrame, site: str, levels: list[str]
     from replication_ladder.refit import Refitter, rows_of
     from replication_ladder.rungs import build_rung
 
-    refitter = Refitter(build_rung(spec, data), cores)
+    refitter = Refitter(build_rung(spec, data), cores, refits=len(levels))
     rows = []
     for position, level in enumerate(levels):
         held_out = rows_of(refitter.rung.data, site, level)

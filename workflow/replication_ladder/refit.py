@@ -15,6 +15,7 @@ import pandas as pd
 from arviz_stats import SamplingWrapper
 
 from replication_ladder.densities import Densities
+from replication_ladder.progress import Progress
 from replication_ladder.samplers import compile_rung
 from replication_ladder.seeds import derive_seed
 
@@ -22,19 +23,30 @@ log = logging.getLogger(__name__)
 
 
 class Refitter:
-    """One rung, compiled once, refitted without chosen rows."""
+    """One rung, compiled once, refitted without chosen rows; `refits`, when known, is
+    how many refits the job makes (for its progress lines)."""
 
-    def __init__(self, rung, cores: int, sampling: dict | None = None):
+    def __init__(self, rung, cores: int, sampling: dict | None = None, refits: int | None = None):
         self.rung = rung
         self.cores = cores
+        self.progress = Progress(f"{rung.spec['dataset']}/{rung.spec['model']}")
+        self.progress.phase("compiling for refits")
         self.compiled = compile_rung(rung, sampling or rung.spec["sampling"])
         self.densities = Densities(rung)
+        self.refits, self.done = refits, 0
+        self.progress.phase("refitting")
 
     def fit_without(self, held_out: np.ndarray, *names: str):
         """Draws (the model's own parameterisation) from the rows not in `held_out`."""
         train = np.setdiff1d(np.arange(self.rung.n_rows), held_out)
         seed = derive_seed(self.rung.spec["seed"], *names)
-        return self.compiled.sample(seed, self.cores, data=self.rung.rows(train))
+        draws = self.compiled.sample(seed, self.cores, data=self.rung.rows(train))
+        self.done += 1
+        if self.refits is None:
+            self.progress.update(f"{self.done} refits done")
+        else:
+            self.progress.steps(self.done, self.refits, "refits")
+        return draws
 
     def score(self, draws, held_out: np.ndarray) -> np.ndarray:
         """log p(y_i | theta_s) of the held-out rows: (chain, draw, rows)."""
@@ -45,9 +57,9 @@ class Refitter:
 class RefitWrapper(SamplingWrapper):
     """ArviZ's refitting interface for one rung, so `reloo` and `loo_kfold` can refit it."""
 
-    def __init__(self, rung, idata, cores: int):
+    def __init__(self, rung, idata, cores: int, refits: int | None = None):
         super().__init__(model=None, idata_orig=idata)
-        self.refitter = Refitter(rung, cores)
+        self.refitter = Refitter(rung, cores, refits=refits)
         self._held_out: np.ndarray | None = None
 
     def sel_observations(self, idx):

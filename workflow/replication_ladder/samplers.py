@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from replication_ladder.errors import ModelError
+from replication_ladder.progress import NutpieChains, Progress, PymcChains
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +35,17 @@ def check_sampler_available(sampler: str, where: str) -> None:
 
 
 class CompiledRung:
-    """A rung ready to sample any of its datasets: the same model, other data."""
+    """A rung ready to sample any of its datasets: the same model, other data.
 
-    def __init__(self, rung, sampling: dict, data: dict | None = None):
+    With a `progress`, compiling and sampling report where they are (progress.py)."""
+
+    def __init__(
+        self, rung, sampling: dict, data: dict | None = None, progress: Progress | None = None
+    ):
         self.rung = rung
         self.sampling = sampling
         self.sampler = sampling["sampler"]
+        self.progress = progress
         self.compile_seconds = 0.0
         # The data compiled in (every row unless given): what `sample` uses by default.
         self.data = rung.rows() if data is None else data
@@ -48,6 +54,8 @@ class CompiledRung:
             import nutpie
 
             started = time.perf_counter()
+            if progress is not None:
+                progress.phase("compiling for nutpie")
             rung.set_rows(self.data)
             self._nutpie = nutpie.compile_pymc_model(rung.model, var_names=rung.stored_variables)
             self._nutpie_names = {var.name for var in self._nutpie.shared_var_keys}
@@ -58,6 +66,9 @@ class CompiledRung:
         own parameterisation) for `data` (the shared containers' values; the data
         compiled in when None). `sampling_time` is set on the posterior."""
         settings = self.sampling
+        progress = self.progress
+        if progress is not None:
+            progress.phase(f"sampling with {self.sampler}")
         started = time.perf_counter()
         if self._nutpie is not None:
             import nutpie
@@ -77,6 +88,8 @@ class CompiledRung:
                 target_accept=settings["target_accept"],
                 save_warmup=False,
                 progress_bar=False,
+                progress_callback=None if progress is None else NutpieChains(progress),
+                progress_rate=1000,
                 low_rank_modified_mass_matrix=settings.get("mass_matrix") == "low_rank",
             )
         else:
@@ -89,6 +102,12 @@ class CompiledRung:
                     "mass_matrix low_rank is nutpie's: %s adapts a diagonal one", self.sampler
                 )
             self.rung.set_rows(self.data if data is None else data)
+            # External samplers (numpyro) take no per-draw callback: phase lines only.
+            callback = (
+                PymcChains(progress, settings["chains"], settings["draws"], settings["tune"])
+                if progress is not None and self.sampler == "pymc"
+                else None
+            )
             idata = pm.sample(
                 model=self.rung.model,
                 draws=settings["draws"],
@@ -101,6 +120,7 @@ class CompiledRung:
                 var_names=self.rung.stored_variables,
                 progressbar=False,
                 compute_convergence_checks=False,
+                callback=callback,
             )
         seconds = time.perf_counter() - started
         posterior = idata["posterior"].to_dataset()
@@ -116,8 +136,10 @@ def _keep(idata, groups):
     return xr.DataTree.from_dict({f"/{g}": idata[g].to_dataset() for g in groups if g in idata})
 
 
-def compile_rung(rung, sampling: dict, data: dict | None = None) -> CompiledRung:
-    return CompiledRung(rung, sampling, data)
+def compile_rung(
+    rung, sampling: dict, data: dict | None = None, progress: Progress | None = None
+) -> CompiledRung:
+    return CompiledRung(rung, sampling, data, progress)
 
 
 def draws_count(idata) -> int:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from replication_ladder.atomic import write_json, write_parquet
 from replication_ladder.hashing import canonical_hash, sha256_file
+from replication_ladder.progress import Progress
 from replication_ladder.seeds import derive_seed
 
 log = logging.getLogger(__name__)
@@ -215,12 +216,12 @@ def run_batch(
     spec: dict,
     data: pd.DataFrame,
     batch: int,
-    progress: Path,
+    kept: Path,
     cores: int,
     sources_sha256: str = "",
 ) -> pd.DataFrame:
     """The ranks of one batch of replicates: a row per replicate. `sources_sha256` is the
-    hash of the job's input files (code and data)."""
+    hash of the job's input files (code and data); finished replicates are kept in `kept`."""
     from replication_ladder.rungs import build_rung
     from replication_ladder.samplers import compile_rung
 
@@ -228,10 +229,10 @@ def run_batch(
     first = batch * settings["batch_size"]
     replicates = range(first, min(first + settings["batch_size"], settings["replicates"]))
     key = progress_key(spec, sources_sha256)
-    progress.mkdir(parents=True, exist_ok=True)
+    kept.mkdir(parents=True, exist_ok=True)
     done = {}
     for replicate in replicates:
-        path = progress / f"replicate{replicate}.json"
+        path = kept / f"replicate{replicate}.json"
         if path.exists():
             record = json.loads(path.read_text())
             if record.get("key_sha256") == key:
@@ -240,15 +241,19 @@ def run_batch(
     if done:
         log.info("batch %d: %d replicates already done, %d to go", batch, len(done), len(todo))
     if todo:
+        progress = Progress(f"sbc {spec['dataset']}/{spec['model']} batch {batch}")
+        progress.phase("simulating from the prior")
         rung = build_rung(spec, data)
         prior, outcomes = prior_simulations(rung, settings["replicates"], settings["seed"])
+        progress.phase("compiling")
         compiled = compile_rung(rung, spec["sampling"])
         names = ranked_parameters(rung)
-        for replicate in todo:
+        progress.phase("fitting replicates")
+        for fitted, replicate in enumerate(todo, start=1):
             truth = {name: prior[name].isel(draw=replicate).values for name in names}
             seed = derive_seed(settings["seed"], "fit", str(replicate))
             ranks = replicate_ranks(rung, compiled, truth, outcomes[replicate], seed, cores)
-            write_json(progress / f"replicate{replicate}.json", {"key_sha256": key, "ranks": ranks})
+            write_json(kept / f"replicate{replicate}.json", {"key_sha256": key, "ranks": ranks})
             done[replicate] = ranks
             log.info(
                 "replicate %d: %d draws ranked, %d divergences",
@@ -256,6 +261,7 @@ def run_batch(
                 ranks["draws_ranked"],
                 ranks["divergences"],
             )
+            progress.steps(fitted, len(todo), "replicates")
     rows = [{"replicate": r, **done[r]} for r in replicates]
     table = pd.DataFrame(rows)
     return table[META + [c for c in table.columns if c not in META]]
