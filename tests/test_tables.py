@@ -4,7 +4,7 @@ figures to 3 significant digits; the CSV beside the report keeps full precision.
 
 import pandas as pd
 
-from replication_ladder.report.tables import printable, significant
+from replication_ladder.report.tables import log_score_units, printable, significant
 
 
 def test_each_kind_of_figure_gets_its_precision():
@@ -50,3 +50,26 @@ def test_the_report_shows_rounded_tables_and_saves_full_precision(tmp_path):
     assert report.table(frame, "t").loc["b", "mean"] == "0.123"
     saved = pd.read_csv(tmp_path / "t.csv", index_col=0)
     assert saved.loc["b", "mean"] == 0.123456789
+
+
+def test_headers_carry_their_units_and_the_csv_keeps_the_names():
+    """A column with a unit is headed 'name [unit]'; others keep their names; LOO's
+    log scores and their standard errors are in nats, its p (effective parameters) and
+    weights have none."""
+    loo = pd.DataFrame(
+        {"elpd": [-5090.98], "se": [41.2], "p": [12.3], "elpd_diff": [0.0], "dse": [0.0]},
+        index=["fixed"],
+    )
+    shown = printable(loo, log_score_units(loo))
+    assert shown.columns.tolist() == [
+        "elpd [nats]",
+        "se [nats]",
+        "p",
+        "elpd_diff [nats]",
+        "dse [nats]",
+    ]
+    assert shown.loc["fixed", "elpd [nats]"] == "-5091"
+    outcome = pd.DataFrame({"count": [880], "mean": [4.57], "std": [2.01]}, index=["smile"])
+    unit = "rating points (0 to 9)"
+    shown = printable(outcome, {"mean": unit, "std": unit, "count": ""})
+    assert shown.columns.tolist() == ["count", f"mean [{unit}]", f"std [{unit}]"]

@@ -19,7 +19,7 @@ from replication_ladder.design import intraclass_correlation, site_design_effect
 from replication_ladder.families import FAMILY_PARAMETERS
 from replication_ladder.report import figures, loaders
 from replication_ladder.report import html as fragments
-from replication_ladder.report.tables import printable
+from replication_ladder.report.tables import log_score_units, printable
 
 DPI = 80
 STYLE = fragments.STYLE
@@ -127,10 +127,13 @@ class DatasetReport:
         write_bytes(self.figures_dir / f"{name}.png", buffer.getvalue())
         return Image(data=buffer.getvalue(), format="png")
 
-    def table(self, frame: pd.DataFrame, name: str) -> pd.DataFrame:
-        """Save `frame` at full precision as <name>.csv; return it rounded for the page."""
+    def table(
+        self, frame: pd.DataFrame, name: str, units: dict[str, str] | None = None
+    ) -> pd.DataFrame:
+        """Save `frame` at full precision as <name>.csv; return it rounded for the page,
+        with `units` in its headers."""
         write_text(self.figures_dir / f"{name}.csv", frame.to_csv())
-        return printable(frame)
+        return printable(frame, units)
 
     # -- the data --------------------------------------------------------------------
 
@@ -190,12 +193,17 @@ class DatasetReport:
         return site_design_effect_of_treatment(sites["se"], reference["tau2"])
 
     def outcome_table(self) -> pd.DataFrame:
+        """Count, mean and SD of the outcome by arm (or its description), in its unit."""
         name, _ = self.outcome
         data = self.data
-        if self.treatment not in data or name not in data:
-            return printable(data[[name]].describe().T) if name in data else pd.DataFrame()
-        grouped = data.groupby(self.treatment, observed=True)[name]
-        return printable(grouped.agg(["count", "mean", "std"]))
+        if name not in data:
+            return pd.DataFrame()
+        if self.treatment in data:
+            frame = data.groupby(self.treatment, observed=True)[name].agg(["count", "mean", "std"])
+        else:
+            frame = data[[name]].describe().T
+        unit = self.settings["outcome"]["unit"]
+        return printable(frame, {str(c): unit for c in frame.columns if c != "count"})
 
     def outcome_figure(self):
         name, values = self.outcome
@@ -342,7 +350,7 @@ class DatasetReport:
         return self.save(fig, "ladder.site_effects")
 
     def loo_table(self) -> pd.DataFrame:
-        return self.table(self.loo, "ladder.loo")
+        return self.table(self.loo, "ladder.loo", log_score_units(self.loo))
 
     def loo_warnings(self) -> str:
         return fragments.loo_warnings(self.loo)
@@ -361,7 +369,7 @@ class DatasetReport:
         return self.save(figures.pareto_k(ks, threshold), "ladder.pareto_k")
 
     def loso_table(self) -> pd.DataFrame:
-        return self.table(self.loso, "ladder.loso")
+        return self.table(self.loso, "ladder.loso", log_score_units(self.loso))
 
     def loso_figure(self):
         best = self.loso.index[0]

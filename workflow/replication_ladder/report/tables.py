@@ -7,6 +7,9 @@ beside the report keeps full precision; what the reader sees is text rounded her
                   first significant digit (an estimate of 0.2441 with MCSE 0.003: 0.244)
   Monte Carlo errors and SDs, and any other figure: 3 significant digits
 
+Headers carry their units where a column has one: `units` names them per column (the
+outcome's unit for its means and SDs, nats for log predictive densities).
+
 pandas' Styler formats by column, not by row, and would still print the underlying
 floats to the CSV it is given: a text copy serves both the notebook and the HTML.
 """
@@ -59,13 +62,25 @@ def _cell(value, column: str, mcse: float | None) -> str:
     return significant(value)
 
 
-def printable(frame: pd.DataFrame) -> pd.DataFrame:
-    """A text copy of `frame` with every figure rounded as the module says."""
+# The scale of expected log predictive densities (elpd), their differences and SEs.
+LOG_SCORE = "nats"
+
+
+def log_score_units(frame: pd.DataFrame) -> dict[str, str]:
+    """LOO and leave-one-site-out tables: elpd and its standard errors are in nats."""
+    return {str(c): LOG_SCORE for c in frame.columns if str(c).startswith(("elpd", "se", "dse"))}
+
+
+def printable(frame: pd.DataFrame, units: dict[str, str] | None = None) -> pd.DataFrame:
+    """A text copy of `frame` with every figure rounded as the module says, and each
+    column in `units` headed 'name [unit]'."""
     mcse = frame.get("mcse_mean")
+    units = {column: unit for column, unit in (units or {}).items() if unit}
     out = pd.DataFrame(index=frame.index)
     for column in frame.columns:
         values = frame[column]
-        out[column] = [
+        header = f"{column} [{units[str(column)]}]" if str(column) in units else column
+        out[header] = [
             _cell(value, str(column), None if mcse is None else float(mcse.iloc[i]))
             for i, value in enumerate(values)
         ]
