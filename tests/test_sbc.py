@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 from replication_ladder import sbc, sbc_ranks
 from replication_ladder.config import Ladder
@@ -313,3 +314,23 @@ def test_the_summary_level_random_effects_rung_is_calibrated(tmp_path):
     print(f"margin: uniformity {result}")
     assert result["replicates"] == 40 and not result["miscalibrated"], result
     assert result["median_max_r_hat"] < 1.02 and result["divergent_replicates"] <= 2, result
+
+
+def test_draws_are_thinned_by_arviz_to_about_their_bulk_ess():
+    """Independent draws (ESS about the number of draws) are all kept; an AR(1) chain
+    with rho 0.9 (ESS about n(1 - rho)/(1 + rho), a twentieth of the draws, closed form)
+    is cut to about that, every k-th draw of each chain, never below 50 draws."""
+    rng = np.random.default_rng(3)
+    independent = xr.Dataset({"mu": (("chain", "draw"), rng.normal(size=(2, 1000)))})
+    kept, ess = sbc.thinned(independent, ["mu"])
+    assert kept.sizes["sample"] == 2000 and ess > 1500
+    walk = np.zeros((2, 4000))
+    for t in range(1, 4000):
+        walk[:, t] = 0.9 * walk[:, t - 1] + rng.normal(size=2)
+    correlated = xr.Dataset({"mu": (("chain", "draw"), walk)})
+    kept, ess = sbc.thinned(correlated, ["mu"])
+    assert 200 < ess < 850  # 8000 / 19 = 421
+    step = 8000 // int(ess)
+    np.testing.assert_array_equal(kept["mu"].values, walk[:, ::step].reshape(-1))
+    tiny = correlated.isel(draw=slice(0, 60))
+    assert sbc.thinned(tiny, ["mu"])[0].sizes["sample"] >= 50
