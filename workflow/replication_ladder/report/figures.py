@@ -37,29 +37,36 @@ def outcome_histogram(groups: list[tuple[str, np.ndarray]], label: str, title: s
     return fig
 
 
+def is_discrete(values: np.ndarray) -> bool:
+    return bool(np.all(np.mod(values, 1) == 0))
+
+
 def posterior_predictive(observed: np.ndarray, replicated: np.ndarray, label: str, title: str):
-    """The observed outcome's histogram against those of datasets replicated from the
-    posterior (their median and 90% range per bin)."""
-    edges = bins(np.concatenate([observed, replicated.ravel()]))
-    counts, edges = np.histogram(observed, bins=edges, density=True)
-    simulated = np.array([np.histogram(draws, bins=edges, density=True)[0] for draws in replicated])
-    low, middle, high = np.quantile(simulated, [0.05, 0.5, 0.95], axis=0)
-    centres = (edges[:-1] + edges[1:]) / 2
-    fig, ax = plt.subplots(figsize=(6, 3))
-    ax.bar(centres, counts, width=np.diff(edges) * 0.9, color="0.8", label="observed")
-    ax.errorbar(
-        centres,
-        middle,
-        yerr=[middle - low, high - middle],
-        fmt="o",
-        markersize=3,
-        color=MODEL_COLORS[0],
-        label="replicated (median, 90%)",
+    """ArviZ's posterior predictive check of the outcome: a rootogram (observed and
+    replicated counts per value, square-root axis) when the outcome and its replicates
+    are whole numbers (ordinal ratings, counts, binary), else the observed density over
+    those of 50 replicated datasets. `replicated` is (draw, row)."""
+    import arviz_plots as azp
+    import xarray as xr
+
+    observed = np.asarray(observed, dtype=float)
+    discrete = is_discrete(observed) and is_discrete(replicated)
+    kind = np.int64 if discrete else np.float64
+    tree = xr.DataTree.from_dict(
+        {
+            "/posterior_predictive": xr.Dataset(
+                {"y": (("chain", "draw", "row"), replicated[None].astype(kind))}
+            ),
+            "/observed_data": xr.Dataset({"y": (("row",), observed.astype(kind))}),
+        }
     )
-    ax.set_xlabel(label)
-    ax.set_ylabel("density")
-    ax.legend(frameon=False)
-    ax.set_title(title)
+    if discrete:
+        pc = azp.plot_ppc_rootogram(tree, backend="matplotlib", figure_kwargs=LAYOUT)
+    else:
+        pc = azp.plot_ppc_dist(tree, backend="matplotlib", figure_kwargs=LAYOUT)
+    fig = _figure(pc)
+    fig.axes[0].set_title(title)
+    fig.axes[0].set_xlabel(label)
     return fig
 
 
