@@ -41,3 +41,43 @@ def test_a_continuous_outcome_is_checked_with_densities():
     x, density = black[0].get_xdata(), black[0].get_ydata()
     assert abs(np.trapezoid(density, x) - 1) < 0.05
     assert abs(x[np.argmax(density)] - 4.5) < 1.0  # its mode near the normal's mean
+
+
+def _conjugate_normal_tree(prior_sd: float, rows: int, draws: int = 20000):
+    """Exact posterior draws of mu in y ~ Normal(mu, 1), mu ~ Normal(0, prior_sd), with
+    the pointwise log prior and log likelihood ArviZ's power scaling reads."""
+    import xarray as xr
+
+    rng = np.random.default_rng(4)
+    y = rng.normal(0.3, 1.0, rows)
+    precision = 1 / prior_sd**2 + rows
+    mu = rng.normal(y.sum() / precision, precision**-0.5, (2, draws // 2))
+    return xr.DataTree.from_dict(
+        {
+            "/posterior": xr.Dataset({"mu": (("chain", "draw"), mu)}),
+            "/log_prior": xr.Dataset({"mu": (("chain", "draw"), -0.5 * (mu / prior_sd) ** 2)}),
+            "/log_likelihood": xr.Dataset(
+                {"y": (("chain", "draw", "row"), -0.5 * (y - mu[..., None]) ** 2)}
+            ),
+        }
+    )
+
+
+def test_power_scaling_shows_the_closed_form_narrowing():
+    """ArviZ's plot_psense_dist on a conjugate normal model (prior SD 0.1, 50 rows of SD
+    1: prior precision 100, likelihood 50). Raising the prior to alpha gives posterior
+    precision 100 alpha + 50, the likelihood 100 + 50 alpha: a normal's peak grows as the
+    square root of its precision, so between alpha 0.8 and 1.25 the prior panel's peaks
+    differ by sqrt(175/130) = 1.160 and the likelihood's by sqrt(162.5/140) = 1.077
+    (closed form; the KDE's smoothing takes a little off each)."""
+    fig = figures.power_scaling(_conjugate_normal_tree(0.1, 50), ["mu"])
+    panels = {ax.get_title().split("\n")[-1]: ax for ax in fig.axes if ax.get_title()}
+    assert set(panels) >= {"prior", "likelihood"}
+
+    def peak_ratio(ax):
+        peaks = [np.max(line.get_ydata()) for line in ax.lines if len(line.get_ydata()) > 10]
+        assert len(peaks) == 3  # alpha 0.8, 1 and 1.25
+        return max(peaks) / min(peaks)
+
+    assert abs(peak_ratio(panels["prior"]) - 1.160) < 0.06
+    assert abs(peak_ratio(panels["likelihood"]) - 1.077) < 0.05

@@ -248,6 +248,14 @@ class DatasetReport:
     def sensitivity_table(self, model: str) -> pd.DataFrame:
         return self.table(loaders.read_parquet(self.fit(model, "psense")), f"{model}.psense")
 
+    def sensitivity_figure(self, model: str):
+        """The treatment's (else the first few variables') power-scaling sensitivity."""
+        groups = ("posterior", "log_prior", "log_likelihood")
+        tree = loaders.read_posterior(self.fit(model, "posterior"), groups=groups)
+        names = self._variables(model)
+        shown = [self.treatment] if self.treatment in names else names[:3]
+        return self.save(figures.power_scaling(tree, shown), f"{model}.psense")
+
     def _variables(self, model: str) -> list[str]:
         """Variables worth a trace plot: not per-site effects (too many to show)."""
         names = [n for n in self.summary(model).index if "[" not in n or "|" not in n]

@@ -82,6 +82,26 @@ def trace(tree, var_names: list[str]):
     return _figure(pc)
 
 
+def power_scaling(tree, var_names: list[str]):
+    """ArviZ's prior and likelihood sensitivity: each variable's posterior with the prior
+    (left) or the likelihood (right) raised to the powers 0.8 and 1.25, by importance
+    weighting (the numbers are the psense table beside it). `tree` needs its log_prior
+    and log_likelihood groups."""
+    import arviz_plots as azp
+    import xarray as xr
+
+    posterior = tree["posterior"].to_dataset()
+    if len(posterior.data_vars) == 1:
+        # arviz_stats 1.3's power_scale_dataset resamples with arviz_base.extract, which
+        # returns a DataArray, not a Dataset, for a one-variable posterior, and the plot
+        # then fails to index it: an unplotted second variable keeps it a Dataset.
+        first = next(iter(posterior.data_vars.values()))
+        tree = tree.copy()
+        tree["posterior"] = posterior.assign(_unplotted=xr.zeros_like(first))
+    pc = azp.plot_psense_dist(tree, var_names=var_names, backend="matplotlib", figure_kwargs=LAYOUT)
+    return _figure(pc)
+
+
 def rank(tree, var_names: list[str]):
     import arviz_plots as azp
 
