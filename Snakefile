@@ -47,8 +47,6 @@ RUN_STARTED = time.time()
 
 
 onsuccess:
-    from replication_ladder.run_summary import run_summary
-
     print(run_summary(os.getcwd(), RUN_STARTED, paths.REPORT_INDEX))
 
 

@@ -8,6 +8,7 @@ from replication_ladder import paths
 from replication_ladder import resources as sizes
 from replication_ladder.config import Ladder
 from replication_ladder.dependencies import module_closure, notebook_closure
+from replication_ladder.run_summary import run_summary
 from replication_ladder.runtime import entry_module
 
 LADDER = Ladder(config)
