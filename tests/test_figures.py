@@ -81,3 +81,23 @@ def test_power_scaling_shows_the_closed_form_narrowing():
 
     assert abs(peak_ratio(panels["prior"]) - 1.160) < 0.06
     assert abs(peak_ratio(panels["likelihood"]) - 1.077) < 0.05
+
+
+def test_the_pareto_k_figure_draws_each_models_k_against_the_threshold():
+    """ArviZ's plot_khat, a row per model: the points drawn are the k given, in order,
+    the line across is the threshold, and each title counts what psis.high_k counts (k
+    above the threshold or NaN)."""
+    from replication_ladder.psis import high_k
+
+    rng = np.random.default_rng(2)
+    ks = {"fixed": rng.uniform(-0.2, 0.6, 50), "participant": rng.uniform(0.0, 1.0, 50)}
+    ks["participant"][7] = np.nan
+    fig = figures.pareto_k(ks, threshold=0.68)
+    rows = [ax for ax in fig.axes if ax.collections]
+    assert len(rows) == 2
+    for ax, (model, k) in zip(rows, ks.items(), strict=True):
+        drawn = np.asarray(ax.collections[0].get_offsets(), dtype=float)
+        np.testing.assert_array_equal(drawn[:, 1], k)
+        assert [list(line.get_ydata()) for line in ax.lines] == [[0.68, 0.68]]
+        assert ax.get_title().startswith(f"{model}: {int(high_k(k, 0.68).sum())} of 50 above")
+    assert int(high_k(ks["participant"], 0.68).sum()) > 0

@@ -190,17 +190,46 @@ def site_forest(frame: pd.DataFrame, site_label: str, effect_label: str, ci_prob
 
 
 def pareto_k(ks: dict[str, np.ndarray], threshold: float):
-    fig, axes = plt.subplots(
-        len(ks), 1, figsize=(7, 1.6 * len(ks)), sharex=True, sharey=True, squeeze=False
+    """Each model's PSIS Pareto k per observation in a row of its own (ArviZ's
+    plot_khat), the threshold drawn across; a row's title counts the observations above
+    it or without a k (NaN: nothing vouches for the estimate). plot_khat's own threshold
+    labels are off: they fail on faceted data in arviz_plots 1.3."""
+    import arviz_plots as azp
+    import xarray as xr
+    from arviz_stats import ELPDDataLOO
+
+    titles = [
+        f"{model}: {int((~(k <= threshold)).sum())} of {k.size} above {threshold:.2f} "
+        "(or without a k)"
+        for model, k in ks.items()
+    ]
+    khat = xr.DataArray(np.stack(list(ks.values())), dims=["model", "__obs__"]).assign_coords(
+        model=titles
     )
-    for ax, (model, k), color in zip(axes[:, 0], ks.items(), MODEL_COLORS, strict=False):
-        ax.scatter(np.arange(k.size), k, s=4, color=color, alpha=0.6)
-        ax.axhline(threshold, color=TRUE_COLOR, linewidth=1)
-        high = int((~(k <= threshold)).sum())
-        ax.set_ylabel("Pareto k")
-        ax.set_title(f"{model}: {high} above {threshold:.2f} (or without a k)", fontsize=9)
-    axes[-1, 0].set_xlabel("observation")
-    return fig
+    n_models, n_obs = khat.shape
+    elpd = ELPDDataLOO(  # only the k are drawn; plot_khat takes them inside an ELPD result
+        elpd=np.nan,
+        se=np.nan,
+        p=np.nan,
+        n_samples=0,
+        n_data_points=n_obs,
+        warning=False,
+        good_k=threshold,
+        scale="log",
+        elpd_i=xr.full_like(khat, np.nan),
+        pareto_k=khat,
+    )
+    figure = {**LAYOUT, "figsize": (7, 1.2 + 1.6 * n_models), "sharex": True}
+    pc = azp.plot_khat(
+        elpd,
+        rows=["model"],
+        hline_values=[threshold],
+        legend=False,
+        backend="matplotlib",
+        visuals={"hlines": {}, "title": True},
+        figure_kwargs=figure,
+    )
+    return _figure(pc)
 
 
 def loso_differences(diff: pd.DataFrame, best: str, site_label: str):
