@@ -101,3 +101,47 @@ def test_the_pareto_k_figure_draws_each_models_k_against_the_threshold():
         assert [list(line.get_ydata()) for line in ax.lines] == [[0.68, 0.68]]
         assert ax.get_title().startswith(f"{model}: {int(high_k(k, 0.68).sum())} of 50 above")
     assert int(high_k(ks["participant"], 0.68).sum()) > 0
+
+
+def test_the_savage_dickey_figure_draws_prior_and_posterior_at_zero():
+    """ArviZ's plot_bf: its two curves are KDEs of the draws given, so the prior's height
+    at zero is close to the Normal(0, 1) density there (1/sqrt(2 pi), closed form) and the
+    posterior's peak sits at the draws' mean; the test value is marked at zero and the
+    label is the Bayes factor given."""
+    rng = np.random.default_rng(3)
+    prior = rng.normal(0.0, 1.0, 20_000)
+    posterior = rng.normal(0.15, 0.1, 4_000)
+    fig = figures.savage_dickey(posterior, prior, 0.0123, "condition", "participant")
+    ax = fig.axes[0]
+    curves = {line.get_label(): line for line in ax.lines if len(line.get_xdata()) > 2}
+    assert len(curves) == 2
+    heights = {}
+    for line in curves.values():
+        x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+        heights[float(x[np.argmax(y)])] = np.interp(0.0, x, y)
+    posterior_peak = max(heights, key=lambda peak: abs(peak))
+    prior_peak = min(heights, key=lambda peak: abs(peak))
+    assert abs(posterior_peak - 0.15) < 0.03
+    assert abs(heights[prior_peak] - 1 / np.sqrt(2 * np.pi)) < 0.02
+    marks = [line for line in ax.lines if len(line.get_xdata()) == 2]
+    assert [list(line.get_xdata()) for line in marks] == [[0.0, 0.0]]
+    assert [text.get_text() for text in ax.texts] == ["BF01 = 0.0123"]
+    assert ax.get_title() == "participant"
+
+
+def test_whole_numbered_ratings_against_continuous_replicates_are_compared_as_ecdfs():
+    """A normal model of 0-9 ratings: ECDFs (a KDE of ratings is a row of spikes). The
+    observed curve is the ratings' empirical CDF (np.searchsorted at each drawn x), and
+    every replicate's curve rises from near 0 to 1."""
+    rng = np.random.default_rng(4)
+    observed = rng.integers(0, 10, 300).astype(float)
+    replicated = rng.normal(4.5, 2.8, (50, 300))
+    fig = figures.posterior_predictive(observed, replicated, "rating (points)", "participant")
+    ax = fig.axes[0]
+    curves = [line for line in ax.lines if line.get_drawstyle() == "steps-pre"]
+    assert len(curves) == 51
+    observed_curve = next(line for line in curves if line.get_color() == "#000000")
+    x, y = (np.asarray(v, dtype=float) for v in observed_curve.get_data())
+    ecdf = np.searchsorted(np.sort(observed), x, side="right") / observed.size
+    np.testing.assert_allclose(y, ecdf)
+    assert all(np.asarray(line.get_ydata())[-1] == 1.0 for line in curves)

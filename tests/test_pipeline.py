@@ -218,6 +218,7 @@ def test_the_rrr_report_shows_every_rung_and_the_verdicts_figures(pipeline):
     assert {
         "ladder.verdict.png",
         "ladder.robustness.png",
+        "ladder.savage_dickey.png",
         "ladder.site_effects.png",
         "ladder.clustering.csv",
     } <= figures

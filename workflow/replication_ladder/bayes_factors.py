@@ -92,22 +92,27 @@ def normal_prior(mu: float, sigma: float, direction: str | None = None) -> dict:
     return prior
 
 
+def prior_draws(prior: dict, seed: int, draws: int = 20_000) -> np.ndarray:
+    """Draws of a prior given as in the config: what ArviZ's KDE of it is made from."""
+    import pymc as pm
+
+    return np.asarray(pm.draw(distribution(prior), draws=draws, random_seed=seed, mode=QUICK_MODE))
+
+
 def savage_dickey(draws: np.ndarray, prior: dict, value: float = 0.0, seed: int = 0) -> dict:
     """BF01 for effect = value against `prior`, the prior the draws were fitted with.
 
     ArviZ's `bayes_factor` estimates both densities at `value` by KDE (the prior's from
     draws of it); the prior's density is known exactly, so the headline figure divides
     ArviZ's posterior density by it. ArviZ's own ratio is kept beside it as a check."""
-    import pymc as pm
     import xarray as xr
     from arviz_stats import bayes_factor
 
     draws = np.asarray(draws, dtype=float).ravel()
-    prior_draws = pm.draw(distribution(prior), draws=20_000, random_seed=seed, mode=QUICK_MODE)
     tree = xr.DataTree.from_dict(
         {"posterior": xr.Dataset({"effect": (("chain", "draw"), draws[None, :])})}
     )
-    prior_set = xr.Dataset({"effect": (("chain", "draw"), np.asarray(prior_draws)[None, :])})
+    prior_set = xr.Dataset({"effect": (("chain", "draw"), prior_draws(prior, seed)[None, :])})
     factors, densities = bayes_factor(
         tree, "effect", ref_vals=float(value), return_ref_vals=True, prior=prior_set
     )

@@ -104,6 +104,12 @@ def read_effect(path: Path, treatment: str):
     return posterior, outcome
 
 
+def prior_draws_seed(dataset: str, model: str) -> int:
+    """The seed of the effect's prior draws behind a rung's Savage-Dickey ratio (the
+    report draws the same ones)."""
+    return derive_seed(0, dataset, model, "prior-draws")
+
+
 def rung_effects(posteriors: dict, priors: dict, spec: dict) -> dict:
     """The pooled effect of every rung that estimates it."""
     treatment, original = spec["treatment"], spec["original"]["effect"]
@@ -122,7 +128,7 @@ def rung_effects(posteriors: dict, priors: dict, spec: dict) -> dict:
         }
         if fixed_prior(prior):
             effect["savage_dickey"] = bf.savage_dickey(
-                draws, prior, seed=derive_seed(0, spec["dataset"], model, "prior-draws")
+                draws, prior, seed=prior_draws_seed(spec["dataset"], model)
             )
             effect["bf01"] = effect["savage_dickey"]["bf01"]
         else:

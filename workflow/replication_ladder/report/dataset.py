@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from replication_ladder import bayes_factors as bf
 from replication_ladder.atomic import write_bytes, write_text
 from replication_ladder.design import intraclass_correlation, site_design_effect_of_treatment
 from replication_ladder.families import FAMILY_PARAMETERS
+from replication_ladder.replication import prior_draws_seed
 from replication_ladder.report import figures, loaders
 from replication_ladder.report import html as fragments
 from replication_ladder.report.tables import log_score_units, printable
@@ -491,6 +493,24 @@ class DatasetReport:
             "Pooled effects: every rung, the original and the published (* the verdict's rung)",
         )
         return self.save(fig, "ladder.verdict")
+
+    def savage_dickey_figure(self):
+        """The verdict rung's effect: its prior and posterior at zero, when its prior is
+        one the Savage-Dickey ratio can use (fixed, not hierarchical)."""
+        model = self.replication["verdict_model"]
+        effect = self.replication["models"][model]
+        if effect.get("savage_dickey") is None:
+            return None
+        treatment = self.replication["treatment"]
+        fitted = loaders.read_posterior(self.fit(model, "posterior"), groups=("posterior",))
+        posterior = fitted["posterior"][treatment].values.ravel()
+        prior = bf.prior_draws(effect["prior"], prior_draws_seed(self.dataset, model))
+        title = (
+            f"{model}: the effect of {treatment}, its prior {bf.prior_text(effect['prior'])}\n"
+            "and posterior; their ratio at zero is the Savage-Dickey BF01"
+        )
+        fig = figures.savage_dickey(posterior, prior, effect["bf01"], treatment, title)
+        return self.save(fig, "ladder.savage_dickey")
 
     def robustness_figure(self):
         sensitivity = self.replication["sensitivity"]

@@ -44,8 +44,10 @@ def is_discrete(values: np.ndarray) -> bool:
 def posterior_predictive(observed: np.ndarray, replicated: np.ndarray, label: str, title: str):
     """ArviZ's posterior predictive check of the outcome: a rootogram (observed and
     replicated counts per value, square-root axis) when the outcome and its replicates
-    are whole numbers (ordinal ratings, counts, binary), else the observed density over
-    those of 50 replicated datasets. `replicated` is (draw, row)."""
+    are whole numbers (ordinal ratings, counts, binary); the observed distribution over
+    those of the replicated datasets otherwise, as ECDFs when only the outcome is whole
+    numbers (a KDE of ratings is a row of spikes) and as densities when neither is.
+    `replicated` is (draw, row)."""
     import arviz_plots as azp
     import xarray as xr
 
@@ -63,7 +65,8 @@ def posterior_predictive(observed: np.ndarray, replicated: np.ndarray, label: st
     if discrete:
         pc = azp.plot_ppc_rootogram(tree, backend="matplotlib", figure_kwargs=LAYOUT)
     else:
-        pc = azp.plot_ppc_dist(tree, backend="matplotlib", figure_kwargs=LAYOUT)
+        kind = "ecdf" if is_discrete(observed) else "kde"
+        pc = azp.plot_ppc_dist(tree, kind=kind, backend="matplotlib", figure_kwargs=LAYOUT)
     fig = _figure(pc)
     fig.axes[0].set_title(title)
     fig.axes[0].set_xlabel(label)
@@ -117,7 +120,9 @@ def loo_comparison(table: pd.DataFrame):
 
 
 def forest(frame: pd.DataFrame, title: str, truth: bool = False):
-    """One panel per parameter, a row per model; true values in red when `truth`."""
+    """One panel per parameter, a row per model; true values in red when `truth`.
+    Drawn here from the summary tables: ArviZ's plot_forest takes draws and has no mark
+    for a true value or a non-Bayesian estimate (the two-stage one, in `site_forest`)."""
     parameters = list(dict.fromkeys(frame["parameter"]))
     models = list(dict.fromkeys(frame["model"]))
     columns = min(4, len(parameters))
@@ -230,6 +235,32 @@ def pareto_k(ks: dict[str, np.ndarray], threshold: float):
         figure_kwargs=figure,
     )
     return _figure(pc)
+
+
+def savage_dickey(posterior: np.ndarray, prior: np.ndarray, bf01: float, name: str, title: str):
+    """The effect's prior and posterior densities with the test value (zero) marked
+    (ArviZ's plot_bf). Its label is the Bayes factor the verdict states, BF01 from the
+    prior's exact density at zero, not plot_bf's own figure from two KDEs (and plot_bf 1.3
+    calls any figure it shows BF10)."""
+    import arviz_plots as azp
+    import xarray as xr
+
+    def group(draws):
+        return xr.Dataset({name: (("chain", "draw"), np.asarray(draws, dtype=float)[None, :])})
+
+    tree = xr.DataTree.from_dict({"posterior": group(posterior), "prior": group(prior)})
+    pc = azp.plot_bf(
+        tree,
+        var_names=name,
+        ref_val=0,
+        bf_type="BF01",
+        backend="matplotlib",
+        visuals={"ref_value_text": {"text": lambda _: f"BF01 = {bf01:.3g}"}},
+        figure_kwargs={**LAYOUT, "figsize": (7, 3)},
+    )
+    fig = _figure(pc)
+    fig.axes[0].set_title(title)
+    return fig
 
 
 def loso_differences(diff: pd.DataFrame, best: str, site_label: str):
