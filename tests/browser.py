@@ -77,6 +77,34 @@ def check_pages(pages: list[Path], screenshot: Path | None = None) -> dict[str, 
     return problems
 
 
+def screenshot_figures(page_path: Path, figures: dict[str, bytes], out_dir: Path) -> dict:
+    """Screenshots of the images on a page whose bytes are one of `figures` (the report
+    embeds each figure's PNG file as it is), named after it in `out_dir`; with each, the
+    size Chromium laid it out at."""
+    import base64
+
+    from playwright.sync_api import sync_playwright
+
+    shown = {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(page_path.resolve().as_uri(), wait_until="load")
+        for image in page.query_selector_all("img"):
+            source = image.get_attribute("src") or ""
+            if not source.startswith("data:image/png;base64,"):
+                continue
+            data = base64.b64decode(source.partition(",")[2])
+            for name in [name for name, png in figures.items() if png == data]:
+                image.scroll_into_view_if_needed()
+                shot = out_dir / f"{name}.png"
+                image.screenshot(path=str(shot))
+                shown[name] = {"path": shot, "box": image.bounding_box()}
+        browser.close()
+    return shown
+
+
 if __name__ == "__main__":
     reports = Path(sys.argv[1] if len(sys.argv) > 1 else "reports")
     pages = [

@@ -5,8 +5,9 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
-from browser import check_pages
+from browser import check_pages, screenshot_figures
 
 from replication_ladder.render import isolated_jupyter
 
@@ -65,3 +66,28 @@ def test_reports_open_cleanly_in_chromium(pipeline):
     assert problems == {str(page): [] for page in pages}
     assert screenshot.stat().st_size > 10_000
     print(f"screenshot of the index: {screenshot}")
+
+
+# ArviZ's figures (issue 33) in the RRR report: a rootogram, the power-scaling
+# sensitivity, the Pareto k and the Savage-Dickey densities.
+ARVIZ_FIGURES = ("participant.ppc", "participant.psense", "ladder.pareto_k", "ladder.savage_dickey")
+
+
+@pytest.mark.workflow
+@pytest.mark.browser
+def test_chromium_shows_arviz_figures_in_the_rrr_report(pipeline):
+    """Each figure's PNG is on the page, laid out at a readable size, and a screenshot of
+    it as Chromium drew it is kept beside the reports (reports/screenshots/rrr/) and is
+    not blank: its pixels vary."""
+    from PIL import Image
+
+    report = pipeline / "reports/rrr"
+    figures = {name: (report / f"{name}.png").read_bytes() for name in ARVIZ_FIGURES}
+    shots = pipeline / "reports/screenshots/rrr"
+    shown = screenshot_figures(pipeline / "reports/rrr.html", figures, shots)
+    assert sorted(shown) == sorted(ARVIZ_FIGURES)
+    for name, found in shown.items():
+        assert found["box"]["width"] >= 400 and found["box"]["height"] >= 150, name
+        pixels = np.asarray(Image.open(found["path"]).convert("L"), dtype=float)
+        assert pixels.std() > 10, f"{name}: the screenshot is blank"
+        print(f"screenshot of {name}: {found['path']}")
