@@ -14,6 +14,8 @@
 #   make lint                         ruff, snakefmt and snakemake --lint
 #   make format                       apply ruff and snakefmt
 #   make clean                        remove every output (not the compile cache)
+#   make setup                        the Python environment (.venv) from the lock file
+#   make setup-test                   that, and the Debian packages the tests need (apt-get)
 #   make help                         this list
 
 SHELL := /bin/bash

@@ -288,14 +288,34 @@ def markdown(results: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=(
+            "parts (see the module's docstring for what each measures): "
+            f"{', '.join(PARTS)}\n\n"
+            "example:\n"
+            "  make benchmark MIRROR=../shared/data\n"
+            "  .venv/bin/python tests/benchmarks/benchmark.py --only refit,ladder"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--mirror",
         type=Path,
         default=Path(os.environ.get("LADDER_RRR_MIRROR", PROJECT.parent / "shared" / "data")),
+        help="a directory holding the RRR file (default: $LADDER_RRR_MIRROR, else ../shared/data)",
     )
-    parser.add_argument("--only", default=",".join(PARTS), help="comma-separated parts")
-    parser.add_argument("--out", type=Path, default=PROJECT / "results" / "benchmarks")
+    parser.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help="comma-separated parts to measure; the others keep their last figures (default: all)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=PROJECT / "results" / "benchmarks",
+        help="where benchmark.json and benchmark.md go (default: results/benchmarks)",
+    )
     args = parser.parse_args()
     parts = [part for part in args.only.split(",") if part]
     unknown = set(parts) - set(PARTS)
