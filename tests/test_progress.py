@@ -2,6 +2,7 @@
 left: as periodic log lines in a job's log, as a line redrawn in place in a terminal."""
 
 import io
+import json
 import logging
 import os
 import pty
@@ -140,6 +141,22 @@ def test_every_fit_log_of_the_pipeline_says_its_phases_and_its_chains(pipeline):
         done = re.findall(rf"{fit}: sampling with \w+ (chain 1 (\d+)/(\d+).*); 100%$", text, re.M)
         assert done and done[-1][1] == done[-1][2], (log, done)
         assert "\r" not in text
+
+
+@pytest.mark.workflow
+def test_every_report_log_of_the_pipeline_counts_its_cells(pipeline):
+    """A report job's log names the notebook's execution and its HTML, and its last count
+    of cells done is every cell of the executed notebook (papermill's injected
+    parameters included)."""
+    logs = sorted((pipeline / "logs/report").glob("*.log"))
+    assert logs
+    for log in logs:
+        dataset, text = log.stem, log.read_text()
+        notebook = json.loads((pipeline / f"reports/{dataset}.ipynb").read_text())
+        assert f"progress: {dataset}.html: executing the notebook" in text, log
+        counts = re.findall(rf"{dataset}\.html: executing the notebook (\d+)/(\d+) cells", text)
+        assert counts[-1] == (str(len(notebook["cells"])),) * 2, (log, counts)
+        assert f"progress: {dataset}.html: writing the HTML" in text, log
 
 
 def _job_log(path: Path, label: str, seconds: float | None, mtime: float) -> None:

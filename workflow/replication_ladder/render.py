@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from replication_ladder.atomic import atomic_path, write_text
+from replication_ladder.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +85,25 @@ def strip_volatile(notebook: dict) -> dict:
     return notebook
 
 
-def execute(template: Path, output: Path, parameters: dict, cwd: Path) -> None:
-    """Run the template with papermill into `output` (atomically), volatile data stripped."""
+def execute(
+    template: Path, output: Path, parameters: dict, cwd: Path, progress: Progress | None = None
+) -> None:
+    """Run the template with papermill into `output` (atomically), volatile data stripped.
+    With a `progress`, cells done of all are reported (nbclient's on_cell_complete hook,
+    which papermill passes through; its own tqdm bar draws for a terminal only)."""
     import nbformat
     import papermill
 
+    hooks = {}
+    if progress is not None:
+        # papermill adds a cell with the injected parameters.
+        cells = len(nbformat.read(template, as_version=4).cells) + bool(parameters)
+        progress.phase("executing the notebook")
+
+        def cell_done(cell, cell_index):
+            progress.steps(cell_index + 1, cells, "cells")
+
+        hooks["on_cell_complete"] = cell_done
     with tempfile.TemporaryDirectory() as scratch:
         executed = Path(scratch) / "executed.ipynb"
         papermill.execute_notebook(
@@ -100,6 +115,7 @@ def execute(template: Path, output: Path, parameters: dict, cwd: Path) -> None:
             progress_bar=False,
             log_output=False,
             request_save_on_cell_execute=False,
+            **hooks,
         )
         notebook = strip_volatile(json.loads(executed.read_text()))
     nbformat.validate(nbformat.from_dict(notebook))
@@ -134,8 +150,10 @@ def render(
     template: Path, notebook: Path, html_path: Path, parameters: dict, title: str, cache: Path
 ) -> None:
     """Execute a template into a notebook and convert it to HTML, both atomically."""
+    progress = Progress(html_path.name)
     with isolated_jupyter(cache):
-        execute(template, notebook, parameters, cwd=Path.cwd())
+        execute(template, notebook, parameters, cwd=Path.cwd(), progress=progress)
+    progress.phase("writing the HTML")
     to_html(notebook, html_path, title)
     log.info("rendered %s", html_path)
 
