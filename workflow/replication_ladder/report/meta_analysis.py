@@ -9,6 +9,7 @@ import pandas as pd
 from replication_ladder.bayes_factors import prior_text
 from replication_ladder.effect_sizes import LABELS
 from replication_ladder.report import loaders, meta_figures
+from replication_ladder.report.dataset import Section
 from replication_ladder.report.html import escape
 
 MODEL_NAMES = {
@@ -25,11 +26,8 @@ def _interval(summary: dict | None) -> str:
     return f"{summary['mean']:.2f} [{summary['ci_low']:.2f}, {summary['ci_high']:.2f}]"
 
 
-class MetaAnalysisSection:
-    """Tables and figures of results/{dataset}/model_averaging.json, saved by `report`."""
-
-    def __init__(self, report):
-        self.report = report
+class MetaAnalysisSection(Section):
+    """Tables and figures of results/{dataset}/model_averaging.json."""
 
     @cached_property
     def averaging(self) -> dict | None:
