@@ -90,7 +90,7 @@ class CompiledRung:
                 progress_bar=False,
                 progress_callback=None if progress is None else NutpieChains(progress),
                 progress_rate=1000,
-                low_rank_modified_mass_matrix=settings.get("mass_matrix") == "low_rank",
+                adaptation=settings.get("mass_matrix", "diag"),  # the config's names are nutpie's
             )
         else:
             import pymc as pm
