@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from replication_ladder.config import Ladder, formula_terms
+from replication_ladder.config import Ladder
+from replication_ladder.formulas import formula_terms
 from replication_ladder.priors import outcome_scale_priors
 from replication_ladder.scaffold import scaffold
 
