@@ -19,13 +19,12 @@ from typing import Any
 
 import yaml
 
-from replication_ladder.builders import resolve_builder
 from replication_ladder.columns import column_type
 from replication_ladder.effect_sizes import LABELS as EFFECT_LABELS
 from replication_ladder.errors import ConfigError
-from replication_ladder.families import DISCRETE_FAMILIES, FAMILY_PARAMETERS
 from replication_ladder.hashing import canonical_hash
-from replication_ladder.priors import BAMBI_DEFAULTS
+from replication_ladder.kinds import KINDS, kind_of
+from replication_ladder.priors import check_prior
 from replication_ladder.readers import FORMATS, source_format
 from replication_ladder.seeds import derive_seed
 from replication_ladder.sites import MODELLED_COLUMNS as SUMMARY_COLUMNS
@@ -44,7 +43,19 @@ def key_path(*parts: Any) -> str:
 
 @functools.cache
 def load_schema(schema_path: Path = SCHEMA_PATH) -> dict:
-    return yaml.safe_load(Path(schema_path).read_text())
+    """The schema file, with what the registry of rung kinds says: the values `kind` may
+    take and the keys each kind requires."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    model = schema["$defs"]["model"]
+    model["properties"]["kind"]["enum"] = list(KINDS)
+    model["allOf"] = [
+        {
+            "if": {"properties": {"kind": {"const": name}}, "required": ["kind"]},
+            "then": {"required": list(kind.required)},
+        }
+        for name, kind in KINDS.items()
+    ]
+    return schema
 
 
 def _resolve(node: dict, schema: dict) -> dict:
@@ -152,69 +163,6 @@ def validate_schema(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
 @functools.cache
 def shipped_dataset_names(path: Path = SHIPPED_CONFIG) -> frozenset[str]:
     return frozenset(yaml.safe_load(Path(path).read_text()).get("datasets", {}))
-
-
-# -- formulas and priors -------------------------------------------------------------------
-
-
-@functools.cache
-def formula_terms(formula: str, where: str) -> tuple[frozenset, frozenset, frozenset, frozenset]:
-    """The columns a formula reads, the names of its terms (as Bambi names them), the
-    columns of its response, and the grouping factors of its group-level terms."""
-    import formulae
-
-    try:
-        description = formulae.model_description(formula)
-    except Exception as error:  # formulae raises several unrelated types
-        raise ConfigError(f"{where}: cannot parse formula {formula!r}: {error}") from None
-    terms = {term.name for term in description.terms}
-    groups = {
-        part
-        for term in description.terms
-        if hasattr(term, "factor")
-        for part in term.factor.var_names
-    }
-    return (
-        frozenset(description.var_names),
-        frozenset(terms),
-        frozenset(description.response.term.var_names),
-        frozenset(groups),
-    )
-
-
-def _check_prior(prior: dict, where: str) -> None:
-    import pymc
-
-    dist = getattr(pymc, prior["dist"], None)
-    if not (isinstance(dist, type) and issubclass(dist, pymc.Distribution)):
-        raise ConfigError(f"{where}.dist: {prior['dist']!r} is not a PyMC distribution")
-    for name, value in prior.items():
-        if isinstance(value, dict) and name != "truncate":
-            _check_prior(value, f"{where}.{name}")
-
-
-def _check_rung_priors(priors, allowed: set, where: str, treatment: str | None) -> None:
-    """A rung's priors name its terms or parameters; the treatment's has a density."""
-    if priors == BAMBI_DEFAULTS:
-        return
-    for term, prior in priors.items():
-        if term not in allowed:
-            raise ConfigError(
-                f"{where}.priors: {term!r} is not a term or parameter of this rung "
-                f"(it has: {', '.join(sorted(allowed))})"
-            )
-        _check_prior(prior, f"{where}.priors.{term}")
-        if "truncate" in prior:
-            raise ConfigError(
-                f"{where}.priors.{term}.truncate: a rung's prior takes a distribution with "
-                "the support it needs (HalfNormal for a positive value), not a truncation"
-            )
-        if term == treatment and any(isinstance(v, dict) for v in prior.values()):
-            raise ConfigError(
-                f"{where}.priors.{term}: the treatment's prior must have fixed parameters: "
-                "the verdict's Bayes factors need its density (a hierarchical prior has "
-                "none in closed form)"
-            )
 
 
 # -- the ladder -------------------------------------------------------------------------------
@@ -373,20 +321,27 @@ class Ladder:
     def rung(self, dataset: str, model: str) -> dict:
         return self.dataset(dataset)["models"][model]
 
+    def kind(self, dataset: str, model: str):
+        """The rung's kind (kinds.KINDS), which answers for it."""
+        return kind_of(self.rung(dataset, model), self.where(dataset, model))
+
+    @staticmethod
+    def where(dataset: str, model: str) -> str:
+        return key_path("datasets", dataset, "models", model)
+
     def builder(self, dataset: str, model: str):
-        entry = self.rung(dataset, model)
-        if entry["kind"] != "pymc":
-            return None
-        where = key_path("datasets", dataset, "models", model, "builder")
-        return resolve_builder(entry["builder"], where)
+        return self.kind(dataset, model).builder(
+            self.rung(dataset, model), self.where(dataset, model)
+        )
 
     def rung_level(self, dataset: str, model: str) -> str:
         """`rows` (fitted to the processed table) or `sites` (to per-site estimates). A
         summary-level dataset's processed table is its per-site estimates: rows."""
         if dataset in self.summary_datasets:
             return "rows"
-        builder = self.builder(dataset, model)
-        return getattr(builder, "level", "rows") if builder is not None else "rows"
+        return self.kind(dataset, model).level(
+            self.rung(dataset, model), self.where(dataset, model)
+        )
 
     def meta_analysis_rung(self, dataset: str) -> str | None:
         """The dataset's first random-effects meta-analysis rung (model averaging takes
@@ -438,14 +393,9 @@ class Ladder:
 
     def model_columns(self, dataset: str, model: str) -> tuple[str, list[str]]:
         """A rung's response column and its predictor columns."""
-        entry = self.rung(dataset, model)
-        builder = self.builder(dataset, model)
-        if builder is not None:
-            return builder.response, list(builder.predictors)
-        where = key_path("datasets", dataset, "models", model, "formula")
-        variables, _, response, _ = formula_terms(entry["formula"], where)
-        (response,) = response
-        return response, sorted(variables - {response})
+        return self.kind(dataset, model).columns(
+            self.rung(dataset, model), self.where(dataset, model)
+        )
 
     def response(self, dataset: str) -> str:
         """The outcome every row-level rung of a dataset models (checked to be the same)."""
@@ -461,18 +411,12 @@ class Ladder:
         return [column for column in self.dataset(dataset)["columns"] if column in used]
 
     def family(self, dataset: str, model: str) -> str | None:
-        return (
-            self.rung(dataset, model).get("family")
-            if self.builder(dataset, model) is None
-            else None
-        )
+        return self.kind(dataset, model).family(self.rung(dataset, model))
 
     def likelihood_kind(self, dataset: str, model: str) -> str:
         """`continuous` or `discrete`: what a LOO score of this rung is a log of."""
-        builder = self.builder(dataset, model)
-        if builder is not None:
-            return getattr(builder, "likelihood", "continuous")
-        return "discrete" if self.family(dataset, model) in DISCRETE_FAMILIES else "continuous"
+        entry = self.rung(dataset, model)
+        return self.kind(dataset, model).likelihood(entry, self.where(dataset, model))
 
     def respects_design(self, dataset: str, model: str) -> bool:
         """A rung respects the design when it models every level of clustering the data
@@ -481,13 +425,9 @@ class Ladder:
         spec = self.dataset(dataset)
         if self.rung_level(dataset, model) == "sites":
             return True
-        builder = self.builder(dataset, model)
-        if builder is not None:
-            return bool(getattr(builder, "respects_design", False))
-        where = key_path("datasets", dataset, "models", model, "formula")
-        groups = formula_terms(self.rung(dataset, model)["formula"], where)[3]
         needed = {column for column in (spec["site"], spec["participant"]) if column}
-        return needed <= groups
+        entry = self.rung(dataset, model)
+        return self.kind(dataset, model).respects_design(entry, needed, self.where(dataset, model))
 
     def new_rows_spec(self, dataset: str) -> dict:
         """What making a dataset's new rows needs (a job param)."""
@@ -550,7 +490,7 @@ class Ladder:
             "kind": entry["kind"],
             "level": self.rung_level(dataset, model),
             "formula": entry.get("formula"),
-            "family": entry.get("family") if entry["kind"] == "bambi" else None,
+            "family": self.family(dataset, model),
             "builder": entry.get("builder"),
             "priors": entry["priors"],
             # Terms without a stated prior get the outcome-scale rule (priors.py).
@@ -646,9 +586,7 @@ class Ladder:
         """A rung whose treatment coefficient is not a difference on the outcome's scale
         (a formula rung of any family but the gaussian: a logit, an ordinal threshold
         model): the verdict's priors, SESOI and original effect are in outcome units."""
-        return self.rung(dataset, model)["kind"] == "bambi" and self.family(dataset, model) != (
-            "gaussian"
-        )
+        return self.kind(dataset, model).latent_scale(self.rung(dataset, model))
 
     def outcome(self, dataset: str) -> dict:
         """The outcome's label and unit, for reports."""
@@ -676,6 +614,15 @@ class Ladder:
             "spec": self.dataset(dataset),
             "models": self.models(dataset),
             "levels": {m: self.rung_level(dataset, m) for m in self.models(dataset)},
+            # What each rung's kind says of it: the report does not read kinds itself.
+            "descriptions": {
+                m: self.kind(dataset, m).description(self.rung(dataset, m))
+                for m in self.models(dataset)
+            },
+            "auxiliary": {
+                m: list(self.kind(dataset, m).auxiliary_parameters(self.rung(dataset, m)))
+                for m in self.models(dataset)
+            },
             "outcome": self.outcome(dataset),
             "loso": self.loso(dataset),
             "ci_prob": self.raw["ci_prob"],
@@ -857,7 +804,7 @@ class Ladder:
         if "test_prior" not in replication:
             return  # the default, in the data's unit, comes with the converted original
         prior = replication["test_prior"]
-        _check_prior(prior, f"{where}.test_prior")
+        check_prior(prior, f"{where}.test_prior")
         if any(isinstance(value, dict) for value in prior.values()):
             raise ConfigError(
                 f"{where}.test_prior: the test's prior must have fixed parameters "
@@ -900,47 +847,10 @@ class Ladder:
     def _check_model(self, dataset: str, model: str, entry: dict) -> None:
         from replication_ladder.samplers import check_sampler_available
 
-        where = key_path("datasets", dataset, "models", model)
-        spec = self.dataset(dataset)
-        columns = spec["columns"]
+        where = self.where(dataset, model)
+        kind = self.kind(dataset, model)
         try:
             check_sampler_available(self.sampling(dataset, model)["sampler"], where)
         except Exception as error:
             raise ConfigError(str(error)) from None
-        treatment = (spec["replication"] or {}).get("treatment")
-        if entry["kind"] == "pymc":
-            builder = self.builder(dataset, model)
-            if entry["priors"] == BAMBI_DEFAULTS:
-                raise ConfigError(
-                    f"{where}.priors: a pymc rung has no Bambi defaults; state its priors "
-                    "by its parameters, or leave them out for the builder's own"
-                )
-            names = builder.parameters(self.model_spec(dataset, model))
-            _check_rung_priors(entry["priors"], set(names), where, treatment)
-            needs = getattr(builder, "needs", ())
-            for key in needs:
-                if key == "treatment" and dataset in self.summary_datasets:
-                    continue  # its rows are already effects of the treatment
-                if not (spec.get(key) or (spec["replication"] or {}).get(key)):
-                    raise ConfigError(
-                        f"{where}.builder: {entry['builder']} needs datasets.{dataset}.{key}"
-                    )
-            return
-        if "formula" not in entry:
-            raise ConfigError(f"{where}.formula: a bambi rung needs a formula")
-        variables, terms, _, _ = formula_terms(entry["formula"], f"{where}.formula")
-        missing = sorted(variables - set(columns))
-        if missing:
-            raise ConfigError(
-                f"{where}.formula: column {missing[0]!r} is not in datasets.{dataset}.columns "
-                f"(declared: {', '.join(columns)})"
-            )
-        family = entry["family"]
-        if family not in FAMILY_PARAMETERS:
-            raise ConfigError(
-                f"{where}.family: unknown family {family!r} "
-                f"(Bambi offers: {', '.join(sorted(FAMILY_PARAMETERS))})"
-            )
-        _check_rung_priors(
-            entry["priors"], terms | set(FAMILY_PARAMETERS[family]), where, treatment
-        )
+        kind.check(entry, self.dataset(dataset), self.model_spec(dataset, model), where)

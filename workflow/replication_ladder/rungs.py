@@ -50,30 +50,6 @@ def to_bambi_prior(spec: dict):
     return bmb.Prior(args.pop("dist"), **args)
 
 
-def formula_columns(formula: str) -> list[str]:
-    import formulae
-
-    return sorted(formulae.model_description(formula).var_names)
-
-
-def model_rows(spec: dict, data: pd.DataFrame) -> pd.DataFrame:
-    """The rows a formula can use: Bambi would drop rows missing any of its columns
-    silently; dropping them here keeps row numbers, LOO and refits aligned and logged."""
-    if spec["kind"] != "bambi":
-        return data
-    columns = formula_columns(spec["formula"])
-    complete = data[columns].notna().all(axis=1)
-    if not complete.all():
-        log.warning(
-            "%s/%s: %d rows miss a value in %s and are left out of this model",
-            spec["dataset"],
-            spec["model"],
-            int((~complete).sum()),
-            ", ".join(columns),
-        )
-    return data[complete].reset_index(drop=True)
-
-
 class Rung(ABC):
     """A built rung: the PyMC model (row data in shared containers) and what it needs to
     be sampled, scored, summarised and reported."""
@@ -443,10 +419,11 @@ def ordered_response(spec: dict, data: pd.DataFrame) -> pd.DataFrame:
     return data
 
 
-def _bambi_model(spec: dict, data: pd.DataFrame, where: str):
+def bambi_model(spec: dict, data: pd.DataFrame, where: str):
+    """A formula rung's Bambi model, built, with its priors resolved (priors.py)."""
     import bambi as bmb
 
-    from replication_ladder.config import formula_terms
+    from replication_ladder.formulas import formula_terms
     from replication_ladder.priors import resolved_priors
 
     data = ordered_response(spec, data)
@@ -469,15 +446,12 @@ def _bambi_model(spec: dict, data: pd.DataFrame, where: str):
 
 
 def build_rung(spec: dict, data: pd.DataFrame) -> Rung:
-    """Build the rung `spec` describes on the usable rows of `data`; errors name dataset,
-    model and term."""
+    """Build the rung `spec` describes on the rows of `data` its kind can use; errors
+    name dataset, model and term."""
+    from replication_ladder.kinds import kind_of
     from replication_ladder.samplers import check_sampler_available
 
     where = f"datasets.{spec['dataset']}.models.{spec['model']}"
     check_sampler_available(spec["sampling"]["sampler"], f"{where}.sampling.sampler")
-    data = model_rows(spec, data)
-    if spec["kind"] == "pymc":
-        from replication_ladder.builders import resolve_builder
-
-        return PymcRung(spec, data, resolve_builder(spec["builder"], f"{where}.builder"))
-    return BambiRung(spec, data, _bambi_model(spec, data, where))
+    kind = kind_of(spec, where)
+    return kind.build(spec, kind.usable_rows(spec, data), where)

@@ -32,22 +32,23 @@ def code(rule, notebook=None):
     return sorted(os.path.relpath(path) for path in files)
 
 
-def builder_code(wildcards):
-    """A hand-written rung's builder module (imported by name from the config)."""
+def kind_code(wildcards):
+    """The modules a rung's kind names beyond the fit's own (a hand-written rung's
+    builder, imported by name from the config)."""
     entry = LADDER.rung(wildcards.dataset, wildcards.model)
-    if entry["kind"] != "pymc":
-        return []
-    builder_module = entry["builder"].rpartition(".")[0]
-    return sorted(os.path.relpath(path) for path in module_closure(builder_module))
+    modules = LADDER.kind(wildcards.dataset, wildcards.model).code_modules(entry)
+    return sorted(
+        {os.path.relpath(path) for module in modules for path in module_closure(module)}
+    )
 
 
-def ladder_builder_code(wildcards):
-    """The builder modules of every hand-written rung of a dataset."""
+def ladder_kind_code(wildcards):
+    """The modules the kinds of a dataset's rungs name beyond the fits' own."""
     return sorted(
         {
             path
             for model in LADDER.models(wildcards.dataset)
-            for path in builder_code(
+            for path in kind_code(
                 SimpleNamespace(dataset=wildcards.dataset, model=model)
             )
         }

@@ -5,7 +5,7 @@
 rule prior_predictive:
     input:
         code("prior_predictive"),
-        ladder_builder_code,
+        ladder_kind_code,
         data=paths.PROCESSED,
         sites=site_table,
     output:
@@ -28,7 +28,7 @@ rule prior_predictive:
 rule fit:
     input:
         code("fit"),
-        builder_code,
+        kind_code,
         data=fit_data,
     output:
         **paths.FIT,

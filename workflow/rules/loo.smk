@@ -5,7 +5,7 @@
 rule loo:
     input:
         code("loo"),
-        builder_code,
+        kind_code,
         posterior=paths.FIT["posterior"],
         data=paths.PROCESSED,
     output:

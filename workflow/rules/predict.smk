@@ -27,7 +27,7 @@ rule new_rows:
 rule predict:
     input:
         code("predict"),
-        builder_code,
+        kind_code,
         data=paths.PROCESSED,
         rows=paths.NEW_ROWS,
         posterior=paths.FIT["posterior"],

@@ -5,7 +5,7 @@
 rule sbc:
     input:
         code("sbc"),
-        builder_code,
+        kind_code,
         data=fit_data,
     output:
         paths.SBC_BATCH,

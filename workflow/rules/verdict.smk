@@ -74,7 +74,7 @@ rule replication:
 rule model_averaging:
     input:
         code("model_averaging"),
-        builder_code=lambda wildcards: builder_code(
+        kind_code=lambda wildcards: kind_code(
             SimpleNamespace(
                 dataset=wildcards.dataset,
                 model=LADDER.meta_analysis_rung(wildcards.dataset),
@@ -102,7 +102,7 @@ rule model_averaging:
 rule loso:
     input:
         code("loso"),
-        builder_code,
+        kind_code,
         data=paths.PROCESSED,
         record=paths.RECORD,
     output:

@@ -3,7 +3,6 @@ compared by PSIS-LOO with their Pareto k, and leave one site out."""
 
 import pandas as pd
 
-from replication_ladder.families import FAMILY_PARAMETERS
 from replication_ladder.report import figures, loaders
 from replication_ladder.report import html as fragments
 from replication_ladder.report.dataset import Section
@@ -17,12 +16,7 @@ class LadderSection(Section):
         """Common (population-level) effects of every rung, side by side."""
         rows = []
         for model in self.report.models:
-            family = (
-                self.report.spec["models"][model].get("family")
-                if self.report.spec["models"][model]["kind"] == "bambi"
-                else None
-            )
-            auxiliary = set(FAMILY_PARAMETERS.get(family or "", ()))
+            auxiliary = set(self.report.settings["auxiliary"][model])
             for name, row in self.report.summary(model).iterrows():
                 if "|" in name or name.split("[")[0] in auxiliary:
                     continue

@@ -31,18 +31,9 @@ class RungsSection(Section):
         return self.report.save(fig, "priors.predictive")
 
     def model_header(self, model: str) -> str:
-        entry = self.report.spec["models"][model]
-        if entry["kind"] == "pymc":
-            level = (
-                " (fitted to the per-site estimates)"
-                if self.report.settings["levels"][model] == "sites"
-                else ""
-            )
-            return f"PyMC model built by <code>{fragments.escape(entry['builder'])}</code>{level}"
-        return (
-            f"<code>{fragments.escape(entry['formula'])}</code>, family "
-            f"<code>{fragments.escape(entry['family'])}</code>"
-        )
+        sites = self.report.settings["levels"][model] == "sites"
+        level = " (fitted to the per-site estimates)" if sites else ""
+        return self.report.settings["descriptions"][model] + level
 
     def model_summary(self, model: str) -> pd.DataFrame:
         return self.report.table(self.report.summary(model), f"{model}.summary")

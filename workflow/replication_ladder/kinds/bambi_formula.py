@@ -1,0 +1,83 @@
+"""`kind: bambi`: a Bambi formula and family, with priors by term."""
+
+import logging
+from html import escape
+
+import pandas as pd
+
+from replication_ladder.errors import ConfigError
+from replication_ladder.families import DISCRETE_FAMILIES, FAMILY_PARAMETERS
+from replication_ladder.formulas import formula_terms
+from replication_ladder.kinds.base import RungKind
+from replication_ladder.priors import check_rung_priors
+
+log = logging.getLogger(__name__)
+
+
+class BambiFormula(RungKind):
+    required = ("formula",)
+
+    def _terms(self, entry: dict, where: str):
+        return formula_terms(entry["formula"], f"{where}.formula")
+
+    def columns(self, entry: dict, where: str) -> tuple[str, list[str]]:
+        variables, _, (response,), _ = self._terms(entry, where)
+        return response, sorted(variables - {response})
+
+    def likelihood(self, entry: dict, where: str) -> str:
+        return "discrete" if entry["family"] in DISCRETE_FAMILIES else "continuous"
+
+    def respects_design(self, entry: dict, clusters: set[str], where: str) -> bool:
+        return clusters <= self._terms(entry, where)[3]
+
+    def family(self, entry: dict) -> str | None:
+        return entry["family"]
+
+    def latent_scale(self, entry: dict) -> bool:
+        # A logit or an ordinal threshold model: its coefficient is not in outcome units.
+        return entry["family"] != "gaussian"
+
+    def auxiliary_parameters(self, entry: dict) -> tuple[str, ...]:
+        return tuple(FAMILY_PARAMETERS.get(entry["family"], ()))
+
+    def description(self, entry: dict) -> str:
+        formula, family = escape(entry["formula"]), escape(entry["family"])
+        return f"<code>{formula}</code>, family <code>{family}</code>"
+
+    def check(self, entry: dict, dataset: dict, model_spec: dict, where: str) -> None:
+        variables, terms, _, _ = self._terms(entry, where)
+        columns = dataset["columns"]
+        missing = sorted(variables - set(columns))
+        if missing:
+            raise ConfigError(
+                f"{where}.formula: column {missing[0]!r} is not in "
+                f"{where.rsplit('.models.', 1)[0]}.columns (declared: {', '.join(columns)})"
+            )
+        family = entry["family"]
+        if family not in FAMILY_PARAMETERS:
+            raise ConfigError(
+                f"{where}.family: unknown family {family!r} "
+                f"(Bambi offers: {', '.join(sorted(FAMILY_PARAMETERS))})"
+            )
+        treatment = (dataset["replication"] or {}).get("treatment")
+        check_rung_priors(entry["priors"], terms | set(FAMILY_PARAMETERS[family]), where, treatment)
+
+    def usable_rows(self, spec: dict, data: pd.DataFrame) -> pd.DataFrame:
+        """Bambi would drop rows missing any of the formula's columns silently; dropping
+        them here keeps row numbers, LOO and refits aligned, and says so."""
+        columns = sorted(self._terms(spec, f"datasets.{spec['dataset']}.models.{spec['model']}")[0])
+        complete = data[columns].notna().all(axis=1)
+        if not complete.all():
+            log.warning(
+                "%s/%s: %d rows miss a value in %s and are left out of this model",
+                spec["dataset"],
+                spec["model"],
+                int((~complete).sum()),
+                ", ".join(columns),
+            )
+        return data[complete].reset_index(drop=True)
+
+    def build(self, spec: dict, data: pd.DataFrame, where: str):
+        from replication_ladder.rungs import BambiRung, bambi_model
+
+        return BambiRung(spec, data, bambi_model(spec, data, where))
