@@ -67,8 +67,6 @@ REPORT = {
 REPORT_INDEX = "reports/index.html"
 SBC_REPORT = {"notebook": "reports/sbc.ipynb", "html": "reports/sbc.html", "figures": "reports/sbc"}
 
-LOG = "logs/{rule}/{name}.log"
-
 
 def at(template, **names):
     """A template (or a dict of them) with its wildcards filled."""

@@ -11,8 +11,6 @@ import importlib.util
 import logging
 import time
 
-import numpy as np
-
 from replication_ladder.errors import ModelError
 from replication_ladder.progress import NutpieChains, Progress, PymcChains
 
@@ -140,8 +138,3 @@ def compile_rung(
     rung, sampling: dict, data: dict | None = None, progress: Progress | None = None
 ) -> CompiledRung:
     return CompiledRung(rung, sampling, data, progress)
-
-
-def draws_count(idata) -> int:
-    posterior = idata["posterior"]
-    return int(np.prod([posterior.sizes["chain"], posterior.sizes["draw"]]))
