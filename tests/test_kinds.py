@@ -1,5 +1,5 @@
-"""The registry of rung kinds (replication_ladder/kinds): the schema's lists are the
-code's, and a new kind is one module and a registry line."""
+"""The package's shape: a new rung kind is one module and a registry line
+(replication_ladder/kinds), the schema's lists are the code's, no class is long."""
 
 import numpy as np
 import pandas as pd
@@ -73,3 +73,17 @@ def test_a_kind_is_one_module_and_a_registry_line(welch_registered):
     se = np.sqrt(sum(g.var(ddof=1) / g.size for g in groups))
     assert abs(float(difference.mean()) - closed) < 0.3 * se  # 200 draws: MCSE ~0.07 se
     assert abs(float(difference.std()) / se - 1) < 0.2
+
+
+def test_no_class_of_the_package_is_over_150_lines():
+    """The house rule, read from the syntax tree of every module of the package."""
+    import ast
+
+    from replication_ladder import dependencies
+
+    long = []
+    for path in sorted(dependencies.PACKAGE_DIR.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno >= 150:
+                long.append(f"{path.name}: {node.name}, {node.end_lineno - node.lineno + 1}")
+    assert long == []

@@ -1,0 +1,102 @@
+"""What each rung is, asked of its kind (kinds.KINDS)."""
+
+from replication_ladder.config.schema import key_path
+from replication_ladder.kinds import kind_of
+
+
+class RungQueries:
+    """A part of `Ladder` (config/ladder.py): what each rung is, asked of its kind (kinds.KINDS)."""
+
+    def rung(self, dataset: str, model: str) -> dict:
+        return self.dataset(dataset)["models"][model]
+
+    def kind(self, dataset: str, model: str):
+        """The rung's kind (kinds.KINDS), which answers for it."""
+        return kind_of(self.rung(dataset, model), self.where(dataset, model))
+
+    @staticmethod
+    def where(dataset: str, model: str) -> str:
+        return key_path("datasets", dataset, "models", model)
+
+    def builder(self, dataset: str, model: str):
+        return self.kind(dataset, model).builder(
+            self.rung(dataset, model), self.where(dataset, model)
+        )
+
+    def rung_level(self, dataset: str, model: str) -> str:
+        """`rows` (fitted to the processed table) or `sites` (to per-site estimates). A
+        summary-level dataset's processed table is its per-site estimates: rows."""
+        if dataset in self.summary_datasets:
+            return "rows"
+        return self.kind(dataset, model).level(
+            self.rung(dataset, model), self.where(dataset, model)
+        )
+
+    def meta_analysis_rung(self, dataset: str) -> str | None:
+        """The dataset's first random-effects meta-analysis rung (model averaging takes
+        its priors), or None."""
+        from replication_ladder.builders import MetaAnalysis
+
+        return next(
+            (
+                m
+                for m in self.models(dataset)
+                if isinstance(builder := self.builder(dataset, m), MetaAnalysis) and builder.random
+            ),
+            None,
+        )
+
+    def row_models(self, dataset: str) -> list[str]:
+        return [m for m in self.models(dataset) if self.rung_level(dataset, m) == "rows"]
+
+    def sampling(self, dataset: str, model: str) -> dict:
+        """Global defaults, then the model's own settings, then the preset's."""
+        return {
+            **self.raw["sampling"],
+            **self.rung(dataset, model)["sampling"],
+            **self.preset.get("sampling", {}),
+        }
+
+    def model_columns(self, dataset: str, model: str) -> tuple[str, list[str]]:
+        """A rung's response column and its predictor columns."""
+        return self.kind(dataset, model).columns(
+            self.rung(dataset, model), self.where(dataset, model)
+        )
+
+    def response(self, dataset: str) -> str:
+        """The outcome every row-level rung of a dataset models (checked to be the same)."""
+        return self.model_columns(dataset, self.row_models(dataset)[0])[0]
+
+    def predictors(self, dataset: str) -> list[str]:
+        """Every column some row-level rung predicts from, in the dataset's column order."""
+        used = {
+            column
+            for model in self.row_models(dataset)
+            for column in self.model_columns(dataset, model)[1]
+        }
+        return [column for column in self.dataset(dataset)["columns"] if column in used]
+
+    def family(self, dataset: str, model: str) -> str | None:
+        return self.kind(dataset, model).family(self.rung(dataset, model))
+
+    def likelihood_kind(self, dataset: str, model: str) -> str:
+        """`continuous` or `discrete`: what a LOO score of this rung is a log of."""
+        entry = self.rung(dataset, model)
+        return self.kind(dataset, model).likelihood(entry, self.where(dataset, model))
+
+    def respects_design(self, dataset: str, model: str) -> bool:
+        """A rung respects the design when it models every level of clustering the data
+        have: a group-level term for the participant (when ratings repeat) and for the
+        site, or a two-stage analysis of participant means per site."""
+        spec = self.dataset(dataset)
+        if self.rung_level(dataset, model) == "sites":
+            return True
+        needed = {column for column in (spec["site"], spec["participant"]) if column}
+        entry = self.rung(dataset, model)
+        return self.kind(dataset, model).respects_design(entry, needed, self.where(dataset, model))
+
+    def latent_scale(self, dataset: str, model: str) -> bool:
+        """A rung whose treatment coefficient is not a difference on the outcome's scale
+        (a formula rung of any family but the gaussian: a logit, an ordinal threshold
+        model): the verdict's priors, SESOI and original effect are in outcome units."""
+        return self.kind(dataset, model).latent_scale(self.rung(dataset, model))

@@ -1,0 +1,43 @@
+"""The params of simulation-based calibration."""
+
+import math
+
+from replication_ladder.hashing import canonical_hash
+from replication_ladder.seeds import derive_seed
+
+
+class SbcJobs:
+    """A part of `Ladder` (config/ladder.py): the params of simulation-based calibration."""
+
+    def sbc(self) -> dict:
+        return {**self.raw["sbc"], **self.preset.get("sbc", {})}
+
+    def sbc_fits(self) -> list[tuple[str, str]]:
+        settings = self.sbc()
+        rungs = settings["rungs"]
+        return [
+            (dataset, model)
+            for dataset in settings["datasets"]
+            for model in self.models(dataset)
+            if rungs is None or model in rungs
+        ]
+
+    def sbc_batches(self) -> int:
+        settings = self.sbc()
+        return math.ceil(settings["replicates"] / settings["batch_size"])
+
+    def sbc_spec(self, dataset: str, model: str) -> dict:
+        """A rung's model spec with the calibration's sampling settings."""
+        settings = self.sbc()
+        spec = self.model_spec(dataset, model)
+        spec["sampling"] = {
+            **spec["sampling"],
+            **{key: settings[key] for key in ("draws", "tune", "chains")},
+        }
+        spec["sbc"] = {
+            "replicates": settings["replicates"],
+            "batch_size": settings["batch_size"],
+            "seed": derive_seed(self.seed, dataset, model, "sbc"),
+        }
+        spec["config_sha256"] = canonical_hash(spec)
+        return spec

@@ -1,0 +1,149 @@
+"""The config's schema (config/schema.yaml, with the registry of rung kinds): defaults
+filled into the config itself, values given on the command line coerced to their types,
+and validation whose errors name the key."""
+
+import contextlib
+import copy
+import functools
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from replication_ladder.errors import ConfigError
+from replication_ladder.kinds import KINDS
+
+PROJECT = Path(__file__).resolve().parents[3]
+SCHEMA_PATH = PROJECT / "config" / "schema.yaml"
+SHIPPED_CONFIG = PROJECT / "config" / "config.yaml"
+
+
+def key_path(*parts: Any) -> str:
+    return ".".join(str(part) for part in parts)
+
+
+# -- schema: defaults, command-line values, validation ---------------------------------
+
+
+@functools.cache
+def load_schema(schema_path: Path = SCHEMA_PATH) -> dict:
+    """The schema file, with what the registry of rung kinds says: the values `kind` may
+    take and the keys each kind requires."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    model = schema["$defs"]["model"]
+    model["properties"]["kind"]["enum"] = list(KINDS)
+    model["allOf"] = [
+        {
+            "if": {"properties": {"kind": {"const": name}}, "required": ["kind"]},
+            "then": {"required": list(kind.required)},
+        }
+        for name, kind in KINDS.items()
+    ]
+    return schema
+
+
+def _resolve(node: dict, schema: dict) -> dict:
+    while isinstance(node, dict) and "$ref" in node:
+        node = schema["$defs"][node["$ref"].split("/")[-1]]
+    return node
+
+
+def _default(node: dict, schema: dict) -> tuple[bool, Any]:
+    """(whether the schema gives a default, the default); a `$ref` may carry its own."""
+    if "default" in node:
+        return True, node["default"]
+    resolved = _resolve(node, schema)
+    return ("default" in resolved, resolved.get("default"))
+
+
+def fill_defaults(value: Any, node: dict, schema: dict) -> None:
+    """Set every missing key that has a `default` in the schema, in place, at any depth
+    (mappings of named entries too: every dataset, every model)."""
+    resolved = _resolve(node, schema)
+    if not isinstance(value, dict) or not isinstance(resolved, dict):
+        return
+    properties = resolved.get("properties", {})
+    for key, sub in properties.items():
+        has_default, default = _default(sub, schema)
+        if key not in value and has_default:
+            value[key] = copy.deepcopy(default)
+        if key in value:
+            fill_defaults(value[key], sub, schema)
+    extra = resolved.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key, item in value.items():
+            if key not in properties:
+                fill_defaults(item, extra, schema)
+
+
+_JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
+_JSON_TYPES["NoneType"] = "null"
+
+
+def _types(node: dict, schema: dict) -> set[str]:
+    node = _resolve(node, schema)
+    declared = node.get("type", [])
+    types = set(declared if isinstance(declared, list) else [declared])
+    if "enum" in node:
+        types |= {_JSON_TYPES[type(value).__name__] for value in node["enum"]}
+    return types
+
+
+def _subschema(node: dict, key: str, schema: dict) -> dict | None:
+    node = _resolve(node, schema)
+    if key in node.get("properties", {}):
+        return node["properties"][key]
+    extra = node.get("additionalProperties")
+    return extra if isinstance(extra, dict) else None
+
+
+def coerce_cli_values(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
+    """Turn strings from nested --config values into the numbers or booleans the schema
+    expects, in place. Snakemake reads nested --config values with YAML's BaseLoader, so
+    `--config 'sampling={draws: 200}'` arrives as the string '200'."""
+    schema = load_schema(schema_path)
+
+    def walk(node: dict | None, value: dict) -> None:
+        for key, item in value.items():
+            # No schema below a free-form mapping (a generator's params): YAML decides.
+            sub = _subschema(node, key, schema) if node is not None else None
+            if isinstance(item, dict):
+                walk(sub, item)
+            elif isinstance(item, list):
+                items = _resolve(sub or {}, schema).get("items")
+                for i, element in enumerate(item):
+                    if isinstance(element, str) and "string" not in _types(items or {}, schema):
+                        with contextlib.suppress(yaml.YAMLError):
+                            item[i] = yaml.safe_load(element)
+            elif isinstance(item, str) and "string" not in _types(sub or {}, schema):
+                # Unparsable text stays as it is, and validation names the key.
+                with contextlib.suppress(yaml.YAMLError):
+                    value[key] = yaml.safe_load(item)
+
+    walk(schema, config)
+
+
+def _schema_error_message(error) -> str:
+    # oneOf/anyOf failures hide the useful message among their sub-errors.
+    from jsonschema.exceptions import best_match
+
+    if error.context:
+        error = best_match(error.context)
+    where = key_path(*error.absolute_path) or "(top level)"
+    return f"config key {where}: {error.message}"
+
+
+def validate_schema(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
+    """Check `config` against the JSON schema (jsonschema's best error, with its path)."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    validator = Draft202012Validator(load_schema(schema_path))
+    error = best_match(validator.iter_errors(config))
+    if error is not None:
+        raise ConfigError(_schema_error_message(error))
+
+
+@functools.cache
+def shipped_dataset_names(path: Path = SHIPPED_CONFIG) -> frozenset[str]:
+    return frozenset(yaml.safe_load(Path(path).read_text()).get("datasets", {}))
