@@ -50,7 +50,7 @@ ENTRY_POINTS = {
     "sbc_ranks": "replication_ladder.sbc_ranks:sbc_ranks",
     "report": "replication_ladder.render:report",
     "sbc_report": "replication_ladder.render:sbc_report",
-    "report_index": "replication_ladder.render:report_index",
+    "report_index": "replication_ladder.report.index:report_index",
 }
 
 _THREAD_VARIABLES = (
