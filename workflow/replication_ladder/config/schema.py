@@ -1,4 +1,4 @@
-"""The config's schema (config/schema.yaml, with the registry of rung kinds): defaults
+"""The config's schema (workflow/schemas/config.schema.yaml, with the rung kinds): defaults
 filled into the config itself, values given on the command line coerced to their types,
 and validation whose errors name the key."""
 
@@ -14,7 +14,7 @@ from replication_ladder.errors import ConfigError
 from replication_ladder.kinds import KINDS
 
 PROJECT = Path(__file__).resolve().parents[3]
-SCHEMA_PATH = PROJECT / "config" / "schema.yaml"
+SCHEMA_PATH = PROJECT / "workflow" / "schemas" / "config.schema.yaml"
 SHIPPED_CONFIG = PROJECT / "config" / "config.yaml"
 
 
