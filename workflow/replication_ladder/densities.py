@@ -13,6 +13,8 @@ from functools import cached_property
 import numpy as np
 import xarray as xr
 
+from replication_ladder.parameter_names import parse
+
 CHUNK = 500  # draws at a time: bounds the memory of a (draws x rows) block
 
 
@@ -113,7 +115,7 @@ class Densities:
         from pytensor.graph.replace import vectorize_graph
 
         model = self._unconstrained
-        free = [rv for rv in model.free_RVs if not rv.name.endswith("_offset")]
+        free = [rv for rv in model.free_RVs if parse(rv.name).suffix != "offset"]
         if not free:
             return {}
         terms = model.logp(vars=free, sum=False)

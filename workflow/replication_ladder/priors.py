@@ -26,6 +26,7 @@ import math
 import numpy as np
 
 from replication_ladder.errors import ConfigError
+from replication_ladder.parameter_names import parse
 
 
 def normal(mu: float, sigma: float) -> dict:
@@ -89,7 +90,8 @@ BAMBI_DEFAULTS = "bambi"
 def group_prior(term: str, span: float, site: str | None, participant: str | None) -> dict:
     """A group-level term's prior by what it groups: sites' intercepts and slopes, a
     participant's intercept, or another grouping (as a site's)."""
-    effect, _, factor = term.partition("|")
+    name = parse(term)
+    effect, factor = name.effect, name.group
     if factor == participant:
         return group(span / 6)
     if effect != "1":
@@ -107,7 +109,7 @@ def resolved_priors(spec: dict, data, terms: list[str]) -> dict:
     bounds = spec.get("outcome_range")
     if bounds is None or spec.get("family") != "gaussian":
         return dict(stated)
-    common = [t for t in terms if "|" not in t and t != "Intercept"]
+    common = [t for t in terms if parse(t).group is None and t != "Intercept"]
     sds = {
         t: float(np.nanstd(data[t].to_numpy(float)))
         if t in data and data[t].dtype.kind in "fiub"
@@ -117,7 +119,7 @@ def resolved_priors(spec: dict, data, terms: list[str]) -> dict:
     rule = outcome_scale_priors(tuple(bounds), sds, treatment=spec.get("treatment"))
     span = float(bounds[1] - bounds[0])
     for term in terms:
-        if "|" in term:
+        if parse(term).group is not None:
             rule[term] = group_prior(term, span, spec.get("site"), spec.get("participant"))
     return {**rule, **stated}
 

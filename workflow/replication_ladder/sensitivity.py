@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from replication_ladder.parameter_names import parse
+
 log = logging.getLogger(__name__)
 
 THRESHOLD = 0.05  # ArviZ's default: the distance above which a posterior counts as moved
@@ -25,7 +27,8 @@ class Sensitivity:
 
 def _group_level(name: str) -> bool:
     """Per-level effects (`1|study[3]`, `1|study`): hundreds of them say little here."""
-    return "|" in name and not name.endswith("_sigma")
+    parameter = parse(name)
+    return parameter.group is not None and parameter.suffix != "sigma"
 
 
 def power_scaling(idata, parameters: list[str]) -> Sensitivity:

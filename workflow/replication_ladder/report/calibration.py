@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from replication_ladder.atomic import write_bytes, write_text
+from replication_ladder.parameter_names import parse
 from replication_ladder.report import figures, loaders
 from replication_ladder.report import html as fragments
 from replication_ladder.sbc import META
@@ -19,7 +20,7 @@ MAX_PANELS = 12
 def population_level(columns) -> list[str]:
     """Parameters that are not one level's effect (`1|study[3]`): those are many, and
     their calibration follows from their SD's."""
-    return [c for c in columns if c not in META and not ("|" in c and "[" in c)]
+    return [c for c in columns if c not in META and not parse(c).one_level]
 
 
 def ranks_tree(ranks: pd.DataFrame, names: list[str], seed: int = 0):

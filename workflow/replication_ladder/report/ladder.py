@@ -3,6 +3,7 @@ compared by PSIS-LOO with their Pareto k, and leave one site out."""
 
 import pandas as pd
 
+from replication_ladder.parameter_names import parse
 from replication_ladder.report import figures, loaders
 from replication_ladder.report import html as fragments
 from replication_ladder.report.dataset import Section
@@ -18,7 +19,8 @@ class LadderSection(Section):
         for model in self.report.models:
             auxiliary = set(self.report.settings["auxiliary"][model])
             for name, row in self.report.summary(model).iterrows():
-                if "|" in name or name.split("[")[0] in auxiliary:
+                parameter = parse(name)
+                if parameter.group is not None or parameter.variable in auxiliary:
                     continue
                 rows.append(
                     {"model": model, "parameter": name, **row[["mean", "ci_low", "ci_high"]]}

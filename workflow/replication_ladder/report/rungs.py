@@ -5,6 +5,7 @@ from functools import cached_property
 
 import pandas as pd
 
+from replication_ladder.parameter_names import parse
 from replication_ladder.report import figures, loaders
 from replication_ladder.report import html as fragments
 from replication_ladder.report.dataset import Section
@@ -56,8 +57,8 @@ class RungsSection(Section):
 
     def _variables(self, model: str) -> list[str]:
         """Variables worth a trace plot: not per-site effects (too many to show)."""
-        names = [n for n in self.report.summary(model).index if "[" not in n or "|" not in n]
-        return list(dict.fromkeys(name.split("[")[0] for name in names))
+        names = [parse(n) for n in self.report.summary(model).index]
+        return list(dict.fromkeys(name.variable for name in names if not name.one_level))
 
     def trace_figure(self, model: str):
         return self.report.save(
