@@ -5,10 +5,11 @@ SD, as a PyMC model. The entry names outcome and group as a formula, `value ~ co
 import numpy as np
 import pandas as pd
 
-from replication_ladder.builders import random_variable, stated
+from replication_ladder.builders import stated
 from replication_ladder.errors import ConfigError
 from replication_ladder.formulas import formula_terms
 from replication_ladder.kinds.base import RungKind
+from replication_ladder.prior import Prior
 
 
 class WelchModel:
@@ -47,8 +48,8 @@ class WelchModel:
         with pm.Model(coords=self.coords(frame)) as model:
             g = pm.Data("g", data["g"], dims="obs")
             y = pm.Data(self.observed_name, data[self.observed_name], dims="obs")
-            means = random_variable("means", priors["means"], dims="arm")
-            sds = random_variable("sds", priors["sds"], dims="arm")
+            means = Prior(priors["means"]).random_variable("means", dims="arm")
+            sds = Prior(priors["sds"]).random_variable("sds", dims="arm")
             pm.Deterministic(self.group, means[1] - means[0])
             mu = pm.Deterministic("mu", means[g], dims="obs")
             pm.Normal(self.response, mu=mu, sigma=sds[g], observed=y, dims="obs")

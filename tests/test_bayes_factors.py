@@ -17,6 +17,7 @@ from scipy import stats
 
 from replication_ladder import bayes_factors as bf
 from replication_ladder import equivalence
+from replication_ladder.prior import Prior
 
 from conftest import SEED
 
@@ -99,7 +100,7 @@ def test_a_uniform_prior_keeps_its_own_support(fitted):
     marginal, _ = integrate.quad(lambda t: stats.norm.pdf(YBAR, t, SE) / 4, -2, 2)
     exact = stats.norm.logpdf(YBAR, 0, SE) - math.log(marginal)
     assert abs(estimate["log_bf01"] - exact) < 0.03
-    assert bf.prior_text(prior) == "Uniform(lower=-2, upper=2)"
+    assert Prior(prior).text() == "Uniform(lower=-2, upper=2)"
 
 
 def test_a_one_sided_test_of_the_fitted_prior_is_its_half():
@@ -115,7 +116,7 @@ def test_a_one_sided_test_of_the_fitted_prior_is_its_half():
     assert estimate["pareto_k"] == 0.0 and estimate["reliable"]
     exact = bf.normal_marginal_log_bf01(YBAR, SE, one_sided)
     assert abs(estimate["log_bf01"] - exact) < 0.03
-    assert bf.prior_text(one_sided) == "Normal(mu=0, sigma=1) truncated to ≥ 0"
+    assert Prior(one_sided).text() == "Normal(mu=0, sigma=1) truncated to ≥ 0"
 
 
 @pytest.mark.parametrize("original", [(0.82, 0.44), (0.3, 0.1), (-0.5, 0.2)])
@@ -185,7 +186,7 @@ def test_sampled_draws_give_the_closed_form_too():
     ):
         estimate = bf.reweighted_log_bf01(draws, FITTED, result["log_bf01"], prior)
         error = abs(estimate["log_bf01"] - bf.normal_marginal_log_bf01(ybar, SE, prior))
-        print(f"margin: |log BF01 error| {error:.4f} of 0.05 under {bf.prior_text(prior)}")
+        print(f"margin: |log BF01 error| {error:.4f} of 0.05 under {Prior(prior).text()}")
         assert error < 0.05, prior
 
 

@@ -11,6 +11,7 @@ from replication_ladder import rungs
 from replication_ladder.config import Ladder
 from replication_ladder.densities import Densities
 from replication_ladder.errors import ModelError
+from replication_ladder.prior import Prior
 from replication_ladder.samplers import compile_rung
 
 from conftest import SMOKE, config_copy
@@ -217,11 +218,9 @@ def test_bambi_errors_at_build_name_the_model():
 
 
 def test_nested_priors_become_bambi_priors():
-    prior = rungs.to_bambi_prior(
-        {"dist": "Normal", "mu": 0, "sigma": {"dist": "HalfNormal", "sigma": 2}}
-    )
+    prior = Prior({"dist": "Normal", "mu": 0, "sigma": {"dist": "HalfNormal", "sigma": 2}}).bambi()
     assert prior.name == "Normal" and prior.args["sigma"].name == "HalfNormal"
-    assert rungs._plain(prior) == {
+    assert Prior.from_bambi(prior).spec == {
         "dist": "Normal",
         "mu": 0.0,
         "sigma": {"dist": "HalfNormal", "sigma": 2.0},

@@ -19,67 +19,12 @@ import numpy as np
 from scipy import stats
 from scipy.special import logsumexp
 
-# Small one-off functions (a prior's density, its draws): PyTensor's Python linker
-# compiles in milliseconds where Numba takes seconds.
-QUICK_MODE = "FAST_COMPILE"
+from replication_ladder.prior import Prior
 
 # Above this Pareto k the importance weights do not support the estimate (Vehtari et al.);
 # below this effective number of draws the reweighted posterior is too thin to trust.
 RELIABLE_K = 0.7
 RELIABLE_ESS = 200
-
-
-def truncation(prior: dict) -> tuple[float, float] | None:
-    """The (lower, upper) a prior is truncated to, or None. A truncation has its own key,
-    apart from a distribution's own parameters (Uniform's lower and upper are its support,
-    not a truncation)."""
-    bounds = prior.get("truncate")
-    if not bounds:
-        return None
-    return float(bounds.get("lower", -np.inf)), float(bounds.get("upper", np.inf))
-
-
-def distribution(prior: dict):
-    """The PyMC distribution of a prior given as in the config, truncation included
-    (pm.Truncated renormalises its density)."""
-    import pymc as pm
-
-    args = {key: v for key, v in prior.items() if key not in ("dist", "truncate")}
-    if any(isinstance(v, dict) for v in args.values()):
-        raise ValueError(f"a hierarchical prior has no closed density: {prior}")
-    base = getattr(pm, prior["dist"]).dist(**args)
-    bounds = truncation(prior)
-    if bounds is None:
-        return base
-    return pm.Truncated.dist(base, lower=bounds[0], upper=bounds[1])
-
-
-def prior_log_density(prior: dict, values) -> np.ndarray:
-    """log density of a prior given as in the config ({dist: Normal, mu: 0, sigma: 1})."""
-    import pymc as pm
-
-    values = np.asarray(values, dtype=float)
-    logp = pm.logp(distribution(prior), values).eval(mode=QUICK_MODE)
-    return np.asarray(logp, dtype=float)
-
-
-def prior_text(prior: dict | None) -> str:
-    """`Normal(mu=0, sigma=0.82)`, truncations spelt out: how a verdict and a report
-    name a prior."""
-    if not prior:
-        return "none"
-    args = ", ".join(
-        f"{key}={value:g}" if isinstance(value, float | int) else f"{key}={value}"
-        for key, value in prior.items()
-        if key not in ("dist", "truncate")
-    )
-    text = f"{prior['dist']}({args})"
-    lower, upper = truncation(prior) or (-np.inf, np.inf)
-    if lower > -np.inf:
-        text += f" truncated to ≥ {lower:g}"
-    if upper < np.inf:
-        text += f" truncated to ≤ {upper:g}"
-    return text
 
 
 def normal_prior(mu: float, sigma: float, direction: str | None = None) -> dict:
@@ -90,13 +35,6 @@ def normal_prior(mu: float, sigma: float, direction: str | None = None) -> dict:
     elif direction == "negative":
         prior["truncate"] = {"upper": 0.0}
     return prior
-
-
-def prior_draws(prior: dict, seed: int, draws: int = 20_000) -> np.ndarray:
-    """Draws of a prior given as in the config: what ArviZ's KDE of it is made from."""
-    import pymc as pm
-
-    return np.asarray(pm.draw(distribution(prior), draws=draws, random_seed=seed, mode=QUICK_MODE))
 
 
 def savage_dickey(draws: np.ndarray, prior: dict, value: float = 0.0, seed: int = 0) -> dict:
@@ -112,12 +50,12 @@ def savage_dickey(draws: np.ndarray, prior: dict, value: float = 0.0, seed: int 
     tree = xr.DataTree.from_dict(
         {"posterior": xr.Dataset({"effect": (("chain", "draw"), draws[None, :])})}
     )
-    prior_set = xr.Dataset({"effect": (("chain", "draw"), prior_draws(prior, seed)[None, :])})
+    prior_set = xr.Dataset({"effect": (("chain", "draw"), Prior(prior).draws(seed)[None, :])})
     factors, densities = bayes_factor(
         tree, "effect", ref_vals=float(value), return_ref_vals=True, prior=prior_set
     )
     posterior_density = float(densities["effect"].sel(density_type="posterior").values)
-    log_bf01 = math.log(posterior_density) - float(prior_log_density(prior, value))
+    log_bf01 = math.log(posterior_density) - float(Prior(prior).log_density(value))
     return {
         **factor(prior, log_bf01),
         "posterior_density_at_zero": posterior_density,
@@ -138,7 +76,7 @@ def reweighted_log_bf01(
     from replication_ladder.psis import psis_log_weights
 
     draws = np.asarray(draws, dtype=float).ravel()
-    log_ratio = prior_log_density(prior, draws) - prior_log_density(fitted_prior, draws)
+    log_ratio = Prior(prior).log_density(draws) - Prior(fitted_prior).log_density(draws)
     log_z = float(logsumexp(log_ratio) - math.log(draws.size))
     finite = np.isfinite(log_ratio)
     pareto_k = float("nan")
@@ -209,7 +147,7 @@ def normal_marginal_log_bf01(mean: float, se: float, prior: dict) -> float:
     mu, tau = prior["mu"], prior["sigma"]
     null = stats.norm.logpdf(mean, 0.0, se)
     alternative = stats.norm.logpdf(mean, mu, math.hypot(se, tau))
-    bounds = truncation(prior)
+    bounds = Prior(prior).bounds
     if bounds is not None:
         # Truncation at zero: the alternative's marginal is reweighted by the posterior
         # mass of the allowed side over the prior mass of it.

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from replication_ladder.errors import ConfigError, ModelError
+from replication_ladder.prior import Prior
 
 REQUIRED = (
     "response",
@@ -90,9 +91,9 @@ class MeasurementError:
             X = pm.Data("X", data["X"], dims=("obs", "feature"))
             y_err = pm.Data("y_err", data["y_err"], dims="obs")
             y_obs = pm.Data(self.observed_name, data[self.observed_name], dims="obs")
-            m = random_variable("m", priors["m"], dims="feature")
-            b = random_variable("b", priors["b"])
-            sigma = random_variable("sigma", priors["sigma"])
+            m = Prior(priors["m"]).random_variable("m", dims="feature")
+            b = Prior(priors["b"]).random_variable("b")
+            sigma = Prior(priors["sigma"]).random_variable("sigma")
             mu = pm.Deterministic("mu", X @ m + b, dims="obs")
             pm.Normal(self.response, mu=mu, sigma=sigma * y_err, observed=y_obs, dims="obs")
         return model
@@ -176,9 +177,9 @@ class MetaAnalysis:
         with pm.Model(coords=self.coords(frame)) as model:
             se = pm.Data("se", data["se"], dims="site")
             observed = pm.Data(self.observed_name, data[self.observed_name], dims="site")
-            mu = random_variable(treatment, priors[treatment])
+            mu = Prior(priors[treatment]).random_variable(treatment)
             if self.random:
-                tau = random_variable(heterogeneity, priors[heterogeneity])
+                tau = Prior(priors[heterogeneity]).random_variable(heterogeneity)
                 offset = pm.Normal(f"{treatment}|{site}_offset", 0.0, 1.0, dims="site")
                 deviation = pm.Deterministic(f"{treatment}|{site}", tau * offset, dims="site")
                 theta = pm.Deterministic("theta", mu + deviation, dims="site")
@@ -192,14 +193,6 @@ def stated(spec: dict | None, defaults: dict) -> dict:
     """A builder's priors: those the config states for the rung, the builder's defaults
     for the rest."""
     return {**defaults, **((spec or {}).get("priors") or {})}
-
-
-def random_variable(name: str, prior: dict, **kwargs):
-    """A PyMC random variable from a prior written as in the config."""
-    import pymc as pm
-
-    args = {key: value for key, value in prior.items() if key != "dist"}
-    return getattr(pm, prior["dist"])(name, **args, **kwargs)
 
 
 measurement_error = MeasurementError()

@@ -27,6 +27,7 @@ import numpy as np
 
 from replication_ladder.errors import ConfigError
 from replication_ladder.parameter_names import parse
+from replication_ladder.prior import Prior
 
 
 def normal(mu: float, sigma: float) -> dict:
@@ -127,17 +128,6 @@ def resolved_priors(spec: dict, data, terms: list[str]) -> dict:
 # -- checks of a config's priors -------------------------------------------------------
 
 
-def check_prior(prior: dict, where: str) -> None:
-    import pymc
-
-    dist = getattr(pymc, prior["dist"], None)
-    if not (isinstance(dist, type) and issubclass(dist, pymc.Distribution)):
-        raise ConfigError(f"{where}.dist: {prior['dist']!r} is not a PyMC distribution")
-    for name, value in prior.items():
-        if isinstance(value, dict) and name != "truncate":
-            check_prior(value, f"{where}.{name}")
-
-
 def check_rung_priors(priors, allowed: set, where: str, treatment: str | None) -> None:
     """A rung's priors name its terms or parameters; the treatment's has a density."""
     if priors == BAMBI_DEFAULTS:
@@ -148,13 +138,13 @@ def check_rung_priors(priors, allowed: set, where: str, treatment: str | None) -
                 f"{where}.priors: {term!r} is not a term or parameter of this rung "
                 f"(it has: {', '.join(sorted(allowed))})"
             )
-        check_prior(prior, f"{where}.priors.{term}")
+        Prior(prior).check(f"{where}.priors.{term}")
         if "truncate" in prior:
             raise ConfigError(
                 f"{where}.priors.{term}.truncate: a rung's prior takes a distribution with "
                 "the support it needs (HalfNormal for a positive value), not a truncation"
             )
-        if term == treatment and any(isinstance(v, dict) for v in prior.values()):
+        if term == treatment and not Prior(prior).fixed:
             raise ConfigError(
                 f"{where}.priors.{term}: the treatment's prior must have fixed parameters: "
                 "the verdict's Bayes factors need its density (a hierarchical prior has "

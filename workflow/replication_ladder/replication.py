@@ -33,6 +33,7 @@ import xarray as xr
 from replication_ladder import bayes_factors as bf
 from replication_ladder.atomic import write_json
 from replication_ladder.equivalence import equivalence, original_se, small_telescopes
+from replication_ladder.prior import Prior, prior_text
 from replication_ladder.random_effects import random_effects
 from replication_ladder.seeds import derive_seed
 
@@ -62,11 +63,7 @@ def effect_summary(draws: np.ndarray, original: float, ci_prob: float) -> dict:
 
 def fixed_prior(prior: dict | None) -> bool:
     """A prior with fixed parameters (a Bayes factor needs its density at zero)."""
-    return (
-        prior is not None
-        and "dist" in prior
-        and not any(isinstance(v, dict) for v in prior.values())
-    )
+    return prior is not None and "dist" in prior and Prior(prior).fixed
 
 
 def site_effects(posterior: xr.Dataset, treatment: str, site: str, ci_prob: float):
@@ -331,7 +328,7 @@ def verdict_sentence(effect: dict, model: str, spec: dict, figures: dict) -> str
         curve = figures["sensitivity"]["curve"]
         values = [point["bf01"] for point in curve]
         parts.append(
-            f"under the test prior {bf.prior_text(test['prior'])}, BF01 = {test['bf01']:.3g}"
+            f"under the test prior {prior_text(test['prior'])}, BF01 = {test['bf01']:.3g}"
             f"{reliability_note(test)} "
             f"(from {min(values):.3g} to {max(values):.3g} as the prior's scale goes from "
             f"{curve[0]['scale']:g}x to {curve[-1]['scale']:g}x the original effect)"

@@ -12,42 +12,16 @@ its rows are scored.
 import logging
 from abc import ABC, abstractmethod
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from replication_ladder.errors import ModelError
+from replication_ladder.prior import Prior
 
 log = logging.getLogger(__name__)
 
 ROW_DATA_PREFIX = "rows__"
-
-
-def _plain(value: Any) -> Any:
-    """A prior argument as JSON: numbers and lists, nested priors as dicts."""
-    import bambi as bmb
-
-    if isinstance(value, bmb.Prior):
-        return {"dist": value.name, **{k: _plain(v) for k, v in value.args.items()}}
-    if hasattr(value, "forward") and hasattr(value, "name"):  # a transform, by its name
-        return value.name
-    array = np.asarray(value)
-    if array.dtype.kind in "fiu":
-        return array.item() if array.ndim == 0 else array.tolist()
-    return str(value)
-
-
-def to_bambi_prior(spec: dict):
-    """`{dist: Normal, mu: 0, sigma: {dist: HalfNormal, sigma: 1}}` as a bmb.Prior; a
-    `transform` is named (`ordered`: an ordinal family's sorted thresholds)."""
-    import bambi as bmb
-    import pymc as pm
-
-    args = {k: to_bambi_prior(v) if isinstance(v, dict) else v for k, v in spec.items()}
-    if "transform" in args:
-        args["transform"] = getattr(pm.distributions.transforms, args["transform"])
-    return bmb.Prior(args.pop("dist"), **args)
 
 
 class Rung(ABC):
@@ -202,9 +176,9 @@ class BambiRung(Rung):
             if hasattr(component, "terms"):
                 for term_name, term in component.terms.items():
                     if getattr(term, "prior", None) is not None:
-                        priors[term_name] = _plain(term.prior)
+                        priors[term_name] = Prior.from_bambi(term.prior).spec
             elif getattr(component, "prior", None) is not None:
-                priors[name] = _plain(component.prior)
+                priors[name] = Prior.from_bambi(component.prior).spec
         return priors
 
     @property
@@ -431,7 +405,7 @@ def bambi_model(spec: dict, data: pd.DataFrame, where: str):
     priors = {}
     for term, prior in resolved_priors(spec, data, terms).items():
         try:
-            priors[term] = to_bambi_prior(prior)
+            priors[term] = Prior(prior).bambi()
         except Exception as error:
             raise ModelError(f"{where}.priors.{term}: {error}") from error
     try:

@@ -7,7 +7,7 @@ from replication_ladder.columns import column_type
 from replication_ladder.config.datasets import converts_original
 from replication_ladder.config.schema import key_path
 from replication_ladder.errors import ConfigError
-from replication_ladder.priors import check_prior
+from replication_ladder.prior import Prior
 from replication_ladder.readers import FORMATS, source_format
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ def check_test_prior(ladder: "Ladder", name: str) -> None:
     if "test_prior" not in replication:
         return  # the default, in the data's unit, comes with the converted original
     prior = replication["test_prior"]
-    check_prior(prior, f"{where}.test_prior")
+    Prior(prior).check(f"{where}.test_prior")
     if any(isinstance(value, dict) for value in prior.values()):
         raise ConfigError(
             f"{where}.test_prior: the test's prior must have fixed parameters "

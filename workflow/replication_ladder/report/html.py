@@ -2,7 +2,7 @@
 
 import html
 
-from replication_ladder.bayes_factors import prior_text
+from replication_ladder.prior import prior_text
 from replication_ladder.replication import reliability_note
 
 STYLE = """<style>

@@ -4,7 +4,7 @@ with the prior."""
 
 import pandas as pd
 
-from replication_ladder import bayes_factors as bf
+from replication_ladder.prior import Prior
 from replication_ladder.replication import prior_draws_seed
 from replication_ladder.report import figures, loaders
 from replication_ladder.report import html as fragments
@@ -80,9 +80,9 @@ class VerdictSection(Section):
         treatment = self.report.replication["treatment"]
         fitted = loaders.read_posterior(self.report.fit(model, "posterior"), groups=("posterior",))
         posterior = fitted["posterior"][treatment].values.ravel()
-        prior = bf.prior_draws(effect["prior"], prior_draws_seed(self.report.dataset, model))
+        prior = Prior(effect["prior"]).draws(prior_draws_seed(self.report.dataset, model))
         title = (
-            f"{model}: the effect of {treatment}, its prior {bf.prior_text(effect['prior'])}\n"
+            f"{model}: the effect of {treatment}, its prior {Prior(effect['prior']).text()}\n"
             "and posterior; their ratio at zero is the Savage-Dickey BF01"
         )
         fig = figures.savage_dickey(posterior, prior, effect["bf01"], treatment, title)

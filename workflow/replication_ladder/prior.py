@@ -1,0 +1,133 @@
+"""The one reading of a prior as the config writes it: `{dist: Normal, mu: 0, sigma: 1}`,
+where a parameter may itself be a prior (a hierarchical one), `truncate: {lower, upper}`
+bounds a Bayes factor's test prior and `transform: ordered` sorts an ordinal family's
+thresholds. The dict stays what files store and hashes read; `Prior` is how the code
+uses one: with PyMC, with Bambi, as text."""
+
+import numpy as np
+
+from replication_ladder.errors import ConfigError
+
+# Small one-off functions (a prior's density, its draws): PyTensor's Python linker
+# compiles in milliseconds where Numba takes seconds.
+QUICK_MODE = "FAST_COMPILE"
+
+
+class Prior:
+    def __init__(self, spec: dict):
+        self.spec = spec
+
+    @property
+    def dist(self) -> str:
+        return self.spec["dist"]
+
+    @property
+    def args(self) -> dict:
+        """The distribution's own parameters (nested priors as dicts)."""
+        return {k: v for k, v in self.spec.items() if k not in ("dist", "truncate", "transform")}
+
+    @property
+    def fixed(self) -> bool:
+        """No parameter is itself a prior: the density has a closed form."""
+        return not any(isinstance(v, dict) for v in self.args.values())
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        """The (lower, upper) it is truncated to, or None. A truncation has its own key,
+        apart from a distribution's parameters (Uniform's lower and upper are its support)."""
+        bounds = self.spec.get("truncate")
+        if not bounds:
+            return None
+        return float(bounds.get("lower", -np.inf)), float(bounds.get("upper", np.inf))
+
+    def text(self) -> str:
+        """`Normal(mu=0, sigma=0.82)`, truncations spelt out: how verdicts and reports
+        name a prior."""
+        args = ", ".join(
+            f"{key}={value:g}" if isinstance(value, float | int) else f"{key}={value}"
+            for key, value in self.args.items()
+        )
+        text = f"{self.dist}({args})"
+        lower, upper = self.bounds or (-np.inf, np.inf)
+        if lower > -np.inf:
+            text += f" truncated to ≥ {lower:g}"
+        if upper < np.inf:
+            text += f" truncated to ≤ {upper:g}"
+        return text
+
+    def check(self, where: str) -> None:
+        """Its distributions are PyMC's (nested ones too); errors name the key."""
+        import pymc
+
+        dist = getattr(pymc, self.dist, None)
+        if not (isinstance(dist, type) and issubclass(dist, pymc.Distribution)):
+            raise ConfigError(f"{where}.dist: {self.dist!r} is not a PyMC distribution")
+        for name, value in self.args.items():
+            if isinstance(value, dict):
+                Prior(value).check(f"{where}.{name}")
+
+    def distribution(self):
+        """The PyMC distribution (`.dist`), truncation included: pm.Truncated
+        renormalises its density."""
+        import pymc as pm
+
+        if not self.fixed:
+            raise ValueError(f"a hierarchical prior has no closed density: {self.spec}")
+        base = getattr(pm, self.dist).dist(**self.args)
+        if self.bounds is None:
+            return base
+        return pm.Truncated.dist(base, lower=self.bounds[0], upper=self.bounds[1])
+
+    def log_density(self, values) -> np.ndarray:
+        import pymc as pm
+
+        values = np.asarray(values, dtype=float)
+        logp = pm.logp(self.distribution(), values).eval(mode=QUICK_MODE)
+        return np.asarray(logp, dtype=float)
+
+    def draws(self, seed: int, draws: int = 20_000) -> np.ndarray:
+        import pymc as pm
+
+        return np.asarray(
+            pm.draw(self.distribution(), draws=draws, random_seed=seed, mode=QUICK_MODE)
+        )
+
+    def random_variable(self, name: str, **kwargs):
+        """The PyMC random variable `name` in the model being built."""
+        import pymc as pm
+
+        return getattr(pm, self.dist)(name, **self.args, **kwargs)
+
+    def bambi(self):
+        """As a bmb.Prior, nested priors too; a `transform` is named."""
+        import bambi as bmb
+        import pymc as pm
+
+        args = {k: Prior(v).bambi() if isinstance(v, dict) else v for k, v in self.args.items()}
+        if "transform" in self.spec:
+            args["transform"] = getattr(pm.distributions.transforms, self.spec["transform"])
+        return bmb.Prior(self.dist, **args)
+
+    @classmethod
+    def from_bambi(cls, prior) -> "Prior":
+        """A bmb.Prior as the config would write it (numbers and lists; a transform by
+        its name)."""
+        return cls({"dist": prior.name, **{k: _plain(v) for k, v in prior.args.items()}})
+
+
+def _plain(value):
+    import bambi as bmb
+
+    if isinstance(value, bmb.Prior):
+        return Prior.from_bambi(value).spec
+    if hasattr(value, "forward") and hasattr(value, "name"):  # a transform, by its name
+        return value.name
+    array = np.asarray(value)
+    if array.dtype.kind in "fiu":
+        return array.item() if array.ndim == 0 else array.tolist()
+    return str(value)
+
+
+def prior_text(spec: dict | None) -> str:
+    """A prior's text, or `none` where a rung has none."""
+    return Prior(spec).text() if spec else "none"
