@@ -4,6 +4,7 @@ Used by tests/test_reports.py, and runnable by hand after a run:
     .venv/bin/python tests/browser.py reports/   # writes reports/index.png
 """
 
+import contextlib
 import sys
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -30,6 +31,22 @@ _BROKEN_IMAGES = """Array.from(document.images)
 _LINKS = "Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href'))"
 
 
+VIEWPORT = {"width": 1280, "height": 900}
+
+
+@contextlib.contextmanager
+def chromium():
+    """A headless Chromium, closed after."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 def _broken_link(page_path: Path, href: str, page) -> str | None:
     parsed = urlparse(href)
     if parsed.scheme in ("http", "https"):
@@ -43,14 +60,11 @@ def _broken_link(page_path: Path, href: str, page) -> str | None:
 
 def check_pages(pages: list[Path], screenshot: Path | None = None) -> dict[str, list[str]]:
     """Problems per page: console errors, uncaught exceptions, broken images and links."""
-    from playwright.sync_api import sync_playwright
-
     problems: dict[str, list[str]] = {}
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as browser:
         for page_path in pages:
             found: list[str] = []
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page = browser.new_page(viewport=VIEWPORT)
             page.on(
                 "console",
                 lambda msg, found=found: (
@@ -73,7 +87,6 @@ def check_pages(pages: list[Path], screenshot: Path | None = None) -> dict[str, 
                 page.screenshot(path=str(screenshot), full_page=True)
             problems[str(page_path)] = found
             page.close()
-        browser.close()
     return problems
 
 
@@ -83,13 +96,10 @@ def screenshot_figures(page_path: Path, figures: dict[str, bytes], out_dir: Path
     size Chromium laid it out at."""
     import base64
 
-    from playwright.sync_api import sync_playwright
-
     shown = {}
     out_dir.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+    with chromium() as browser:
+        page = browser.new_page(viewport=VIEWPORT)
         page.goto(page_path.resolve().as_uri(), wait_until="load")
         for image in page.query_selector_all("img"):
             source = image.get_attribute("src") or ""
@@ -101,7 +111,6 @@ def screenshot_figures(page_path: Path, figures: dict[str, bytes], out_dir: Path
                 shot = out_dir / f"{name}.png"
                 image.screenshot(path=str(shot))
                 shown[name] = {"path": shot, "box": image.bounding_box()}
-        browser.close()
     return shown
 
 

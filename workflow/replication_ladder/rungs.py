@@ -428,4 +428,4 @@ def build_rung(spec: dict, data: pd.DataFrame) -> Rung:
     where = f"datasets.{spec['dataset']}.models.{spec['model']}"
     check_sampler_available(spec["sampling"]["sampler"], f"{where}.sampling.sampler")
     kind = kind_of(spec, where)
-    return kind.build(spec, kind.usable_rows(spec, data), where)
+    return kind.build(spec, kind.usable_rows(spec, data, where), where)

@@ -13,7 +13,7 @@ KINDS: dict[str, RungKind] = {
 }
 
 
-def kind_of(entry: dict, where: str = "model") -> RungKind:
+def kind_of(entry: dict, where: str) -> RungKind:
     """The kind of a model entry (or of a fit's spec, which carries `kind`)."""
     try:
         return KINDS[entry["kind"]]

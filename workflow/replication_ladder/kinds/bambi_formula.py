@@ -62,10 +62,10 @@ class BambiFormula(RungKind):
         treatment = (dataset["replication"] or {}).get("treatment")
         check_rung_priors(entry["priors"], terms | set(FAMILY_PARAMETERS[family]), where, treatment)
 
-    def usable_rows(self, spec: dict, data: pd.DataFrame) -> pd.DataFrame:
+    def usable_rows(self, spec: dict, data: pd.DataFrame, where: str) -> pd.DataFrame:
         """Bambi would drop rows missing any of the formula's columns silently; dropping
         them here keeps row numbers, LOO and refits aligned, and says so."""
-        columns = sorted(self._terms(spec, f"datasets.{spec['dataset']}.models.{spec['model']}")[0])
+        columns = sorted(self._terms(spec, where)[0])
         complete = data[columns].notna().all(axis=1)
         if not complete.all():
             log.warning(

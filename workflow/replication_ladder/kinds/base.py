@@ -60,7 +60,7 @@ class RungKind(ABC):
         """Raise ConfigError naming the key when the entry cannot be fitted to the
         dataset (its config block, defaults filled); `model_spec` is the fit's spec."""
 
-    def usable_rows(self, spec: dict, data: pd.DataFrame) -> pd.DataFrame:
+    def usable_rows(self, spec: dict, data: pd.DataFrame, where: str) -> pd.DataFrame:
         """The rows of `data` the rung can be fitted to."""
         return data
 

@@ -34,6 +34,7 @@ class DatasetReport:
         self.inputs = inputs
         self.figures_dir = Path(figures_dir)
         self.figures_dir.mkdir(parents=True, exist_ok=True)
+        self._last_posterior = (None, None)
 
     # -- artefacts --------------------------------------------------------------------
 
@@ -66,7 +67,12 @@ class DatasetReport:
         return loaders.read_text(self.fit(model, "priors_txt"))
 
     def posterior(self, model: str):
-        return loaders.read_posterior(self.fit(model, "posterior"))
+        """A fit's posterior, sample stats and observed data. The last one read is kept:
+        a rung's trace and rank plots come one after the other, and keeping every rung's
+        would hold them all in memory."""
+        if self._last_posterior[0] != model:
+            self._last_posterior = (model, loaders.read_posterior(self.fit(model, "posterior")))
+        return self._last_posterior[1]
 
     @cached_property
     def loo(self) -> pd.DataFrame:
