@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from snakemake.utils import update_config
 
 pytest_plugins = ["tiers"]
 
@@ -84,13 +85,18 @@ def rrr_table(rrr_mirror):
 
 
 def copy_workflow(dest: Path) -> Path:
-    """A runnable copy of the workflow: Snakefile, config, workflow/, environment.yml. Its
-    jobs run its own copy of the package (the scripts put it first on the path)."""
+    """A runnable copy of the workflow: Snakefile, config, workflow/, .test/,
+    environment.yml. Its jobs run its own copy of the package (the scripts put it first on
+    the path)."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("Snakefile", "environment.yml"):
         shutil.copy2(PROJECT / name, dest / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("config", "workflow"):  # copy2 keeps mtimes: a reused copy stays up to date
+    for name in (
+        "config",
+        "workflow",
+        ".test",
+    ):  # copy2 keeps mtimes: a reused copy stays up to date
         shutil.copytree(PROJECT / name, dest / name, ignore=ignore, dirs_exist_ok=True)
     return dest
 
@@ -185,43 +191,35 @@ def write_config(workdir: Path, config: dict) -> None:
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-# The shared run, for every test that only reads outputs: the smoke preset (plumbing, not
-# numbers), every kind of rule and rung on the smallest ladder that has them all, and
+# The shared run, for every test that only reads outputs: the tests' config
+# (.test/config.yaml) over the project's, merged as Snakemake merges a --configfile, and
 # fits one thread each so that two compile side by side on two cores. It is built on an
 # empty compile cache of its own (PIPELINE_CACHE, in its directory): its first fits race
 # to fill it (test_hardening checks the race).
-PIPELINE_RUNGS = {
-    "rrr": ["fixed", "participant", "meta_analysis"],
-    "multisite": ["fixed", "random_slope", "participant", "meta_analysis"],
-    "categorical": ["custom_prior"],
-    "logit": ["wide_priors"],
-}
+TEST_CONFIG = yaml.safe_load((PROJECT / ".test" / "config.yaml").read_text())
+PIPELINE_RUNGS = TEST_CONFIG["only"]
 # One rung with each sampler, the rest with TEST_SAMPLER's.
-PIPELINE_SAMPLERS = {"linear/linear": "nutpie", "categorical/custom_prior": "pymc"}
+PIPELINE_SAMPLERS = {
+    f"{dataset}/{model}": settings["sampling"]["sampler"]
+    for dataset, spec in TEST_CONFIG["datasets"].items()
+    for model, settings in spec.get("models", {}).items()
+}
 PIPELINE_THREADS = ["--set-threads", "fit=1", "loo=1", "loso=1", "predict=1"]
-LOSO_SITES = 4
+LOSO_SITES = TEST_CONFIG["datasets"]["multisite"]["source"]["params"]["sites"]
 
 
 def smoke_config(rrr_mirror: Path) -> dict:
-    """The project's config at the smoke preset, offline, on the tests' compile cache: the
-    base of every test pipeline (local and SLURM)."""
+    """The project's config with the tests' settings (not their smaller ladder), offline,
+    on the tests' compile cache: the base of every test pipeline (local and SLURM)."""
     config = config_copy()
-    config |= {"preset": "smoke", "mirror": str(rrr_mirror), "compile_cache": str(COMPILE_CACHE)}
-    config["loo"]["remedy"] = "none"  # the remedies have tests of their own (test_loo.py)
+    update_config(config, {key: TEST_CONFIG[key] for key in ("preset", "loo")})
+    config |= {"mirror": str(rrr_mirror), "compile_cache": str(COMPILE_CACHE)}
     return config
 
 
 def pipeline_config(rrr_mirror: Path) -> dict:
     config = smoke_config(rrr_mirror)
-    for dataset, rungs in PIPELINE_RUNGS.items():
-        models = config["datasets"][dataset]["models"]
-        config["datasets"][dataset]["models"] = {name: models[name] for name in rungs}
-    for fit, sampler in PIPELINE_SAMPLERS.items():
-        dataset, model = fit.split("/")
-        config["datasets"][dataset]["models"][model]["sampling"] = {"sampler": sampler}
-    multisite = config["datasets"]["multisite"]
-    multisite["loso"] = True
-    multisite["source"]["params"] |= {"sites": LOSO_SITES, "participants": 15}
+    update_config(config, TEST_CONFIG)
     return config
 
 

@@ -131,6 +131,32 @@ def test_default_datasets_false_keeps_only_the_configs_own():
     assert "mine" in Ladder(config).datasets and "rrr" in Ladder(config).datasets
 
 
+def test_only_keeps_the_rungs_it_names_and_the_other_datasets_whole():
+    config = config_copy()
+    config["only"] = {"rrr": ["participant", "fixed"]}
+    ladder = Ladder(config)
+    assert ladder.models("rrr") == ["participant", "fixed"]
+    assert ladder.models("multisite") == list(CONFIG["datasets"]["multisite"]["models"])
+
+
+@pytest.mark.parametrize(
+    ("only", "message"),
+    [
+        ({"nope": ["fixed"]}, r"config key only\.nope: there is no dataset nope \(known: rrr, "),
+        ({"rrr": ["fixed", "nope"]}, r"config key only\.rrr: rrr has no rung nope \(its rungs: "),
+        ({"rrr": []}, r"config key only\.rrr: \[\] should be non-empty"),
+        # The verdict's rung left out: the check that names it says so.
+        ({"rrr": ["fixed"]}, r"verdict_model: 'participant' is not a rung of datasets\.rrr"),
+    ],
+)
+def test_only_errors_name_the_key(only, message):
+    config = config_copy()
+    config["only"] = only
+    config["datasets"]["rrr"]["replication"]["verdict_model"] = "participant"
+    with pytest.raises(ConfigError, match=message):
+        Ladder(config)
+
+
 def test_default_datasets_false_that_drops_everything_says_what_the_key_is_for(tmp_path):
     """config/config.yaml itself with the key: every dataset is a shipped one."""
     own = tmp_path / "config.yaml"

@@ -26,6 +26,23 @@ from replication_ladder.errors import ConfigError
 from replication_ladder.sites import MODELLED_COLUMNS as SUMMARY_COLUMNS
 
 
+def _keep_only(config: dict) -> None:
+    """Leave out the rungs that `only` does not name."""
+    for dataset, rungs in config["only"].items():
+        where = key_path("only", dataset)
+        if dataset not in config["datasets"]:
+            known = ", ".join(config["datasets"])
+            raise ConfigError(f"config key {where}: there is no dataset {dataset} (known: {known})")
+        models = config["datasets"][dataset]["models"]
+        unknown = [rung for rung in rungs if rung not in models]
+        if unknown:
+            raise ConfigError(
+                f"config key {where}: {dataset} has no rung {', '.join(unknown)} "
+                f"(its rungs: {', '.join(models)})"
+            )
+        config["datasets"][dataset]["models"] = {rung: models[rung] for rung in rungs}
+
+
 class Ladder(DatasetQueries, RungQueries, DataJobs, ModelJobs, VerdictJobs, SbcJobs):
     """The config with defaults filled and presets applied, checked, and the per-job
     settings derived from it."""
@@ -54,6 +71,7 @@ class Ladder(DatasetQueries, RungQueries, DataJobs, ModelJobs, VerdictJobs, SbcJ
             # The shipped calibration settings name shipped datasets: they go with them.
             config["sbc"]["datasets"] = [d for d in config["sbc"]["datasets"] if d not in dropped]
         validate_schema(config, schema_path)
+        _keep_only(config)
         for name, spec in config["datasets"].items():
             self._fill_dataset(spec, key_path("datasets", name))
         validate_schema(config, schema_path)  # the filled-in values too
