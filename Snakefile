@@ -8,8 +8,9 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-# This checkout's package, whatever else is installed (jobs do the same).
-sys.path.insert(0, f"{workflow.basedir}/workflow")
+# This checkout's package, whatever else is installed (jobs do the same); the directory
+# of this file, also when another workflow uses it as a module.
+sys.path.insert(0, f"{workflow.current_basedir}/workflow")
 
 
 configfile: "config/config.yaml"

@@ -1,8 +1,11 @@
 """Every artefact's path, named once: the rules, the jobs and the reports use these names.
 
 Templates hold Snakemake wildcards ({dataset}, {model}, ...); `at(template, **names)`
-fills them. A job never builds a path itself: it gets its files from the rule, by name.
+fills them. A job never builds a path itself: it gets its files from the rule, by name,
+as Snakemake gives them (under a prefix when another workflow uses this one as a module).
 """
+
+from pathlib import Path
 
 # Data: as fetched or generated (raw), then validated (processed).
 RAW = "data/raw/{dataset}.{extension}"
@@ -54,7 +57,6 @@ RECOVERY_TABLE = "results/recovery.parquet"
 
 # Simulation-based calibration.
 SBC_BATCH = "results/sbc/{dataset}/{model}/batch{batch}.parquet"
-SBC_PROGRESS = "results/sbc/{dataset}/{model}/.progress/batch{batch}"
 SBC_RANKS = "results/sbc/{dataset}/{model}/ranks.parquet"
 SBC_SUMMARY = "results/sbc/{dataset}/{model}/uniformity.json"
 
@@ -73,3 +75,34 @@ def at(template, **names):
     if isinstance(template, dict):
         return {key: at(value, **names) for key, value in template.items()}
     return template.format(**names)
+
+
+def sbc_progress(batch: str) -> Path:
+    """Where an SBC batch keeps its finished replicates until it is written: beside it,
+    so that a killed job's rerun starts after them (not an output: Snakemake would delete
+    it before the rerun)."""
+    path = Path(batch)
+    return path.parent / ".progress" / path.stem
+
+
+def leaves(nested) -> list:
+    """The paths in a nested dict of paths (None for a file a dataset does not have), in
+    order: a rule's input list of them."""
+    if isinstance(nested, dict):
+        return [path for value in nested.values() for path in leaves(value)]
+    return [] if nested is None else [nested]
+
+
+def relocated(nested, given: list):
+    """`nested` with its paths replaced, in the order of `leaves`, by those Snakemake gave
+    the job for them (prefixed when the workflow runs as a module)."""
+    if len(given) != len(leaves(nested)):
+        raise ValueError(f"{len(given)} paths given for {len(leaves(nested))}")
+    given = iter(given)
+
+    def replace(value):
+        if isinstance(value, dict):
+            return {key: replace(item) for key, item in value.items()}
+        return None if value is None else str(next(given))
+
+    return replace(nested)

@@ -13,6 +13,7 @@ import re
 import tempfile
 from pathlib import Path
 
+from replication_ladder import paths
 from replication_ladder.atomic import atomic_path, write_text
 from replication_ladder.progress import Progress
 
@@ -160,9 +161,9 @@ def render(
 
 def render_job(snakemake, title: str) -> None:
     """A report rule's job: its template run with its params (as JSON) and figures dir."""
-    parameters = {
-        name: json.dumps(value, sort_keys=True) for name, value in snakemake.params.items()
-    }
+    params = dict(snakemake.params.items())
+    params["inputs"] = paths.relocated(params["inputs"], snakemake.input.artefacts)
+    parameters = {name: json.dumps(value, sort_keys=True) for name, value in params.items()}
     render(
         Path(snakemake.input.template),
         Path(snakemake.output.notebook),

@@ -1,7 +1,9 @@
 """Process set-up shared by every Snakemake job: threads, compile cache, log, errors.
 
-Each rule's script (workflow/scripts/<rule>.py) calls `run_job(snakemake)`, which runs the
-rule's entry function, `ENTRY_POINTS[<rule>]`: rule, script and function share a name.
+Each rule's script (workflow/scripts/<rule>.py) calls `run_job(snakemake, "<rule>")`, which
+runs the rule's entry function, `ENTRY_POINTS[<rule>]`: rule, script and function share a
+name. The script names it because the job's rule may be renamed (`use rule * from ladder
+as ladder_*` in a workflow that uses this one as a module).
 The environment is set before the entry module (and with it numpy, PyTensor or Numba)
 is imported, because thread pools and compile flags are read at import time.
 
@@ -137,8 +139,8 @@ def _redirect_output(log_path: Path, attempt: int):
     return terminal
 
 
-def run_job(snakemake) -> None:
-    """Run the rule's entry function (called with the snakemake object) as a job."""
+def run_job(snakemake, rule: str) -> None:
+    """Run `rule`'s entry function (called with the snakemake object) as a job."""
     # From the config, not params: moving the cache must not rerun anything.
     configure_environment(snakemake.threads, snakemake.config.get("compile_cache"))
     attempt = attempt_of(snakemake)
@@ -153,7 +155,7 @@ def run_job(snakemake) -> None:
         print(f"{DETERMINISTIC} {earlier}", flush=True)
         print(f"{label}: {message}", file=terminal)
         sys.exit(1)
-    module_name, function_name = ENTRY_POINTS[snakemake.rule].split(":")
+    module_name, function_name = ENTRY_POINTS[rule].split(":")
     started = time.perf_counter()
     try:
         function = getattr(importlib.import_module(module_name), function_name)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from replication_ladder import paths
 from replication_ladder.atomic import write_json, write_parquet
 from replication_ladder.hashing import canonical_hash, sha256_file
 from replication_ladder.progress import Progress
@@ -273,7 +274,7 @@ def sbc(snakemake) -> None:
         snakemake.params.spec,
         pd.read_parquet(snakemake.input.data),
         int(snakemake.wildcards.batch),
-        Path(snakemake.params.progress),
+        paths.sbc_progress(snakemake.output[0]),
         snakemake.threads,
         sources_sha256=canonical_hash([sha256_file(path) for path in snakemake.input]),
     )

@@ -2,6 +2,7 @@
 # runs, cluster resources, and target lists. Artefact names come from
 # replication_ladder.paths; nothing here spells a file name.
 import os
+from pathlib import Path
 from types import SimpleNamespace
 
 from replication_ladder import paths
@@ -30,6 +31,16 @@ def code(rule, notebook=None):
     if notebook is not None:
         files |= {*notebook_closure(notebook), os.path.abspath(notebook)}
     return sorted(os.path.relpath(path) for path in files)
+
+
+# This checkout's workflow directory: where Snakemake runs is not its parent when the
+# workflow runs as another workflow's module.
+WORKFLOW_DIR = Path(paths.__file__).resolve().parents[1]
+
+
+def notebook(name):
+    """A report notebook's template, relative to where Snakemake runs."""
+    return os.path.relpath(WORKFLOW_DIR / "notebooks" / f"{name}.ipynb")
 
 
 def kind_code(wildcards):
@@ -170,13 +181,6 @@ def report_inputs(dataset):
         ),
         "fits": fits,
     }
-
-
-def flat_files(nested):
-    """Every path in a nested structure of report inputs."""
-    if isinstance(nested, dict):
-        return [path for value in nested.values() for path in flat_files(value)]
-    return [] if nested is None else [nested]
 
 
 def index_inputs():

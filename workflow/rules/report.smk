@@ -6,9 +6,9 @@
 
 rule report:
     input:
-        code("report", notebook="workflow/notebooks/report.ipynb"),
-        template="workflow/notebooks/report.ipynb",
-        artefacts=lambda wildcards: flat_files(report_inputs(wildcards.dataset)),
+        code("report", notebook=notebook("report")),
+        template=notebook("report"),
+        artefacts=lambda wildcards: paths.leaves(report_inputs(wildcards.dataset)),
     output:
         notebook=paths.REPORT["notebook"],
         html=report(
@@ -32,7 +32,7 @@ rule report:
     retries: 0
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     resources:
         attempt=attempt,
     params:
@@ -47,7 +47,7 @@ rule report_index:
         code("report_index"),
         reports=[paths.at(paths.REPORT["html"], dataset=d) for d in LADDER.datasets],
         diagnostics=paths.DIAGNOSTICS_TABLE,
-        verdicts=flat_files(index_inputs()),
+        verdicts=paths.leaves(index_inputs()),
     output:
         report(paths.REPORT_INDEX, caption="../report/index.rst", category="Overview"),
     log:
@@ -55,7 +55,7 @@ rule report_index:
     retries: 0
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     resources:
         attempt=attempt,
     params:
@@ -67,9 +67,9 @@ rule report_index:
 
 rule sbc_report:
     input:
-        code("sbc_report", notebook="workflow/notebooks/sbc.ipynb"),
-        template="workflow/notebooks/sbc.ipynb",
-        artefacts=flat_files(sbc_report_inputs()),
+        code("sbc_report", notebook=notebook("sbc")),
+        template=notebook("sbc"),
+        artefacts=paths.leaves(sbc_report_inputs()),
     output:
         notebook=paths.SBC_REPORT["notebook"],
         html=report(
@@ -83,7 +83,7 @@ rule sbc_report:
     retries: 0
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     resources:
         attempt=attempt,
     params:

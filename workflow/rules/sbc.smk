@@ -14,7 +14,7 @@ rule sbc:
     wildcard_constraints:
         batch=r"\d+",
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     threads: lambda wildcards: LADDER.sbc()["chains"]
     resources:
         mem_mb=lambda wildcards, input, attempt: sizes.fit_mem_mb(
@@ -30,8 +30,6 @@ rule sbc:
         attempt=attempt,
     params:
         spec=lambda wildcards: LADDER.sbc_spec(wildcards.dataset, wildcards.model),
-        # Finished replicates of a batch killed half-way: the rerun starts after them.
-        progress=lambda wildcards: paths.at(paths.SBC_PROGRESS, **wildcards),
     script:
         "../scripts/sbc.py"
 
@@ -51,7 +49,7 @@ rule sbc_ranks:
     retries: 0
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     resources:
         attempt=attempt,
     params:

@@ -4,4 +4,4 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parent))  # this checkout's package
 from replication_ladder.runtime import run_job
 
-run_job(snakemake)
+run_job(snakemake, "validate_data")  # the rule's name, also when a module renames it

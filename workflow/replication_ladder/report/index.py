@@ -4,6 +4,7 @@ of its fits, from the files the rule declared."""
 import json
 from pathlib import Path
 
+from replication_ladder import paths
 from replication_ladder.atomic import write_text
 
 
@@ -44,6 +45,8 @@ def report_index(snakemake) -> None:
     from replication_ladder.report.html import index_page
 
     rows = index_rows(
-        snakemake.params.datasets, Path(snakemake.input.diagnostics), snakemake.params.ci_prob
+        paths.relocated(snakemake.params.datasets, snakemake.input.verdicts),
+        Path(snakemake.input.diagnostics),
+        snakemake.params.ci_prob,
     )
     write_text(snakemake.output[0], index_page(rows))
