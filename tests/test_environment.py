@@ -107,3 +107,62 @@ def test_nothing_usable_is_a_clear_error(tmp_path):
     _executable(bin_dir / "python3", "exit 1")
     result = find_python([bin_dir])
     assert result.returncode == 1 and "no Python >= 3.12 found" in result.stderr
+
+
+RULE_ENVIRONMENT = PROJECT / "workflow" / "envs" / "ladder.yaml"
+
+
+def third_party_imports(source: str) -> set[str]:
+    """Top-level names of the modules `source` imports from outside the standard library
+    and the package."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names - set(sys.stdlib_module_names) - {"replication_ladder"}
+
+
+def test_the_rules_environment_pins_the_runtime_and_every_package_a_job_imports():
+    """workflow/envs/ladder.yaml, every rule's `conda:`, lists the runtime pins of
+    pyproject.toml but Snakemake's (a job's script finds the running Snakemake itself),
+    and every distribution that the package's modules and the report notebooks import
+    (read from their source, mapped to distributions by importlib.metadata)."""
+    import json
+    from importlib.metadata import packages_distributions
+
+    environment = yaml.safe_load(RULE_ENVIRONMENT.read_text())
+    listed = dict(
+        entry.lower().split("==") for entry in environment["dependencies"] if "==" in entry
+    )
+    runtime = {
+        name: version
+        for name, version in pins().items()
+        if name in {r.split("==")[0].lower() for r in PYPROJECT["project"]["dependencies"]}
+        and not name.startswith("snakemake")
+    }
+    assert listed == runtime
+    sources = [path.read_text() for path in (PROJECT / "workflow/replication_ladder").rglob("*.py")]
+    for notebook in (PROJECT / "workflow/notebooks").glob("*.ipynb"):
+        cells = json.loads(notebook.read_text())["cells"]
+        sources += ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
+    distributions = packages_distributions()
+    imported = set().union(*map(third_party_imports, sources))
+    missing = {
+        name
+        for name in imported
+        if not {d.lower() for d in distributions.get(name, [name])} & set(listed)
+    }
+    assert not missing, f"imported by a job but not in {RULE_ENVIRONMENT.name}: {missing}"
+    assert {"numpy", "pymc", "papermill"} <= imported  # the reading found the imports
+
+
+def test_every_rule_with_a_job_names_the_rules_environment():
+    from test_structure import rule_blocks
+
+    for rule, body in rule_blocks().items():
+        if "script:" in body:
+            assert 'conda:\n        "../envs/ladder.yaml"' in body, rule

@@ -20,7 +20,7 @@ rule fetch_data:
     retries: 0
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     resources:
         attempt=attempt,
     params:
@@ -45,7 +45,7 @@ rule simulate_data:
     retries: 0
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     resources:
         attempt=attempt,
     params:
@@ -67,7 +67,7 @@ checkpoint validate_data:
     retries: 0
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     resources:
         attempt=attempt,
     params:
@@ -89,7 +89,7 @@ rule site_estimates:
     retries: 0
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     resources:
         attempt=attempt,
     params:

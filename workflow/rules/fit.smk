@@ -16,7 +16,7 @@ rule prior_predictive:
     # depend on it).
     priority: 10
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     resources:
         attempt=attempt,
     params:
@@ -37,7 +37,7 @@ rule fit:
     benchmark:
         paths.FIT_BENCHMARK
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     threads: lambda wildcards: LADDER.sampling(wildcards.dataset, wildcards.model)["chains"]
     resources:
         mem_mb=sized(sizes.fit_mem_mb),
@@ -65,7 +65,7 @@ rule diagnostics_table:
     retries: 0
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     resources:
         attempt=attempt,
     script:

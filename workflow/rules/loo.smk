@@ -13,7 +13,7 @@ rule loo:
     log:
         "logs/loo/{dataset}/{model}.log",
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     # A remedy that refits (reloo, k-fold) runs fits: threads and time like a fit's.
     threads: loo_threads
     resources:
@@ -48,7 +48,7 @@ rule compare:
     retries: 0
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     resources:
         attempt=attempt,
     params:

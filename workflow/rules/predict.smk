@@ -15,7 +15,7 @@ rule new_rows:
     retries: 0
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     resources:
         attempt=attempt,
     params:
@@ -38,7 +38,7 @@ rule predict:
     wildcard_constraints:
         dataset=one_of(LADDER.predicted_datasets),
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     resources:
         attempt=attempt,
     params:

@@ -16,7 +16,7 @@ rule recovery:
     retries: 0
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     resources:
         attempt=attempt,
     params:
@@ -36,7 +36,7 @@ rule recovery_table:
     retries: 0
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     resources:
         attempt=attempt,
     params:
@@ -62,7 +62,7 @@ rule replication:
     retries: 0
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     resources:
         attempt=attempt,
     params:
@@ -90,7 +90,7 @@ rule model_averaging:
     retries: 0
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     resources:
         attempt=attempt,
     params:
@@ -110,7 +110,7 @@ rule loso:
     log:
         "logs/loso/{dataset}/{model}.log",
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     threads: lambda wildcards: LADDER.sampling(wildcards.dataset, wildcards.model)["chains"]
     resources:
         mem_mb=sized(sizes.fit_mem_mb),
@@ -144,7 +144,7 @@ rule loso_table:
     retries: 0
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/ladder.yaml"
     resources:
         attempt=attempt,
     script:
