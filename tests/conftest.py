@@ -218,7 +218,11 @@ def smoke_config(rrr_mirror: Path) -> dict:
 
 
 def pipeline_config(rrr_mirror: Path) -> dict:
-    config = smoke_config(rrr_mirror)
+    """As Snakemake merges `--configfile .test/config.yaml` over the config file: the
+    given file's keys first, then the config file's, then the given file's values again
+    (named entries keep that order: the index lists the datasets so)."""
+    config = copy.deepcopy(TEST_CONFIG)
+    update_config(config, smoke_config(rrr_mirror))
     update_config(config, TEST_CONFIG)
     return config
 

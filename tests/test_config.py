@@ -479,3 +479,21 @@ def test_nested_command_line_values_are_typed():
     config = config_copy()
     config["sampling"] = yaml.safe_load("{draws: '200', chains: '2'}")
     assert Ladder(config).raw["sampling"]["draws"] == 200
+
+
+def test_the_order_of_a_configs_keys_does_not_reach_the_jobs():
+    """The same settings in another order (a file written so, or Snakemake's merge of a
+    --configfile, which puts its keys first) give every job the same params: Snakemake
+    would rerun a job whose params print differently."""
+    config = config_copy()
+    shuffled = config_copy()
+    shuffled["loo"] = dict(reversed(shuffled["loo"].items()))
+    shuffled["sampling"] = dict(reversed(shuffled["sampling"].items()))
+    rrr = shuffled["datasets"]["rrr"]
+    shuffled["datasets"]["rrr"] = dict(reversed(rrr.items()))
+    ours, theirs = Ladder(config), Ladder(shuffled)
+    assert repr(theirs.loo_settings("rrr")) == repr(ours.loo_settings("rrr"))
+    for model in ours.models("rrr"):
+        assert repr(theirs.model_spec("rrr", model)) == repr(ours.model_spec("rrr", model))
+    assert repr(theirs.data_spec("rrr")) == repr(ours.data_spec("rrr"))
+    assert theirs.models("rrr") == ours.models("rrr")  # the ladder's own order is kept

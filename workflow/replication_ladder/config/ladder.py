@@ -18,6 +18,7 @@ from replication_ladder.config.schema import (
     fill_defaults,
     key_path,
     load_schema,
+    order_keys,
     shipped_dataset_names,
     validate_schema,
 )
@@ -75,6 +76,7 @@ class Ladder(DatasetQueries, RungQueries, DataJobs, ModelJobs, VerdictJobs, SbcJ
         for name, spec in config["datasets"].items():
             self._fill_dataset(spec, key_path("datasets", name))
         validate_schema(config, schema_path)  # the filled-in values too
+        order_keys(config, schema, schema)
         self.raw = config
         self.preset = self._preset()
         check(self)

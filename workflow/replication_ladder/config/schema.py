@@ -76,6 +76,28 @@ def fill_defaults(value: Any, node: dict, schema: dict) -> None:
                 fill_defaults(item, extra, schema)
 
 
+def order_keys(value: Any, node: dict, schema: dict) -> None:
+    """Put the keys of every object the schema declares in the schema's order, in place,
+    at any depth. The jobs' params carry these objects, and Snakemake reruns a job whose
+    params print differently: the order a config file (or Snakemake's merge of several)
+    gives its keys in must not count. Maps of named entries (datasets, rungs) keep their
+    order, which is the ladder's."""
+    resolved = _resolve(node, schema)
+    if not isinstance(value, dict) or not isinstance(resolved, dict):
+        return
+    properties = resolved.get("properties", {})
+    if properties:
+        ordered = [key for key in properties if key in value]
+        ordered += [key for key in value if key not in properties]
+        items = {key: value[key] for key in ordered}
+        value.clear()
+        value.update(items)
+    for key, item in value.items():
+        sub = _subschema(resolved, key, schema)
+        if sub is not None:
+            order_keys(item, sub, schema)
+
+
 _JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
 _JSON_TYPES["NoneType"] = "null"
 
