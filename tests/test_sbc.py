@@ -290,19 +290,18 @@ def test_prior_draws_are_the_fitted_prior(model, formula):
 @pytest.mark.sampling
 def test_the_summary_level_random_effects_rung_is_calibrated(tmp_path):
     """SBC of rrr_labs's random-effects meta-analysis on 17 sites' summaries (its stated
-    priors, effects simulated from them with the sites' standard errors): 40 replicates,
-    no parameter fails the uniformity test, and the chains mix: the replicates' median
-    of the largest R-hat over its 19 parameters stays near 1 (with 4 x 250 draws, that
-    maximum crosses the fits' 1.01 line by noise alone in about half of them)."""
+    priors and sampler, effects simulated from them with the sites' standard errors): 100
+    replicates of 4 x 1,000 draws, no parameter fails the uniformity test, and at most
+    one replicate's largest R-hat over its 19 parameters crosses the fits' 1.01 line
+    (issue 28's goal for `make sbc`; 0 of 100 when measured)."""
     from summary_exports import random_sites
 
     from replication_ladder.effect_sizes import from_arms
 
     config = config_copy()
-    config["sbc"] |= {"replicates": 40, "batch_size": 40, "draws": 250, "tune": 500, "chains": 4}
-    config["sbc"]["datasets"] = ["rrr_labs"]
+    config["sbc"] |= {"replicates": 100, "batch_size": 100, "draws": 1000, "tune": 500}
+    config["sbc"] |= {"chains": 4, "datasets": ["rrr_labs"]}
     spec = Ladder(config).sbc_spec("rrr_labs", "random_effects")
-    spec["sampling"] |= {"sampler": "pymc", "target_accept": 0.95}
     sites = random_sites(17, seed=9)
     arms = [sites[f"{s}_treatment"] for s in ("mean", "sd", "n")]
     arms += [sites[f"{s}_control"] for s in ("mean", "sd", "n")]
@@ -312,8 +311,8 @@ def test_the_summary_level_random_effects_rung_is_calibrated(tmp_path):
     table = sbc.run_batch(spec, sites, 0, tmp_path / "p", cores=2)
     result = sbc_ranks.uniformity(table, seed=3, max_r_hat=1.01)
     print(f"margin: uniformity {result}")
-    assert result["replicates"] == 40 and not result["miscalibrated"], result
-    assert result["median_max_r_hat"] < 1.02 and result["divergent_replicates"] <= 2, result
+    assert result["replicates"] == 100 and not result["miscalibrated"], result
+    assert result["unconverged_replicates"] <= 1 and result["divergent_replicates"] <= 2, result
 
 
 def test_draws_are_thinned_by_arviz_to_about_their_bulk_ess():
