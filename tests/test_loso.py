@@ -64,8 +64,8 @@ def test_new_participants_are_integrated_exactly(held_out_site):
 
 
 def test_plain_monte_carlo_over_participants_is_biased_low(held_out_site):
-    """The old estimate drew each new participant's intercept once per draw: by
-    Jensen's inequality it falls below the integrated one."""
+    """Drawing each new participant's intercept once per posterior draw (plain Monte
+    Carlo) falls, by Jensen's inequality, below the integrated estimate."""
     refitter, draws, held_out = held_out_site
     plain = refitter.score(draws, held_out)
     plain = plain.reshape(-1, plain.shape[-1])
