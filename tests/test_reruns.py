@@ -241,3 +241,23 @@ def test_loo_jobs_that_may_refit_are_sized_like_fits(workflow_copy, rrr_mirror):
         config={"mirror": rrr_mirror, "loo": "{remedy: none}"},
     )
     assert "threads: 4" not in none.stdout.split("rule loo:")[1].split("rule ")[0]
+
+
+def test_a_fit_gets_a_thread_per_chain_only_where_sampling_is_the_work(pipeline, tmp_path):
+    """With the data there, at the thorough preset's draws (4 chains of 2,000): the RRR's fixed rung
+    (6,907 rows) a thread per chain, the synthetic linear dataset (100 rows) one thread,
+    so that two such fits compile side by side. Eight cores, so that none is capped."""
+    run = linked_copy(pipeline, tmp_path / "run")
+    fits = ["results/rrr/fixed/summary.parquet", "results/linear/linear/summary.parquet"]
+    dry = snakemake(
+        run, *fits, "--dry-run", "--cores", "8", "--forcerun", "fit", config={"preset": "thorough"}
+    )
+    # Snakemake prints threads above one only; cpus_per_task is the threads.
+    threads = dict(
+        re.findall(
+            r"rule fit:\n(?:    .*\n)*?    wildcards: dataset=(\w+), .*\n(?:    .*\n)*?"
+            r"    resources: .*cpus_per_task=(\d+)",
+            dry.stdout,
+        )
+    )
+    assert threads == {"rrr": "4", "linear": "1"}, dry.stdout[-3000:]

@@ -37,3 +37,16 @@ def test_memory_and_time_grow_with_rows_draws_refits_and_attempts():
         resources.fit_runtime(6907, DEFAULT, refits=17),
     )
     assert many - 10 > 15 * (one - 10)  # rounding up aside
+
+
+def test_a_fit_whose_sampling_is_light_gets_one_thread():
+    """Estimated from rows x iterations x chains: the synthetic datasets (100-200 rows) and
+    a summary-level dataset (a row per site) sample in well under a compile's time, the
+    RRR (6,907 rows) does not; unknown rows (a dry run before the data) keep a thread per
+    chain, and refits count."""
+    assert resources.sampling_threads(200, DEFAULT) == 1
+    assert resources.sampling_threads(17, DEFAULT) == 1
+    assert resources.sampling_threads(6907, DEFAULT) == DEFAULT["chains"] == 4
+    assert resources.sampling_threads(0, DEFAULT) == 4
+    assert resources.sampling_threads(2000, DEFAULT) == 1
+    assert resources.sampling_threads(2000, DEFAULT, refits=17) == 4

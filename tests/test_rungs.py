@@ -73,6 +73,20 @@ def test_a_refit_with_swapped_rows_draws_what_a_fresh_compile_draws(sampler):
         )
 
 
+@pytest.mark.parametrize("sampler", ["nutpie", pytest.param("pymc", marks=pytest.mark.sampling)])
+def test_the_draws_do_not_depend_on_the_threads(sampler):
+    """A fit's threads are a scheduling choice (the workflow gives a light rung one): its
+    chains sampled one after another draw exactly what they draw side by side."""
+    data = small_multisite()
+    sampling = {**SMOKE, "sampler": sampler, "target_accept": 0.9}
+    spec = spec_of("multisite", "random_slope", sampling=sampling)
+    compiled = compile_rung(rungs.build_rung(spec, data), spec["sampling"])
+    one, two = compiled.sample(5, 1), compiled.sample(5, 2)
+    assert one["posterior"].sizes["chain"] == SMOKE["chains"] > 1
+    for name in one["posterior"].data_vars:
+        np.testing.assert_array_equal(one["posterior"][name].values, two["posterior"][name].values)
+
+
 def test_a_simulated_outcome_swaps_in_too():
     data = small_multisite()
     spec = spec_of("multisite", "fixed")

@@ -47,12 +47,33 @@ def fit_mem_mb(rows: int, sampling: dict, attempt: int = 1, refits: int = 0) -> 
     return math.ceil((BASE_MB + 3 * log_likelihood_mb(rows, sampling)) * attempt)
 
 
-def fit_runtime(rows: int, sampling: dict, attempt: int = 1, refits: int = 0) -> int:
-    """Minutes: compilation, then sampling that grows with rows x iterations x chains
-    (the RRR's random slope: about 3 s per 1e7 row-iterations on one core; a margin of
-    ten over that), once for the fit and once per refit."""
+def sampling_seconds(rows: int, sampling: dict, refits: int = 0) -> float:
+    """One core's sampling time, estimated from rows x iterations x chains (the RRR's
+    random slope: about 3 s per 1e7 row-iterations), once for the fit and once per refit."""
     work = rows * (sampling["draws"] + sampling["tune"]) * sampling["chains"]
-    return math.ceil((MINUTES + (1 + refits) * 10 * 3 * work / 1e7 / 60) * attempt)
+    return (1 + refits) * 3 * work / 1e7
+
+
+def fit_runtime(rows: int, sampling: dict, attempt: int = 1, refits: int = 0) -> int:
+    """Minutes: compilation, then sampling with a margin of ten over the estimate."""
+    return math.ceil((MINUTES + 10 * sampling_seconds(rows, sampling, refits) / 60) * attempt)
+
+
+# Below this estimate of one core's sampling (about what compiling a rung costs), a fit's
+# time is compiling and Python, which use one core: on one thread, two such fits run side
+# by side. Measured: the synthetic datasets' reports on 2 cores in 126 s, against 169 s
+# with a thread per chain (docs/operations.md).
+LIGHT_SAMPLING_SECONDS = 10
+
+
+def sampling_threads(rows: int, sampling: dict, attempt: int = 1, refits: int = 0) -> int:
+    """A thread per chain where sampling is the work; one where it is not. A thread per
+    chain while the rows are unknown (a dry run before the data stage): Snakemake asks
+    again, with the data there, before it runs the job. The draws are the same either
+    way (tests/test_rungs.py)."""
+    if rows and sampling_seconds(rows, sampling, refits) < LIGHT_SAMPLING_SECONDS:
+        return 1
+    return sampling["chains"]
 
 
 def loo_mem_mb(rows: int, sampling: dict, attempt: int = 1, refits: int = 0) -> int:

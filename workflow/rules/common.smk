@@ -103,11 +103,21 @@ def loo_refits(wildcards):
     return LADDER.refits_in_loo(wildcards.dataset, wildcards.model)
 
 
-def loo_threads(wildcards):
-    """A LOO job whose remedy may refit samples like a fit: a thread per chain."""
+def loo_threads(wildcards, input, attempt):
+    """A LOO job whose remedy may refit samples like a fit; one that cannot, one thread."""
     if loo_refits(wildcards):
-        return LADDER.sampling(wildcards.dataset, wildcards.model)["chains"]
+        return sized(sizes.sampling_threads, loo_refits)(wildcards, input, attempt)
     return 1
+
+
+def loso_threads(wildcards, input, attempt):
+    """Leave-one-site-out refits the rung once per site."""
+    return sizes.sampling_threads(
+        sizes.rows_in(input.data),
+        LADDER.sampling(wildcards.dataset, wildcards.model),
+        attempt,
+        sizes.sites_in(input.record),
+    )
 
 
 def fit_data(wildcards):

@@ -1,5 +1,5 @@
-# Fits: one job per (dataset, model), as many threads as chains; before them, the prior
-# predictive check of each dataset's ladder.
+# Fits: one job per (dataset, model), a thread per chain unless sampling is light
+# (resources.sampling_threads); before them, the prior predictive check of each ladder.
 
 
 rule prior_predictive:
@@ -38,7 +38,7 @@ rule fit:
         paths.FIT_BENCHMARK
     conda:
         "../envs/ladder.yaml"
-    threads: lambda wildcards: LADDER.sampling(wildcards.dataset, wildcards.model)["chains"]
+    threads: sized(sizes.sampling_threads)
     resources:
         mem_mb=sized(sizes.fit_mem_mb),
         runtime=sized(sizes.fit_runtime),

@@ -111,7 +111,7 @@ rule loso:
         "logs/loso/{dataset}/{model}.log",
     conda:
         "../envs/ladder.yaml"
-    threads: lambda wildcards: LADDER.sampling(wildcards.dataset, wildcards.model)["chains"]
+    threads: loso_threads
     resources:
         mem_mb=sized(sizes.fit_mem_mb),
         # One refit per site: about a fit's time per site.
