@@ -110,14 +110,15 @@ def loo_threads(wildcards, input, attempt):
     return 1
 
 
-def loso_threads(wildcards, input, attempt):
-    """Leave-one-site-out refits the rung once per site."""
-    return sizes.sampling_threads(
-        sizes.rows_in(input.data),
-        LADDER.sampling(wildcards.dataset, wildcards.model),
-        attempt,
-        sizes.sites_in(input.record),
-    )
+def per_site(estimate):
+    """A leave-one-site-out resource: `estimate` with a refit of the rung per site."""
+
+    def resource(wildcards, input, attempt):
+        sampling = LADDER.sampling(wildcards.dataset, wildcards.model)
+        rows, sites = sizes.rows_in(input.data), sizes.sites_in(input.record)
+        return estimate(rows, sampling, attempt, sites)
+
+    return resource
 
 
 def fit_data(wildcards):

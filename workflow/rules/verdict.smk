@@ -111,16 +111,11 @@ rule loso:
         "logs/loso/{dataset}/{model}.log",
     conda:
         "../envs/ladder.yaml"
-    threads: loso_threads
+    threads: per_site(sizes.sampling_threads)
     resources:
         mem_mb=sized(sizes.fit_mem_mb),
         # One refit per site: about a fit's time per site.
-        runtime=lambda wildcards, input, attempt: sizes.fit_runtime(
-            sizes.rows_in(input.data),
-            LADDER.sampling(wildcards.dataset, wildcards.model),
-            attempt,
-            sizes.sites_in(input.record),
-        ),
+        runtime=per_site(sizes.fit_runtime),
         cpus_per_task=lambda wildcards, threads: threads,
         attempt=attempt,
     params:
