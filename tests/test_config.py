@@ -481,6 +481,15 @@ def test_nested_command_line_values_are_typed():
     assert Ladder(config).raw["sampling"]["draws"] == 200
 
 
+def test_null_on_the_command_line_is_null_where_the_schema_allows_it():
+    """`--config preset=null` arrives as the text 'null': a key that may be null (the
+    preset) gets None; a name that must be text stays text."""
+    config = config_copy() | {"preset": "null"}
+    assert Ladder(config).preset == {}
+    config = config_copy() | {"compile_cache": "null"}
+    assert Ladder(config).raw["compile_cache"] == "null"  # a directory of that name
+
+
 def test_the_order_of_a_configs_keys_does_not_reach_the_jobs():
     """The same settings in another order (a file written so, or Snakemake's merge of a
     --configfile, which puts its keys first) give every job the same params: Snakemake

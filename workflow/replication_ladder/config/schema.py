@@ -120,7 +120,7 @@ def _subschema(node: dict, key: str, schema: dict) -> dict | None:
 
 
 def coerce_cli_values(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
-    """Turn strings from nested --config values into the numbers or booleans the schema
+    """Turn strings from --config values into the numbers, booleans or nulls the schema
     expects, in place. Snakemake reads nested --config values with YAML's BaseLoader, so
     `--config 'sampling={draws: 200}'` arrives as the string '200'."""
     schema = load_schema(schema_path)
@@ -141,6 +141,8 @@ def coerce_cli_values(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
                 # Unparsable text stays as it is, and validation names the key.
                 with contextlib.suppress(yaml.YAMLError):
                     value[key] = yaml.safe_load(item)
+            elif item in ("null", "~") and "null" in _types(sub or {}, schema):
+                value[key] = None  # `--config preset=null` undoes a preset
 
     walk(schema, config)
 
