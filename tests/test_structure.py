@@ -3,6 +3,8 @@ log; artefact paths are named once (replication_ladder.paths), never spelt in ru
 
 import re
 
+import pytest
+
 from replication_ladder import paths
 from replication_ladder.runtime import ENTRY_POINTS
 
@@ -87,3 +89,17 @@ def test_the_package_imports_only_public_names():
             module = importlib.import_module(root)
             for alias in node.names:
                 assert hasattr(module, alias.name), f"{path.name}: {root}.{alias.name} moved"
+
+
+def test_a_jobs_nested_paths_take_the_paths_snakemake_gave_it_in_order():
+    """What a module's prefix does to a report's inputs: the nested names keep their
+    shape, each path becomes the one given in its place, a missing file stays None."""
+    nested = {"a": "results/x.json", "fits": {"m": {"p": "results/m/p.nc", "q": None}}}
+    assert paths.leaves(nested) == ["results/x.json", "results/m/p.nc"]
+    given = [f"ladder/{path}" for path in paths.leaves(nested)]
+    assert paths.relocated(nested, given) == {
+        "a": "ladder/results/x.json",
+        "fits": {"m": {"p": "ladder/results/m/p.nc", "q": None}},
+    }
+    with pytest.raises(ValueError, match="1 paths given for 2"):
+        paths.relocated(nested, given[:1])
