@@ -86,21 +86,27 @@ def attempt(wildcards, attempt):
     return attempt
 
 
-def sized(estimate, refits=lambda wildcards: 0):
-    """A resource of a (dataset, model) job from its rows and draws, grown by attempt:
-    estimate is one of replication_ladder.resources' fit_mem_mb, fit_runtime, loo_mem_mb.
-    """
+def sized(estimate, refits=lambda wildcards, input: 0):
+    """A resource of a (dataset, model) job from its rows, draws and refits, grown by
+    attempt: estimate is one of replication_ladder.resources' fit_mem_mb, fit_runtime,
+    loo_mem_mb, sampling_threads."""
 
     def resource(wildcards, input, attempt):
         sampling = LADDER.sampling(wildcards.dataset, wildcards.model)
-        return estimate(sizes.rows_in(input.data), sampling, attempt, refits(wildcards))
+        rows = sizes.rows_in(input.data)
+        return estimate(rows, sampling, attempt, refits(wildcards, input))
 
     return resource
 
 
-def loo_refits(wildcards):
+def loo_refits(wildcards, input=None):
     """The most refits a rung's LOO remedy may run."""
     return LADDER.refits_in_loo(wildcards.dataset, wildcards.model)
+
+
+def site_refits(wildcards, input):
+    """Leave-one-site-out refits the rung once per site."""
+    return sizes.sites_in(input.record)
 
 
 def loo_threads(wildcards, input, attempt):
@@ -108,17 +114,6 @@ def loo_threads(wildcards, input, attempt):
     if loo_refits(wildcards):
         return sized(sizes.sampling_threads, loo_refits)(wildcards, input, attempt)
     return 1
-
-
-def per_site(estimate):
-    """A leave-one-site-out resource: `estimate` with a refit of the rung per site."""
-
-    def resource(wildcards, input, attempt):
-        sampling = LADDER.sampling(wildcards.dataset, wildcards.model)
-        rows, sites = sizes.rows_in(input.data), sizes.sites_in(input.record)
-        return estimate(rows, sampling, attempt, sites)
-
-    return resource
 
 
 def fit_data(wildcards):

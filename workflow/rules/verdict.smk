@@ -111,11 +111,11 @@ rule loso:
         "logs/loso/{dataset}/{model}.log",
     conda:
         "../envs/ladder.yaml"
-    threads: per_site(sizes.sampling_threads)
+    threads: sized(sizes.sampling_threads, site_refits)
     resources:
         mem_mb=sized(sizes.fit_mem_mb),
         # One refit per site: about a fit's time per site.
-        runtime=per_site(sizes.fit_runtime),
+        runtime=sized(sizes.fit_runtime, site_refits),
         cpus_per_task=lambda wildcards, threads: threads,
         attempt=attempt,
     params:
