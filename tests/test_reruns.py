@@ -244,20 +244,21 @@ def test_loo_jobs_that_may_refit_are_sized_like_fits(workflow_copy, rrr_mirror):
 
 
 def test_a_fit_gets_a_thread_per_chain_only_where_sampling_is_the_work(pipeline, tmp_path):
-    """With the data there, at the thorough preset's draws (4 chains of 2,000): the RRR's fixed rung
-    (6,907 rows) a thread per chain, the synthetic linear dataset (100 rows) one thread,
-    so that two such fits compile side by side. Eight cores, so that none is capped."""
+    """With the data there, at the default draws (4 chains of 1,000): the RRR's participant
+    rung (1,745 group levels) a thread per chain; its fixed rung (6,907 rows, no group)
+    and the synthetic linear dataset (100 rows) one thread, so that two such fits compile
+    side by side. Eight cores, so that none is capped."""
     run = linked_copy(pipeline, tmp_path / "run")
-    fits = ["results/rrr/fixed/summary.parquet", "results/linear/linear/summary.parquet"]
+    rungs = ("rrr/fixed", "rrr/participant", "linear/linear")
+    fits = [f"results/{rung}/summary.parquet" for rung in rungs]
     dry = snakemake(
-        run, *fits, "--dry-run", "--cores", "8", "--forcerun", "fit", config={"preset": "thorough"}
+        run, *fits, "--dry-run", "--cores", "8", "--forcerun", "fit", config={"preset": "null"}
     )
     # Snakemake prints threads above one only; cpus_per_task is the threads.
-    threads = dict(
-        re.findall(
-            r"rule fit:\n(?:    .*\n)*?    wildcards: dataset=(\w+), .*\n(?:    .*\n)*?"
-            r"    resources: .*cpus_per_task=(\d+)",
-            dry.stdout,
-        )
+    jobs = re.findall(
+        r"rule fit:\n(?:    .*\n)*?    wildcards: dataset=(\w+), model=(\w+)\n(?:    .*\n)*?"
+        r"    resources: .*cpus_per_task=(\d+)",
+        dry.stdout,
     )
-    assert threads == {"rrr": "4", "linear": "1"}, dry.stdout[-3000:]
+    threads = {f"{dataset}/{model}": int(n) for dataset, model, n in jobs}
+    assert threads == {"rrr/fixed": 1, "rrr/participant": 4, "linear/linear": 1}, dry.stdout[-3000:]

@@ -10,23 +10,45 @@ with more.
 
 import json
 import math
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 BASE_MB = 900  # interpreter, PyMC/Bambi/nutpie, the compiled model (measured: 500-700)
 MINUTES = 10  # the smallest runtime worth asking a scheduler for
+# One core's nutpie sampling per row-iteration: the RRR's random slope, 6.1 s for 6,907
+# rows x 8,000 iterations (its fixed rung: 1.2 s; its random intercept: 3.9 s). Group
+# levels make each row-iteration dearer: the participant rung's 1,745 levels, 24.9 s, 4.1
+# times the random slope's 17 (docs/operations.md, "Threads").
+ROW_ITERATION_SECONDS = 1.1e-7
+LEVELS_DOUBLING_COST = 560
 
 
-def rows_in(parquet: str | Path) -> int:
-    """Rows of a processed table, read from the Parquet footer (the table stays on disk).
+@dataclass(frozen=True)
+class DataSize:
+    """What a rung's cost grows with: the rows it is fitted to, and the levels of its
+    group-level factors (a parameter or more each: the RRR's 1,728 participant
+    intercepts, its 17 labs' intercepts and slopes)."""
 
-    0 while the table does not exist yet (a dry run, or a DAG built before the data
-    stage ran): Snakemake evaluates resources again, with the input present, just
-    before it submits the job."""
+    rows: int
+    levels: int = 0
+
+
+def data_size(parquet: str | Path, factors: Iterable[str] = ()) -> DataSize:
+    """The rows of a processed table, from its Parquet footer, and the levels of the
+    given columns, reading those columns only. Zero while the table does not exist yet (a
+    dry run, or a DAG built before the data stage ran): Snakemake evaluates resources
+    again, with the input present, just before it submits the job."""
     import pyarrow.parquet as pq
 
     if not Path(parquet).exists():
-        return 0
-    return pq.ParquetFile(parquet).metadata.num_rows
+        return DataSize(0)
+    rows = pq.ParquetFile(parquet).metadata.num_rows
+    factors = sorted(factors)
+    if not factors:
+        return DataSize(rows)
+    table = pq.read_table(parquet, columns=factors)
+    return DataSize(rows, sum(len(table[f].unique()) for f in factors))
 
 
 def sites_in(record: str | Path) -> int:
@@ -40,23 +62,24 @@ def log_likelihood_mb(rows: int, sampling: dict) -> float:
     return rows * sampling["draws"] * sampling["chains"] * 8 / 1e6
 
 
-def fit_mem_mb(rows: int, sampling: dict, attempt: int = 1, refits: int = 0) -> int:
+def fit_mem_mb(size: DataSize, sampling: dict, attempt: int = 1, refits: int = 0) -> int:
     """Peak memory of a fit: the log-likelihood is held about three times over at its
     peak (the draws, the chunked evaluation, the NetCDF write). Refits run one after
     another and need no more."""
-    return math.ceil((BASE_MB + 3 * log_likelihood_mb(rows, sampling)) * attempt)
+    return math.ceil((BASE_MB + 3 * log_likelihood_mb(size.rows, sampling)) * attempt)
 
 
-def sampling_seconds(rows: int, sampling: dict, refits: int = 0) -> float:
-    """One core's sampling time, estimated from rows x iterations x chains (the RRR's
-    random slope: about 3 s per 1e7 row-iterations), once for the fit and once per refit."""
-    work = rows * (sampling["draws"] + sampling["tune"]) * sampling["chains"]
-    return (1 + refits) * 3 * work / 1e7
+def sampling_seconds(size: DataSize, sampling: dict, refits: int = 0) -> float:
+    """One core's sampling time, estimated from rows x iterations x chains, dearer with
+    each group level, once for the fit and once per refit."""
+    work = size.rows * (sampling["draws"] + sampling["tune"]) * sampling["chains"]
+    per_level = 1 + size.levels / LEVELS_DOUBLING_COST
+    return (1 + refits) * ROW_ITERATION_SECONDS * work * per_level
 
 
-def fit_runtime(rows: int, sampling: dict, attempt: int = 1, refits: int = 0) -> int:
+def fit_runtime(size: DataSize, sampling: dict, attempt: int = 1, refits: int = 0) -> int:
     """Minutes: compilation, then sampling with a margin of ten over the estimate."""
-    return math.ceil((MINUTES + 10 * sampling_seconds(rows, sampling, refits) / 60) * attempt)
+    return math.ceil((MINUTES + 10 * sampling_seconds(size, sampling, refits) / 60) * attempt)
 
 
 # Below this estimate of one core's sampling (about what compiling a rung costs), a fit's
@@ -66,20 +89,20 @@ def fit_runtime(rows: int, sampling: dict, attempt: int = 1, refits: int = 0) ->
 LIGHT_SAMPLING_SECONDS = 10
 
 
-def sampling_threads(rows: int, sampling: dict, attempt: int = 1, refits: int = 0) -> int:
+def sampling_threads(size: DataSize, sampling: dict, attempt: int = 1, refits: int = 0) -> int:
     """A thread per chain where sampling is the work; one where it is not. A thread per
     chain while the rows are unknown (a dry run before the data stage): Snakemake asks
     again, with the data there, before it runs the job. The draws are the same either
     way (tests/test_rungs.py)."""
-    if rows and sampling_seconds(rows, sampling, refits) < LIGHT_SAMPLING_SECONDS:
+    if size.rows and sampling_seconds(size, sampling, refits) < LIGHT_SAMPLING_SECONDS:
         return 1
     return sampling["chains"]
 
 
-def loo_mem_mb(rows: int, sampling: dict, attempt: int = 1, refits: int = 0) -> int:
+def loo_mem_mb(size: DataSize, sampling: dict, attempt: int = 1, refits: int = 0) -> int:
     """PSIS-LOO holds the log-likelihood, its smoothed weights and a sorted copy; a remedy
     that refits needs a fit's memory besides."""
-    loo = BASE_MB + 4 * log_likelihood_mb(rows, sampling)
+    loo = BASE_MB + 4 * log_likelihood_mb(size.rows, sampling)
     if refits:
-        loo += fit_mem_mb(rows, sampling) - BASE_MB
+        loo += fit_mem_mb(size, sampling) - BASE_MB
     return math.ceil(loo * attempt)

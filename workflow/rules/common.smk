@@ -86,17 +86,30 @@ def attempt(wildcards, attempt):
     return attempt
 
 
-def sized(estimate, refits=lambda wildcards, input: 0):
-    """A resource of a (dataset, model) job from its rows, draws and refits, grown by
-    attempt: estimate is one of replication_ladder.resources' fit_mem_mb, fit_runtime,
-    loo_mem_mb, sampling_threads."""
+def rung_sampling(wildcards):
+    return LADDER.sampling(wildcards.dataset, wildcards.model)
+
+
+def sized(estimate, refits=lambda wildcards, input: 0, sampling=rung_sampling):
+    """A resource of a (dataset, model) job from its data's size (rows, group levels),
+    draws and refits, grown by attempt: estimate is one of replication_ladder.resources'
+    fit_mem_mb, fit_runtime, loo_mem_mb, sampling_threads."""
 
     def resource(wildcards, input, attempt):
-        sampling = LADDER.sampling(wildcards.dataset, wildcards.model)
-        rows = sizes.rows_in(input.data)
-        return estimate(rows, sampling, attempt, refits(wildcards, input))
+        factors = LADDER.group_factors(wildcards.dataset, wildcards.model)
+        size = sizes.data_size(input.data, factors)
+        return estimate(size, sampling(wildcards), attempt, refits(wildcards, input))
 
     return resource
+
+
+def sbc_sampling(wildcards):
+    return LADDER.sbc()
+
+
+def sbc_refits(wildcards, input):
+    """A batch fits its first replicate, then refits the compiled rung for each other one."""
+    return LADDER.sbc()["batch_size"] - 1
 
 
 def loo_refits(wildcards, input=None):

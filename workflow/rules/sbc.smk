@@ -17,15 +17,8 @@ rule sbc:
         "../envs/ladder.yaml"
     threads: lambda wildcards: LADDER.sbc()["chains"]
     resources:
-        mem_mb=lambda wildcards, input, attempt: sizes.fit_mem_mb(
-            sizes.rows_in(input.data), LADDER.sbc(), attempt
-        ),
-        runtime=lambda wildcards, input, attempt: sizes.fit_runtime(
-            sizes.rows_in(input.data),
-            LADDER.sbc(),
-            attempt,
-            LADDER.sbc()["batch_size"] - 1,
-        ),
+        mem_mb=sized(sizes.fit_mem_mb, sampling=sbc_sampling),
+        runtime=sized(sizes.fit_runtime, sbc_refits, sbc_sampling),
         cpus_per_task=lambda wildcards, threads: threads,
         attempt=attempt,
     params:

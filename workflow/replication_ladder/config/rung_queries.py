@@ -23,6 +23,12 @@ class RungQueries:
             self.rung(dataset, model), self.where(dataset, model)
         )
 
+    def group_factors(self, dataset: str, model: str) -> frozenset[str]:
+        """The columns whose levels get parameters of their own (sizing a job)."""
+        return self.kind(dataset, model).group_factors(
+            self.rung(dataset, model), self.where(dataset, model)
+        )
+
     def rung_level(self, dataset: str, model: str) -> str:
         """`rows` (fitted to the processed table) or `sites` (to per-site estimates). A
         summary-level dataset's processed table is its per-site estimates: rows."""

@@ -24,6 +24,9 @@ class BambiFormula(RungKind):
         variables, _, (response,), _ = self._terms(entry, where)
         return response, sorted(variables - {response})
 
+    def group_factors(self, entry: dict, where: str) -> frozenset[str]:
+        return self._terms(entry, where)[3]
+
     def likelihood(self, entry: dict, where: str) -> str:
         return "discrete" if entry["family"] in DISCRETE_FAMILIES else "continuous"
 

@@ -21,6 +21,10 @@ class RungKind(ABC):
     def columns(self, entry: dict, where: str) -> tuple[str, list[str]]:
         """The response column and the predictor columns."""
 
+    def group_factors(self, entry: dict, where: str) -> frozenset[str]:
+        """The columns whose levels get parameters of their own (resources.DataSize)."""
+        return frozenset()
+
     def level(self, entry: dict, where: str) -> str:
         """`rows` (fitted to the processed table) or `sites` (to per-site estimates)."""
         return "rows"
