@@ -217,6 +217,26 @@ def test_an_ordinal_rung_models_the_rating_as_ordered_levels():
     assert "cumulative" in rung.description()
 
 
+def test_an_ordinal_rung_with_an_uncentred_predictor_is_warned_about(caplog):
+    """Bambi centres predictors only where an intercept absorbs their means; an ordinal
+    family has none, so an age of mean 20 would make the thresholds those of age 0
+    (checked against the design matrix's own mean and SD)."""
+    data = small_multisite()
+    data["rating"] = np.clip(np.round(data["value"]), 0, 9).astype(int)
+    data["age"] = 20 + (np.arange(len(data)) % 5)
+    uncentred = spec_of("rrr", "ordinal", formula="rating ~ condition + age + (1|study)")
+    with caplog.at_level("WARNING", logger="replication_ladder.rungs"):
+        rungs.build_rung(uncentred, data)
+    (message,) = [r.getMessage() for r in caplog.records if "center(" in r.getMessage()]
+    assert message.startswith("datasets.rrr.models.ordinal.formula: age has mean 22 and SD 1.41")
+    assert "Write center(age) in the formula" in message
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="replication_ladder.rungs"):
+        rungs.build_rung(spec_of("rrr", "ordinal", formula="rating ~ center(age)"), data)
+        rungs.build_rung(spec_of("rrr", "fixed", formula="rating ~ condition + age"), data)
+    assert not [r for r in caplog.records if "center(" in r.getMessage()]
+
+
 def test_bambi_errors_at_build_name_the_model():
     data = pd.DataFrame(
         {"X": [0.1, 0.2, 0.3], "Y": [1.0, 2.0, 3.0], "D": pd.Categorical(["0", "1", "0"])}

@@ -393,6 +393,20 @@ def ordered_response(spec: dict, data: pd.DataFrame) -> pd.DataFrame:
     return data
 
 
+def uncentred_predictors(model) -> dict[str, tuple[float, float]]:
+    """Numeric predictors (mean, SD) whose mean is further from 0 than their SD. Bambi
+    centres predictors only where an intercept absorbs their means; an ordinal family has
+    none, so such a predictor moves every threshold, and the thresholds' prior is that of
+    the predictor at 0."""
+    terms = model.parameters[model.family.likelihood.parent].common_terms.values()
+    moments = {
+        term.name: (float(np.mean(term.data)), float(np.std(term.data)))
+        for term in terms
+        if term.kind == "numeric" and np.ndim(term.data) == 1
+    }
+    return {name: (mean, sd) for name, (mean, sd) in moments.items() if abs(mean) > sd}
+
+
 def bambi_model(spec: dict, data: pd.DataFrame, where: str):
     """A formula rung's Bambi model, built, with its priors resolved (priors.py)."""
     import bambi as bmb
@@ -416,6 +430,19 @@ def bambi_model(spec: dict, data: pd.DataFrame, where: str):
             f"{where}: cannot build {spec['formula']!r} ({spec['family']}): "
             f"{type(error).__name__}: {error}"
         ) from error
+    if spec["family"] in ORDINAL_FAMILIES:
+        for name, (mean, sd) in uncentred_predictors(model).items():
+            log.warning(
+                "%s.formula: %s has mean %.3g and SD %.3g; an ordinal family has no "
+                "intercept, so Bambi does not centre it: the thresholds and their prior are "
+                "those of %s = 0, and they mix slowly. Write center(%s) in the formula.",
+                where,
+                name,
+                mean,
+                sd,
+                name,
+                name,
+            )
     return model
 
 
