@@ -23,6 +23,7 @@ def test_sizes_and_sites_are_read_from_the_files_and_zero_before_they_exist(tmp_
     record.write_text(json.dumps({"site_levels": [str(i) for i in range(17)]}))
     assert resources.data_size(table) == DataSize(6907, 0)
     assert resources.data_size(table, {"lab", "participant"}) == DataSize(6907, 1744)
+    assert resources.data_size(table, {"lab", "not_a_column"}) == DataSize(6907, 17)
     assert resources.sites_in(record) == 17
 
 

@@ -36,15 +36,16 @@ class DataSize:
 
 def data_size(parquet: str | Path, factors: Iterable[str] = ()) -> DataSize:
     """The rows of a processed table, from its Parquet footer, and the levels of the
-    given columns, reading those columns only. Zero while the table does not exist yet (a
+    given columns it has, reading those columns only. Zero while the table does not exist yet (a
     dry run, or a DAG built before the data stage ran): Snakemake evaluates resources
     again, with the input present, just before it submits the job."""
     import pyarrow.parquet as pq
 
     if not Path(parquet).exists():
         return DataSize(0)
-    rows = pq.ParquetFile(parquet).metadata.num_rows
-    factors = sorted(factors)
+    footer = pq.ParquetFile(parquet)
+    rows = footer.metadata.num_rows
+    factors = sorted(set(factors) & set(footer.schema_arrow.names))
     if not factors:
         return DataSize(rows)
     table = pq.read_table(parquet, columns=factors)
