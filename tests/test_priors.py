@@ -85,3 +85,37 @@ def test_terms_left_out_follow_the_outcomes_range_and_bambi_is_asked_by_name():
     assert resolved_priors({**spec, "priors": "bambi"}, table, terms) == {}
     unranged = resolved_priors({**spec, "outcome_range": None}, table, terms)
     assert unranged == spec["priors"]
+
+
+@pytest.mark.parametrize("noncentered", [False, True])
+def test_zero_sum_site_intercepts_have_the_stated_distribution(noncentered):
+    """Sites' intercepts as a ZeroSumNormal with a hierarchical SD, centred (PyMC's own)
+    or non-centred (offsets times the SD, built through Bambi's `dist` hook): every draw
+    sums to zero, and each intercept divided by its SD is Normal(0, sqrt(1 - 1/J)), the
+    deviation of one of J independent standard normals from their mean (a closed form;
+    KS test, p > 0.001, 2,000 draws)."""
+    import bambi as bmb
+    import pymc as pm
+    from scipy import stats
+
+    from replication_ladder.prior import Prior
+
+    sites = 5
+    table = pd.DataFrame({"y": np.zeros(sites * 4), "g": np.repeat(list("abcde"), 4)})
+    spec = {"dist": "ZeroSumNormal", "sigma": {"dist": "HalfNormal", "sigma": 1}}
+    if not noncentered:
+        spec["noncentered"] = False
+    model = bmb.Model("y ~ (1|g)", table, priors={"1|g": Prior(spec).bambi()})
+    model.build()
+    pymc_model = model.backend.model
+    offset = "1|g_offset" in pymc_model.named_vars
+    assert offset == noncentered
+    intercepts, sd = pm.draw(
+        [pymc_model["1|g"], pymc_model["1|g_sigma"]], draws=2000, random_seed=4
+    )
+    assert intercepts.shape == (2000, sites)
+    np.testing.assert_allclose(intercepts.sum(axis=1), 0, atol=1e-9)
+    standardised = (intercepts / sd[:, None]).ravel()
+    p_value = stats.kstest(standardised, stats.norm(0, np.sqrt(1 - 1 / sites)).cdf).pvalue
+    print(f"margin: KS p = {p_value:.3f} (> 0.001)")
+    assert p_value > 0.001

@@ -1,8 +1,9 @@
 """The one reading of a prior as the config writes it: `{dist: Normal, mu: 0, sigma: 1}`,
 where a parameter may itself be a prior (a hierarchical one), `truncate: {lower, upper}`
-bounds a Bayes factor's test prior and `transform: ordered` sorts an ordinal family's
-thresholds. The dict stays what files store and hashes read; `Prior` is how the code
-uses one: with PyMC, with Bambi, as text."""
+bounds a Bayes factor's test prior, `transform: ordered` sorts an ordinal family's
+thresholds and `noncentered: false` samples a group-level term's effects themselves
+rather than standardised offsets scaled by their SD. The dict stays what files store and
+hashes read; `Prior` is how the code uses one: with PyMC, with Bambi, as text."""
 
 import numpy as np
 
@@ -24,7 +25,11 @@ class Prior:
     @property
     def args(self) -> dict:
         """The distribution's own parameters (nested priors as dicts)."""
-        return {k: v for k, v in self.spec.items() if k not in ("dist", "truncate", "transform")}
+        return {
+            k: v
+            for k, v in self.spec.items()
+            if k not in ("dist", "truncate", "transform", "noncentered")
+        }
 
     @property
     def fixed(self) -> bool:
@@ -106,13 +111,25 @@ class Prior:
         args = {k: Prior(v).bambi() if isinstance(v, dict) else v for k, v in self.args.items()}
         if "transform" in self.spec:
             args["transform"] = getattr(pm.distributions.transforms, self.spec["transform"])
-        return bmb.Prior(self.dist, **args)
+        noncentered = self.spec.get("noncentered")
+        if self.dist == "ZeroSumNormal" and not self.fixed and noncentered is not False:
+            # Bambi non-centres Normal group effects only; its `dist` hook does this one.
+            return bmb.Prior(self.dist, dist=_zero_sum_offsets, noncentered=False, **args)
+        return bmb.Prior(self.dist, noncentered=noncentered, **args)
 
     @classmethod
     def from_bambi(cls, prior) -> "Prior":
         """A bmb.Prior as the config would write it (numbers and lists; a transform by
         its name)."""
         return cls({"dist": prior.name, **{k: _plain(v) for k, v in prior.args.items()}})
+
+
+def _zero_sum_offsets(name: str, sigma, dims=None):
+    """Group effects summing to zero, non-centred: standardised offsets times their SD."""
+    import pymc as pm
+
+    offset = pm.ZeroSumNormal(f"{name}_offset", sigma=1, dims=dims)
+    return pm.Deterministic(name, offset * sigma, dims=dims)
 
 
 def _plain(value):
