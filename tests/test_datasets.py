@@ -75,6 +75,10 @@ def test_multisite_is_shaped_like_the_rrr():
         "1|study[16]",
     ):
         assert key in generated.truth
+    # The rungs' site intercepts sum to zero: so do the true ones, the Intercept holding
+    # their average (each site's mean is Intercept + its own, as drawn).
+    intercepts = [generated.truth[f"1|study[{k}]"] for k in range(17)]
+    assert abs(sum(intercepts)) < 1e-9 and np.std(intercepts) > 0.1
 
 
 def test_participant_effects_come_from_their_own_stream():

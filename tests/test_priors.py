@@ -45,6 +45,10 @@ def test_the_scaffold_states_every_prior_on_the_outcomes_range(tmp_path):
     age_sigma = float(f"{span / 8 / (2 * table['age'].std(ddof=0)):.2g}")
     assert participant["age"] == {"dist": "Normal", "mu": 0, "sigma": age_sigma}
     assert participant["1|subject"]["sigma"] == {"dist": "HalfNormal", "sigma": span / 6}
+    assert participant["1|lab"] == {
+        "dist": "ZeroSumNormal",
+        "sigma": {"dist": "HalfNormal", "sigma": 0.75},
+    }
     assert participant["pen|lab"]["sigma"] == {"dist": "HalfNormal", "sigma": 0.38}
     assert participant["sigma"] == {"dist": "HalfNormal", "sigma": span / 4}
     for model, entry in models.items():

@@ -116,8 +116,11 @@ def multisite(
         + np.asarray(stimulus_effects, float)[stimulus]
     )
     rows["value"] = mean + rng.normal(0.0, sigma, mean.size)
+    # The rungs' site intercepts sum to zero (priors.site_intercepts): their truth is the
+    # drawn ones' deviations from their average, which the Intercept takes up.
+    average = float(site_intercepts.mean())
     truth = {
-        "Intercept": intercept + stimulus_effects[0],
+        "Intercept": intercept + average + stimulus_effects[0],
         "condition": condition,
         "age": age,
         "gender": gender,
@@ -129,7 +132,7 @@ def multisite(
     for k in range(1, ratings):
         truth[f"C(stimulus)[s{k + 1}]"] = stimulus_effects[k] - stimulus_effects[0]
     for k in range(sites):
-        truth[f"1|study[{k}]"] = float(site_intercepts[k])
+        truth[f"1|study[{k}]"] = float(site_intercepts[k]) - average
         truth[f"condition|study[{k}]"] = float(site_slopes[k])
     return Generated(pd.DataFrame(rows), truth)
 
