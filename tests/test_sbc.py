@@ -155,11 +155,10 @@ def test_sbc_settings_come_from_the_config():
         "participant",
     ) in ladder.sbc_fits()
     spec = ladder.sbc_spec("rrr", "fixed")
-    assert {k: spec["sampling"][k] for k in ("draws", "tune", "chains")} == {
-        "draws": 200,
-        "tune": 200,
-        "chains": 2,
-    }
+    sizes = ("draws", "tune", "chains")
+    assert {k: spec["sampling"][k] for k in sizes} == {"draws": 1000, "tune": 1000, "chains": 4}
+    fitted = ladder.model_spec("rrr", "fixed")["sampling"]
+    assert {k: fitted[k] for k in sizes} == {k: spec["sampling"][k] for k in sizes}  # as fitted
     assert ladder.sbc_batches() == 2
     config["preset"] = "sbc"
     assert Ladder(config).sbc()["replicates"] == 500 and SMOKE["chains"] == 2
