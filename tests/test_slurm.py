@@ -45,6 +45,7 @@ def slurm_config(rrr_mirror) -> dict:
         "batch_size": 2,
         "draws": 50,
         "tune": 50,
+        "chains": 2,
     }
     return config
 
