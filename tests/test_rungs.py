@@ -251,14 +251,30 @@ def test_bambi_errors_at_build_name_the_model():
         )
 
 
-def test_nested_priors_become_bambi_priors():
-    prior = Prior({"dist": "Normal", "mu": 0, "sigma": {"dist": "HalfNormal", "sigma": 2}}).bambi()
-    assert prior.name == "Normal" and prior.args["sigma"].name == "HalfNormal"
-    assert Prior.from_bambi(prior).spec == {
-        "dist": "Normal",
-        "mu": 0.0,
-        "sigma": {"dist": "HalfNormal", "sigma": 2.0},
-    }
+HALF_NORMAL = {"dist": "HalfNormal", "sigma": 2.0}
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"dist": "Normal", "mu": 0.0, "sigma": HALF_NORMAL},
+        {"dist": "Normal", "mu": 0.0, "sigma": HALF_NORMAL, "noncentered": False},
+        {"dist": "ZeroSumNormal", "sigma": HALF_NORMAL},
+        {"dist": "ZeroSumNormal", "sigma": HALF_NORMAL, "noncentered": False},
+    ],
+    ids=["normal", "normal-centred", "zero-sum", "zero-sum-centred"],
+)
+def test_a_prior_reads_back_from_bambi_as_the_config_wrote_it(spec):
+    """What a fit's priors.json records is the config's prior, nested priors and the
+    parameterisation (`noncentered: false`) included."""
+    prior = Prior(spec).bambi()
+    assert prior.name == spec["dist"] and prior.args["sigma"].name == "HalfNormal"
+    assert Prior.from_bambi(prior).spec == spec
+
+
+def test_a_nested_prior_reads_as_text():
+    spec = {"dist": "Normal", "mu": 0, "sigma": HALF_NORMAL, "noncentered": False}
+    assert Prior(spec).text() == "Normal(mu=0, sigma=HalfNormal(sigma=2))"
 
 
 @pytest.mark.parametrize("mass_matrix", ["diag", "low_rank"])

@@ -16,6 +16,7 @@ from scipy import stats
 from replication_ladder import fit, paths
 from replication_ladder.config import Ladder
 from replication_ladder.datasets import generate
+from replication_ladder.priors import site_intercepts
 from replication_ladder.recovery import recovered
 from replication_ladder.rungs import build_rung
 from replication_ladder.samplers import compile_rung
@@ -112,9 +113,7 @@ def test_the_participant_rung_recovers_the_multisite_truth(tmp_path):
         tmp_path / "r.json",
     )
     spec = LADDER.model_spec("multisite", "participant")
-    spec["priors"]["1|study"] = {
-        k: v for k, v in spec["priors"]["1|study"].items() if k != "noncentered"
-    }
+    spec["priors"]["1|study"] = site_intercepts(1.0)  # the config's, non-centred
     spec["ci_prob"] = 0.999
     outputs = {
         key: tmp_path / paths.at(value, dataset="m", model="p") for key, value in paths.FIT.items()

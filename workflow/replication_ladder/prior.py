@@ -48,10 +48,7 @@ class Prior:
     def text(self) -> str:
         """`Normal(mu=0, sigma=0.82)`, truncations spelt out: how verdicts and reports
         name a prior."""
-        args = ", ".join(
-            f"{key}={value:g}" if isinstance(value, float | int) else f"{key}={value}"
-            for key, value in self.args.items()
-        )
+        args = ", ".join(f"{key}={_text(value)}" for key, value in self.args.items())
         text = f"{self.dist}({args})"
         lower, upper = self.bounds or (-np.inf, np.inf)
         if lower > -np.inf:
@@ -120,8 +117,11 @@ class Prior:
     @classmethod
     def from_bambi(cls, prior) -> "Prior":
         """A bmb.Prior as the config would write it (numbers and lists; a transform by
-        its name)."""
-        return cls({"dist": prior.name, **{k: _plain(v) for k, v in prior.args.items()}})
+        its name; `noncentered: false` where the effects themselves are sampled)."""
+        spec = {"dist": prior.name, **{k: _plain(v) for k, v in prior.args.items()}}
+        if prior.noncentered is False and prior.dist is None:
+            spec["noncentered"] = False
+        return cls(spec)
 
 
 def _zero_sum_offsets(name: str, sigma, dims=None):
@@ -130,6 +130,12 @@ def _zero_sum_offsets(name: str, sigma, dims=None):
 
     offset = pm.ZeroSumNormal(f"{name}_offset", sigma=1, dims=dims)
     return pm.Deterministic(name, offset * sigma, dims=dims)
+
+
+def _text(value) -> str:
+    if isinstance(value, dict):
+        return Prior(value).text()
+    return f"{value:g}" if isinstance(value, float | int) else str(value)
 
 
 def _plain(value):
