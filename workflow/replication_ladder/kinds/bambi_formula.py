@@ -31,7 +31,7 @@ class BambiFormula(RungKind):
         return "discrete" if entry["family"] in DISCRETE_FAMILIES else "continuous"
 
     def respects_design(self, entry: dict, clusters: set[str], where: str) -> bool:
-        return clusters <= self._terms(entry, where)[3]
+        return clusters <= self.group_factors(entry, where)
 
     def family(self, entry: dict) -> str | None:
         return entry["family"]
