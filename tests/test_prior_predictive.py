@@ -41,7 +41,8 @@ def numpy_prior_ratings(table: pd.DataFrame, priors: dict, draws: int, seed: int
     x = x - x.mean(axis=0)
     intercept = rng.normal(priors["Intercept"]["mu"], priors["Intercept"]["sigma"], draws)
     betas = np.stack([rng.normal(0, priors[c]["sigma"], draws) for c in columns], axis=1)
-    sigma = np.abs(rng.normal(0, priors["sigma"]["sigma"], draws))
+    residual = priors["sigma"]  # Gamma(alpha, beta): beta is a rate
+    sigma = rng.gamma(residual["alpha"], 1 / residual["beta"], draws)
     mean = intercept[:, None] + betas @ x.T
     return mean + sigma[:, None] * rng.normal(size=mean.shape)
 
