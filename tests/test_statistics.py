@@ -116,7 +116,7 @@ def test_the_participant_rung_recovers_the_multisite_truth(tmp_path):
         tmp_path / "r.json",
     )
     spec = LADDER.model_spec("multisite", "participant")
-    spec["priors"]["1|study"] = site_intercepts(1.0)  # the config's, non-centred
+    spec["priors"]["1|study"] = site_intercepts(1.0)  # the scaffold's form, SD HalfNormal(1)
     spec["ci_prob"] = 0.999
     outputs = {
         key: tmp_path / paths.at(value, dataset="m", model="p") for key, value in paths.FIT.items()
