@@ -154,12 +154,13 @@ def test_sbc_settings_come_from_the_config():
         "multisite",
         "participant",
     ) in ladder.sbc_fits()
-    spec = ladder.sbc_spec("rrr", "fixed")
-    sizes = ("draws", "tune", "chains")
-    assert {k: spec["sampling"][k] for k in sizes} == {"draws": 1000, "tune": 1000, "chains": 4}
-    fitted = ladder.model_spec("rrr", "fixed")["sampling"]
-    assert {k: fitted[k] for k in sizes} == {k: spec["sampling"][k] for k in sizes}  # as fitted
+    for dataset, model in ladder.sbc_fits():  # each rung calibrated as it is fitted
+        fitted = ladder.model_spec(dataset, model)["sampling"]
+        assert ladder.sbc_spec(dataset, model)["sampling"] == fitted, (dataset, model)
     assert ladder.sbc_batches() == 2
+    config["sbc"] |= {"draws": 50, "chains": 2}
+    overridden = Ladder(config).sbc_spec("rrr", "participant")["sampling"]
+    assert (overridden["draws"], overridden["chains"], overridden["tune"]) == (50, 2, 1000)
     config["preset"] = "sbc"
     assert Ladder(config).sbc()["replicates"] == 500 and SMOKE["chains"] == 2
 

@@ -15,7 +15,7 @@ rule sbc:
         batch=r"\d+",
     conda:
         "../envs/ladder.yaml"
-    threads: lambda wildcards: LADDER.sbc()["chains"]
+    threads: lambda wildcards: sbc_sampling(wildcards)["chains"]
     resources:
         mem_mb=sized(sizes.fit_mem_mb, sampling=sbc_sampling),
         runtime=sized(sizes.fit_runtime, sbc_refits, sbc_sampling),

@@ -27,12 +27,13 @@ class SbcJobs:
         return math.ceil(settings["replicates"] / settings["batch_size"])
 
     def sbc_spec(self, dataset: str, model: str) -> dict:
-        """A rung's model spec with the calibration's sampling settings."""
+        """A rung's model spec, sampled as the rung is fitted unless the calibration's
+        settings say otherwise (a test's few draws)."""
         settings = self.sbc()
         spec = self.model_spec(dataset, model)
         spec["sampling"] = {
             **spec["sampling"],
-            **{key: settings[key] for key in ("draws", "tune", "chains")},
+            **{key: settings[key] for key in ("draws", "tune", "chains") if key in settings},
         }
         spec["sbc"] = {
             "replicates": settings["replicates"],
