@@ -114,6 +114,7 @@ def test_a_config_with_only_datasets_gets_every_global_default():
         "sampler": "nutpie",
         "draws": 1000,
         "tune": 1000,
+        "thin": 1,
         "chains": 4,
         "target_accept": 0.9,
         "mass_matrix": "diag",
@@ -338,6 +339,10 @@ def test_dataset_names_cannot_escape_their_directories(name):
             {"sbc__datasets": ["nope"]},
             r"config key sbc\.datasets: 'nope' is not a dataset",
         ),
+        (
+            {"datasets__rrr__models__fixed__sampling": {"draws": 10, "thin": 20}},
+            r"datasets\.rrr\.models\.fixed\.sampling: thin 20 keeps no draw of 10",
+        ),
     ],
 )
 def test_semantic_errors_name_the_key(changes, message):
@@ -405,6 +410,7 @@ def test_presets_override_model_sampling():
         "sampler": "nutpie",
         "draws": 100,
         "tune": 100,
+        "thin": 1,
         "chains": 2,
         "target_accept": 0.95,
         "mass_matrix": "diag",

@@ -60,7 +60,7 @@ def sites_in(record: str | Path) -> int:
 
 
 def log_likelihood_mb(rows: int, sampling: dict) -> float:
-    return rows * sampling["draws"] * sampling["chains"] * 8 / 1e6
+    return rows * sampling["draws"] // sampling.get("thin", 1) * sampling["chains"] * 8 / 1e6
 
 
 def fit_mem_mb(size: DataSize, sampling: dict, attempt: int = 1, refits: int = 0) -> int:

@@ -125,13 +125,30 @@ class CompiledRung:
         idata["posterior"] = posterior.assign_attrs(
             sampling_time=posterior.attrs.get("sampling_time", seconds)
         )
-        return _keep(idata, ("posterior", "sample_stats"))
+        return _keep(idata, ("posterior", "sample_stats"), settings.get("thin", 1))
 
 
-def _keep(idata, groups):
+def _keep(idata, groups, thin: int = 1):
+    """The groups kept, every `thin`-th draw of them: a slowly mixing rung samples more
+    draws than it stores (its ESS barely falls, its log-likelihood and NetCDF halve)."""
     import xarray as xr
 
-    return xr.DataTree.from_dict({f"/{g}": idata[g].to_dataset() for g in groups if g in idata})
+    return xr.DataTree.from_dict(
+        {f"/{g}": thinned(idata[g].to_dataset(), thin) for g in groups if g in idata}
+    )
+
+
+def thinned(group, thin: int):
+    """Every `thin`-th draw of each chain. A kept draw is flagged divergent when any draw
+    it stands for diverged, so that no divergence is thinned away (ArviZ's `thin` selects
+    draws group by group, dropping a divergence with its draw)."""
+    if thin == 1:
+        return group
+    kept = group.isel(draw=slice(0, group.sizes["draw"] // thin * thin, thin))
+    if "diverging" in group:
+        windows = group["diverging"].coarsen(draw=thin, boundary="trim", coord_func="min")
+        kept["diverging"] = windows.max()
+    return kept.assign_coords(draw=range(kept.sizes["draw"]))
 
 
 def compile_rung(

@@ -198,8 +198,13 @@ def check_model(ladder: "Ladder", dataset: str, model: str, entry: dict) -> None
 
     where = ladder.where(dataset, model)
     kind = ladder.kind(dataset, model)
+    sampling = ladder.sampling(dataset, model)
     try:
-        check_sampler_available(ladder.sampling(dataset, model)["sampler"], where)
+        check_sampler_available(sampling["sampler"], where)
     except Exception as error:
         raise ConfigError(str(error)) from None
+    if sampling["thin"] > sampling["draws"]:
+        raise ConfigError(
+            f"{where}.sampling: thin {sampling['thin']} keeps no draw of {sampling['draws']}"
+        )
     kind.check(entry, ladder.dataset(dataset), ladder.model_spec(dataset, model), where)

@@ -32,10 +32,15 @@ def box(kind: str, body: str, title: str | None = None) -> str:
     return f'<div class="ladder-{kind}">{head}{body}</div>'
 
 
+def _kept(d: dict) -> str:
+    thin = d.get("thin", 1)
+    return f" (every {thin}th kept)" if thin > 1 else ""
+
+
 def diagnostics_box(d: dict) -> str:
     """A fit's convergence figures, with any warning shown prominently."""
     figures = (
-        f"{d['sampler']}, {d['chains']} chains x {d['draws']} draws after "
+        f"{d['sampler']}, {d['chains']} chains x {d['draws']} draws{_kept(d)} after "
         f"{d['tune']} tuning steps, target_accept {d['target_accept']}, seed "
         f"{d['seed']}: {d['divergences']} divergences, max r_hat "
         f"{fmt(d['max_r_hat'], '.3f')}, min ESS bulk "

@@ -18,6 +18,7 @@ class ProvenanceSection(Section):
                 "seed": d["seed"],
                 "chains": d["chains"],
                 "draws": d["draws"],
+                "thin": d.get("thin", 1),
                 "tune": d["tune"],
                 "model config sha256": d["config_sha256"],
                 # The whole config as it was when this rung was fitted.
