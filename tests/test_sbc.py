@@ -157,7 +157,8 @@ def test_sbc_settings_come_from_the_config():
     for dataset, model in ladder.sbc_fits():  # each rung calibrated as it is fitted
         fitted = ladder.model_spec(dataset, model)["sampling"]
         assert ladder.sbc_spec(dataset, model)["sampling"] == fitted, (dataset, model)
-    assert ladder.sbc_spec("rrr", "participant")["sampling"]["draws"] == 2000
+    participant = ladder.sbc_spec("rrr", "participant")["sampling"]
+    assert (participant["draws"], participant["thin"]) == (4000, 2)
     assert ladder.sbc_batches() == 2
     config["sbc"] |= {"draws": 50, "chains": 2}
     overridden = Ladder(config).sbc_spec("rrr", "participant")["sampling"]
