@@ -104,7 +104,7 @@ def sized(estimate, refits=lambda wildcards, input: 0, sampling=rung_sampling):
 
 
 def sbc_sampling(wildcards):
-    return LADDER.sbc_spec(wildcards.dataset, wildcards.model)["sampling"]
+    return LADDER.sbc_sampling(wildcards.dataset, wildcards.model)
 
 
 def sbc_refits(wildcards, input):

@@ -26,15 +26,18 @@ class SbcJobs:
         settings = self.sbc()
         return math.ceil(settings["replicates"] / settings["batch_size"])
 
+    def sbc_sampling(self, dataset: str, model: str) -> dict:
+        """A rung's sampling as it is fitted, unless the calibration's settings say
+        otherwise (a test's few draws)."""
+        settings = self.sbc()
+        overrides = {key: settings[key] for key in ("draws", "tune", "chains") if key in settings}
+        return {**self.sampling(dataset, model), **overrides}
+
     def sbc_spec(self, dataset: str, model: str) -> dict:
-        """A rung's model spec, sampled as the rung is fitted unless the calibration's
-        settings say otherwise (a test's few draws)."""
+        """A rung's model spec, sampled as `sbc_sampling` says."""
         settings = self.sbc()
         spec = self.model_spec(dataset, model)
-        spec["sampling"] = {
-            **spec["sampling"],
-            **{key: settings[key] for key in ("draws", "tune", "chains") if key in settings},
-        }
+        spec["sampling"] = self.sbc_sampling(dataset, model)
         spec["sbc"] = {
             "replicates": settings["replicates"],
             "batch_size": settings["batch_size"],
