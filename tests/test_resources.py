@@ -45,6 +45,12 @@ def test_memory_and_time_grow_with_rows_draws_refits_and_attempts():
     assert resources.fit_runtime(DataSize(6907), DEFAULT, attempt=3) > 3 * resources.fit_runtime(
         DataSize(100), QUICK
     )
+    # A thinned fit holds the kept draws' log-likelihood and samples every draw.
+    thinned = {**DEFAULT, "draws": 2 * DEFAULT["draws"], "thin": 2}
+    assert resources.fit_mem_mb(DataSize(6907), thinned) == rrr
+    assert resources.sampling_seconds(DataSize(6907), thinned) > resources.sampling_seconds(
+        DataSize(6907), DEFAULT
+    )
     # Seventeen refits (leave one site out) take seventeen more fits' sampling time.
     rrr_labs = DataSize(6907, 17)
     one = resources.sampling_seconds(rrr_labs, DEFAULT)

@@ -4,6 +4,7 @@ figures to 3 significant digits; the CSV beside the report keeps full precision.
 
 import pandas as pd
 
+from replication_ladder.report.html import diagnostics_box
 from replication_ladder.report.tables import log_score_units, printable, significant
 
 
@@ -73,3 +74,23 @@ def test_headers_carry_their_units_and_the_csv_keeps_the_names():
     unit = "rating points (0 to 9)"
     shown = printable(outcome, {"mean": unit, "std": unit, "count": ""})
     assert shown.columns.tolist() == ["count", f"mean [{unit}]", f"std [{unit}]"]
+
+
+def test_the_diagnostics_box_says_how_many_draws_were_kept():
+    """A thinned fit's box names the draws sampled and the share kept; an unthinned one
+    (or one fitted before `thin` existed) names only the draws."""
+    fit = {
+        "sampler": "nutpie",
+        "chains": 4,
+        "draws": 4000,
+        "tune": 1000,
+        "target_accept": 0.9,
+        "seed": 1,
+        "divergences": 0,
+        "max_r_hat": 1.004,
+        "min_ess_bulk": 900.0,
+        "min_ess_tail": 1200.0,
+        "warnings": [],
+    }
+    assert "4 chains x 4000 draws (1 in 2 kept) after 1000" in diagnostics_box({**fit, "thin": 2})
+    assert "4 chains x 4000 draws after 1000" in diagnostics_box(fit)

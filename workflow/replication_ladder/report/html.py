@@ -34,7 +34,7 @@ def box(kind: str, body: str, title: str | None = None) -> str:
 
 def _kept(d: dict) -> str:
     thin = d.get("thin", 1)
-    return f" (every {thin}th kept)" if thin > 1 else ""
+    return f" (1 in {thin} kept)" if thin > 1 else ""
 
 
 def diagnostics_box(d: dict) -> str:
