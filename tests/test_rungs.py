@@ -104,6 +104,8 @@ def test_a_simulated_outcome_swaps_in_too():
         ("value ~ condition + age + (condition|study)", "gaussian"),
         ("gender ~ age + condition + (1|study)", "bernoulli"),
         ("value ~ condition + C(stimulus) + (1|uid)", "gaussian"),
+        ("value ~ condition + (1|study)", "gaussian"),
+        ("rating ~ condition + (1|study)", "cumulative"),
     ],
 )
 def test_log_likelihood_equals_bambis(formula, family):
@@ -111,6 +113,7 @@ def test_log_likelihood_equals_bambis(formula, family):
     from replication_ladder.fit import with_densities
 
     data = small_multisite()
+    data["rating"] = np.clip(np.round(data["value"]), 0, 9).astype(int)
     spec = spec_of("multisite", "fixed", formula=formula, family=family, priors={})
     rung = rungs.build_rung(spec, data)
     raw = compile_rung(rung, spec["sampling"]).sample(1, 1)

@@ -27,6 +27,16 @@ def _batched(values, shapes):
     }
 
 
+def _row_input(name: str, container):
+    """An input for a row container: free in the rows, as the container (rungs.py), its
+    other dims as they are (a one-column design matrix keeps the static 1 that the
+    graph's broadcasting relies on)."""
+    import pytensor.tensor as pt
+
+    shape = (None, *container.type.shape[1:]) if container.type.ndim else ()
+    return pt.tensor(name, shape=shape, dtype=container.type.dtype)
+
+
 class Densities:
     """The log densities of one rung, as functions of posterior draws."""
 
@@ -58,7 +68,6 @@ class Densities:
     def _likelihood_graph(self):
         """The observed variable's elementwise log-density, its row data as inputs:
         (output, {shared container: input}, {name: input})."""
-        import pytensor.tensor as pt
         from pytensor.compile import SharedVariable
         from pytensor.graph.traversal import ancestors
 
@@ -71,10 +80,7 @@ class Densities:
             for v in ancestors([elementwise])
             if isinstance(v, SharedVariable) and v.name in row_names
         }
-        inputs = {
-            name: pt.tensor(name, shape=(None,) * v.type.ndim, dtype=v.type.dtype)
-            for name, v in shared.items()
-        }
+        inputs = {name: _row_input(name, v) for name, v in shared.items()}
         return elementwise, {shared[name]: inputs[name] for name in inputs}, inputs
 
     def log_likelihood(self, posterior: xr.Dataset, rows: dict | None = None) -> np.ndarray:
