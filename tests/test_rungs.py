@@ -109,7 +109,9 @@ def test_a_simulated_outcome_swaps_in_too():
     ],
 )
 def test_log_likelihood_equals_bambis(formula, family):
-    """Our vectorised log-likelihood (every fit's) against Bambi's compute_log_likelihood."""
+    """Our vectorised log-likelihood (every fit's) against Bambi's compute_log_likelihood,
+    which for the cumulative family is Bambi's own: a Categorical of all K category
+    probabilities (ours takes the two thresholds each row needs, ordered_logit.py)."""
     from replication_ladder.fit import with_densities
 
     data = small_multisite()
@@ -218,6 +220,26 @@ def test_an_ordinal_rung_models_the_rating_as_ordered_levels():
     rung = rungs.build_rung(spec, data)
     assert "threshold" in {v.name for v in rung.model.free_RVs}
     assert "cumulative" in rung.description()
+
+
+def test_the_ordinal_likelihood_is_the_logistic_cdfs_difference_even_far_out():
+    """log P(y = k) = log(F(c_k - eta) - F(c_(k-1) - eta)) against a closed form written
+    another way (log F(hi) + log(1 - F(lo) / F(hi)), SciPy's log_expit), on the first,
+    a middle and the last category, and where both thresholds are far above the
+    linear predictor: there the difference of two CDFs near 1 (Bambi's form) is 0."""
+    import pytensor.tensor as pt
+    from scipy.special import log_expit
+
+    from replication_ladder.ordered_logit import _log_probability
+
+    cut = np.array([[-1.0, 0.5, 2.0], [-1.0, 0.5, 2.0], [-1.0, 0.5, 2.0], [40.0, 45.0, 50.0]])
+    value = np.array([0, 2, 3, 1])
+    ours = _log_probability(pt.as_tensor(value), pt.as_tensor(cut)).eval()
+    hi = np.array([cut[0, 0], cut[1, 2], np.inf, -cut[3, 0]])
+    lo = np.array([-np.inf, cut[1, 1], cut[2, 2], -cut[3, 1]])
+    closed = log_expit(hi) + np.log1p(-np.exp(log_expit(lo) - log_expit(hi)))
+    np.testing.assert_allclose(ours, closed, rtol=1e-12)
+    assert np.isfinite(ours).all() and ours[3] < -39
 
 
 def test_an_ordinal_rung_with_an_uncentred_predictor_is_warned_about(caplog):

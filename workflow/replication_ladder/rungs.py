@@ -407,6 +407,16 @@ def uncentred_predictors(model) -> dict[str, tuple[float, float]]:
     return {name: (mean, sd) for name, (mean, sd) in moments.items() if abs(mean) > sd}
 
 
+def bambi_family(spec: dict):
+    """Bambi's family by its name; the cumulative one with the same likelihood computed
+    from the two thresholds each row needs (ordered_logit.py)."""
+    if spec["family"] == "cumulative":
+        from replication_ladder.ordered_logit import ordered_logit_family
+
+        return ordered_logit_family()
+    return spec["family"]
+
+
 def bambi_model(spec: dict, data: pd.DataFrame, where: str):
     """A formula rung's Bambi model, built, with its priors resolved (priors.py)."""
     import bambi as bmb
@@ -423,7 +433,7 @@ def bambi_model(spec: dict, data: pd.DataFrame, where: str):
         except Exception as error:
             raise ModelError(f"{where}.priors.{term}: {error}") from error
     try:
-        model = bmb.Model(spec["formula"], data, family=spec["family"], priors=priors or None)
+        model = bmb.Model(spec["formula"], data, family=bambi_family(spec), priors=priors or None)
         model.build()
     except Exception as error:
         raise ModelError(
