@@ -157,8 +157,9 @@ def test_sbc_settings_come_from_the_config():
     for dataset, model in ladder.sbc_fits():  # each rung calibrated as it is fitted
         fitted = ladder.model_spec(dataset, model)["sampling"]
         assert ladder.sbc_spec(dataset, model)["sampling"] == fitted, (dataset, model)
-    participant = ladder.sbc_spec("rrr", "participant")["sampling"]
-    assert (participant["draws"], participant["thin"]) == (4000, 2)
+    for model in ("participant", "ordinal"):  # the lab slopes' ridge (docs/calibration.md)
+        sampling = ladder.sbc_spec("rrr", model)["sampling"]
+        assert (sampling["draws"], sampling["thin"]) == (4000, 2), model
     assert ladder.sbc_batches() == 2
     config["sbc"] |= {"draws": 50, "chains": 2}
     overridden = Ladder(config).sbc_spec("rrr", "participant")["sampling"]
