@@ -5,7 +5,7 @@ thresholds, the K category probabilities and a Categorical's normalised log; onl
 CDFs on either side of the observed category count. This family gives PyMC the same
 likelihood from those two, log P(y = k) = log(F(c_k - eta) - F(c_(k-1) - eta)): the same
 model and parameters, its log density equal to Bambi's (tested to 1e-10), and on the RRR
-a gradient several times cheaper (docs/performance.md). PyMC's `OrderedLogistic` builds
+a third of the sampling time (docs/operations.md, "The ordinal rung"). PyMC's `OrderedLogistic` builds
 all K probabilities too, so it does not serve.
 
 Only the model PyMC samples changes. Bambi's predictions, outcome-scale effects and
@@ -13,8 +13,8 @@ moment matching still compute the K probabilities with the logistic and draw fro
 Categorical (`OrderedLogit.dist`).
 """
 
-# Past this the logistic CDF is 0 or 1 in double precision: the open end of the first and
-# last categories.
+# The open end of the first and last categories: F(100) is 1 in double precision and
+# F(-100) is 4e-44, and the derivative is finite at both (no nan in the gradient).
 OPEN_END = 100.0
 
 
