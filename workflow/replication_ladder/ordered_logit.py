@@ -5,8 +5,8 @@ thresholds, the K category probabilities and a Categorical's normalised log; onl
 CDFs on either side of the observed category count. This family gives PyMC the same
 likelihood from those two, log P(y = k) = log(F(c_k - eta) - F(c_(k-1) - eta)): the same
 model and parameters, its log density equal to Bambi's (tested to 1e-10), and on the RRR
-a third of the sampling time (docs/operations.md, "The ordinal rung"). PyMC's `OrderedLogistic` builds
-all K probabilities too, so it does not serve.
+a third of the sampling time (docs/operations.md, "The ordinal rung"). PyMC's
+`OrderedLogistic` builds all K probabilities too, so it does not serve.
 
 Only the model PyMC samples changes. Bambi's predictions, outcome-scale effects and
 moment matching still compute the K probabilities with the logistic and draw from a
