@@ -47,7 +47,7 @@ def test_the_ordinal_likelihood_draws_bambis_cumulative_posterior(monkeypatch):
     Categorical), on a small multisite dataset's ratings rounded to 0-9 (480 rows, 6
     sites): the same sampler and settings (nutpie, 4 x 1000), every mean and sd within
     4.5 combined Monte Carlo standard errors (as the test below)."""
-    from replication_ladder import rungs
+    from replication_ladder import ordered_logit
 
     data, _ = multisite()
     data["rating"] = np.clip(np.round(data["value"]), 0, 9).astype(int)
@@ -56,8 +56,8 @@ def test_the_ordinal_likelihood_draws_bambis_cumulative_posterior(monkeypatch):
     spec["priors"] = {term: spec["priors"][term] for term in ("condition", "threshold")}
     settings = {**spec["sampling"], "draws": 1000, "tune": 1000, "chains": 4, "thin": 1}
     summaries = {}
-    for likelihood, family in (("ours", rungs.bambi_family), ("bambi", lambda s: s["family"])):
-        monkeypatch.setattr(rungs, "bambi_family", family)
+    for likelihood, use in (("ours", ordered_logit.use_two_cdfs), ("bambi", lambda family: None)):
+        monkeypatch.setattr(ordered_logit, "use_two_cdfs", use)
         rung = build_rung(spec, data)
         raw = compile_rung(rung, settings).sample(spec["seed"], 2)
         summaries[likelihood] = fit.summarize(rung.finish(raw), 0.95)

@@ -13,24 +13,21 @@ moment matching still compute the K probabilities with the logistic and draw fro
 Categorical (`OrderedLogit.dist`).
 """
 
+from scipy.special import expit
+
 # The open end of the first and last categories: F(100) is 1 in double precision and
 # F(-100) is 4e-44, and the derivative is finite at both (no nan in the gradient).
 OPEN_END = 100.0
 
 
-def _probabilities(cut):
-    """The K category probabilities from the K - 1 thresholds minus the linear predictor."""
-    import pymc as pm
-    import pytensor.tensor as pt
-
-    cdf = pm.math.sigmoid(cut)
-    return pt.concatenate([cdf[..., :1], cdf[..., 1:] - cdf[..., :-1], 1 - cdf[..., -1:]], axis=-1)
-
-
-def _categorical(cut, size):
-    import pymc as pm
-
-    return pm.Categorical.dist(p=_probabilities(cut), size=size)
+def _draw(cut, rng=None, size=None):
+    """Ratings drawn by inverting the CDF: the category is the number of thresholds whose
+    CDF is below a uniform draw. (A symbolic `dist` would pin the number of rows, which
+    the rungs' row containers leave free: PyMC specifies its parameters' static shapes.)"""
+    cdf = expit(cut)
+    size = cut.shape[:-1] if size is None else tuple(size)
+    uniform = rng.uniform(size=size)
+    return (uniform[..., None] > cdf).sum(axis=-1)
 
 
 def _log_probability(value, cut):
@@ -65,7 +62,14 @@ class OrderedLogit:
         import pymc as pm
 
         return pm.CustomDist(
-            name, p, dist=_categorical, logp=_log_probability, observed=observed, dims=dims
+            name,
+            p,
+            random=_draw,
+            logp=_log_probability,
+            signature="(k)->()",
+            dtype="int64",
+            observed=observed,
+            dims=dims,
         )
 
     @staticmethod
@@ -79,26 +83,28 @@ def _identity(x):
     return x
 
 
-def ordered_logit_family():
-    """Bambi's cumulative family, logit link, with the likelihood above."""
+def _without_thresholds(kwargs):
+    kwargs.pop("threshold", None)  # in `p` already, as in Bambi's own
+    return kwargs
+
+
+def use_two_cdfs(family) -> None:
+    """Give a Bambi model's cumulative family, logit link, the likelihood above (in place,
+    before the model is built; Bambi's public names only)."""
     import bambi as bmb
-    from bambi.defaults import get_builtin_family
-    from bambi.families.link import expit, logit
-    from bambi.families.univariate import Cumulative
 
-    class OrderedLogitCumulative(Cumulative):
-        @staticmethod
-        def transform_backend_kwargs(kwargs):
-            kwargs.pop("threshold", None)  # in `p` already, as in Bambi's own
-            return kwargs
-
+    logit = family.link["p"]
+    if logit.name != "logit":
+        return
     # A name Bambi's backend does not know, so that it takes `linkinv_backend`.
-    link = bmb.Link(
-        "logit (in the likelihood)", link=logit, linkinv=expit, linkinv_backend=_identity
-    )
-    likelihood = bmb.Likelihood(
-        "Cumulative", params=["p", "threshold"], parent="p", dist=OrderedLogit
-    )
-    family = OrderedLogitCumulative("cumulative", likelihood, {"p": link, "threshold": "identity"})
-    family.set_default_priors(get_builtin_family("cumulative").default_priors)
-    return family
+    family.link = {
+        **family.link,
+        "p": bmb.Link(
+            "logit (in the likelihood)",
+            link=logit.link,
+            linkinv=logit.linkinv,
+            linkinv_backend=_identity,
+        ),
+    }
+    family.likelihood.dist = OrderedLogit
+    family.transform_backend_kwargs = _without_thresholds

@@ -407,21 +407,12 @@ def uncentred_predictors(model) -> dict[str, tuple[float, float]]:
     return {name: (mean, sd) for name, (mean, sd) in moments.items() if abs(mean) > sd}
 
 
-def bambi_family(spec: dict):
-    """Bambi's family by its name; the cumulative one with the same likelihood computed
-    from the two thresholds each row needs (ordered_logit.py)."""
-    if spec["family"] == "cumulative":
-        from replication_ladder.ordered_logit import ordered_logit_family
-
-        return ordered_logit_family()
-    return spec["family"]
-
-
 def bambi_model(spec: dict, data: pd.DataFrame, where: str):
     """A formula rung's Bambi model, built, with its priors resolved (priors.py)."""
     import bambi as bmb
 
     from replication_ladder.formulas import formula_terms
+    from replication_ladder.ordered_logit import use_two_cdfs
     from replication_ladder.priors import resolved_priors
 
     data = ordered_response(spec, data)
@@ -433,7 +424,9 @@ def bambi_model(spec: dict, data: pd.DataFrame, where: str):
         except Exception as error:
             raise ModelError(f"{where}.priors.{term}: {error}") from error
     try:
-        model = bmb.Model(spec["formula"], data, family=bambi_family(spec), priors=priors or None)
+        model = bmb.Model(spec["formula"], data, family=spec["family"], priors=priors or None)
+        if spec["family"] == "cumulative":
+            use_two_cdfs(model.family)
         model.build()
     except Exception as error:
         raise ModelError(
