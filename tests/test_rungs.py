@@ -242,6 +242,24 @@ def test_the_ordinal_likelihood_is_the_logistic_cdfs_difference_even_far_out():
     assert np.isfinite(ours).all() and ours[3] < -39
 
 
+def test_simulated_ratings_follow_the_category_probabilities():
+    """The ordinal rung's simulated ratings (prior predictive, SBC) against the category
+    probabilities F(c_k - eta) - F(c_(k-1) - eta) computed with SciPy's logistic CDF:
+    a chi-square goodness-of-fit test on 20,000 draws of each of two rows (p > 0.001)."""
+    from scipy import stats
+
+    from replication_ladder.ordered_logit import _draw
+
+    cut = np.array([[-2.0, -0.5, 0.3, 1.5], [-4.0, -3.5, 2.0, 2.1]])
+    draws = _draw(np.repeat(cut[None], 20_000, axis=0), rng=np.random.default_rng(5))
+    for row, thresholds in enumerate(cut):
+        cdf = np.concatenate([[0.0], stats.logistic.cdf(thresholds), [1.0]])
+        counts = np.bincount(draws[:, row], minlength=len(cdf) - 1)
+        result = stats.chisquare(counts, 20_000 * np.diff(cdf))
+        print(f"margin: row {row}, chi-square p {result.pvalue:.3f} (> 0.001)")
+        assert result.pvalue > 0.001
+
+
 def test_an_ordinal_rung_with_an_uncentred_predictor_is_warned_about(caplog):
     """Bambi centres predictors only where an intercept absorbs their means; an ordinal
     family has none, so an age of mean 20 would make the thresholds those of age 0
