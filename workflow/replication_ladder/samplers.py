@@ -1,8 +1,9 @@
 """Compile once, sample many: a rung's model compiled for its sampler, refitted to other
 rows or other outcomes by swapping its data.
 
-nutpie (the default) compiles the log density with Numba once (`compile_pymc_model`) and
-swaps the shared containers per fit (`with_data`); PyMC's own NUTS and NumPyro read the
+nutpie (the default) compiles the log density with Numba once (`compile_pymc_model`,
+its callbacks cached across processes by nutpie_cache.py) and swaps the shared
+containers per fit (`with_data`); PyMC's own NUTS and NumPyro read the
 containers' values (set with `set_value`) and reuse PyTensor's compile cache. Either way
 a refit with the same seed draws what a fresh fit of the same data draws (tested).
 """
@@ -11,6 +12,7 @@ import importlib.util
 import logging
 import time
 
+from replication_ladder import nutpie_cache
 from replication_ladder.errors import ModelError
 from replication_ladder.progress import NutpieChains, Progress, PymcChains
 
@@ -49,13 +51,13 @@ class CompiledRung:
         self.data = rung.rows() if data is None else data
         self._nutpie = None
         if self.sampler == "nutpie":
-            import nutpie
-
             started = time.perf_counter()
             if progress is not None:
                 progress.phase("compiling for nutpie")
             rung.set_rows(self.data)
-            self._nutpie = nutpie.compile_pymc_model(rung.model, var_names=rung.stored_variables)
+            self._nutpie = nutpie_cache.compile_pymc_model(
+                rung.model, var_names=rung.stored_variables
+            )
             self._nutpie_names = {var.name for var in self._nutpie.shared_var_keys}
             self.compile_seconds = time.perf_counter() - started
 
