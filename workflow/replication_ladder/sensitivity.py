@@ -31,6 +31,24 @@ def _group_level(name: str) -> bool:
     return parameter.group is not None and parameter.suffix != "sigma"
 
 
+def per_draw_likelihood(idata):
+    """The fit with its log-likelihood summed over rows, as psense sums it before use:
+    the same weights, without the copies of every row's value it makes on the way
+    (three of 440 MB for the RRR at 8,000 draws: 4 s of a fit's 5 s in psense)."""
+    import xarray as xr
+
+    if "log_likelihood" not in idata:
+        return idata
+    sample_dims = ("chain", "draw")
+    per_row = idata["log_likelihood"].to_dataset()
+    total = sum(
+        value.sum([dim for dim in value.dims if dim not in sample_dims], skipna=False)
+        for value in per_row.data_vars.values()
+    )
+    groups = {f"/{name}": idata[name].to_dataset() for name in ("posterior", "log_prior")}
+    return xr.DataTree.from_dict({**groups, "/log_likelihood": xr.Dataset({"total": total})})
+
+
 def power_scaling(idata, parameters: list[str]) -> Sensitivity:
     """psense_summary over the population-level parameters of a fit."""
     from arviz_stats import psense_summary
@@ -39,7 +57,9 @@ def power_scaling(idata, parameters: list[str]) -> Sensitivity:
     if not names or "log_prior" not in idata or not idata["log_prior"].data_vars:
         return Sensitivity(pd.DataFrame(columns=COLUMNS).rename_axis("parameter"))
     try:
-        table = psense_summary(idata, var_names=names, threshold=THRESHOLD, round_to=6)
+        table = psense_summary(
+            per_draw_likelihood(idata), var_names=names, threshold=THRESHOLD, round_to=6
+        )
     except ValueError as error:
         # Degenerate draws (a chain stuck at one value) leave no tail to smooth; the
         # convergence diagnostics report the fit itself.
