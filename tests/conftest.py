@@ -106,11 +106,13 @@ def workflow_copy(tmp_path: Path) -> Path:
     return copy_workflow(tmp_path / "workflow-copy")
 
 
-# The tests' workflow runs sample with PyMC's own NUTS unless a test names its sampler:
-# its compiled code is all in the compile cache, where nutpie compiles its own wrapper
-# again in every job (12-20 s of a smoke fit's 18-26 s, against 6-10 s with PyMC's NUTS,
-# measured). They test plumbing; the shared pipeline fits one rung with nutpie
-# (PIPELINE_SAMPLERS), and the sampling tier checks nutpie's draws against PyMC's.
+# The tests' workflow runs sample with PyMC's own NUTS unless a test names its sampler.
+# Warm, nutpie is faster (nutpie_cache.py: a smoke multisite random-slope fit 5.5-6 s
+# against 13-18 s), but every CI run starts from an empty compile cache, where nutpie
+# compiles each distinct model's callbacks (6-14 s) and PyTensor's C code serves PyMC's
+# NUTS for all: the full CI took 17 min 57 s with nutpie against 16 min 29 s (6 December
+# 2026). The shared pipeline fits one rung with nutpie, rerun warm against the cold build
+# bit for bit, and the sampling tier checks nutpie's draws against PyMC's.
 TEST_SAMPLER = "pymc"
 
 
