@@ -15,7 +15,7 @@ operations and constants, and caches that function under it), the layout of the 
 reads, nutpie's source, the versions of the compilers, and the CPU (Numba's own magic
 tuple). The data's values are not in the key: the callbacks read them at run time (as
 `with_data` relies on). A graph PyTensor cannot key is compiled as nutpie does.
-`tests/test_samplers.py` checks that a cached compile draws what nutpie's draws, bit for
+`tests/test_nutpie_cache.py` checks that a cached compile draws what nutpie's draws, bit for
 bit, and that a changed prior misses the cache.
 """
 
