@@ -198,7 +198,7 @@ def ladder(workdir: Path, mirror: Path, cache: Path) -> dict:
     pipeline_seconds, _ = snakemake(workdir, target, config=config)
     jobs = job_seconds(workdir)
     code = BAMBI.format(rungs=LADDER_RUNGS)
-    python_result(code, workdir)  # fills PyTensor's cache: a cold Bambi took 107 s, warm 63
+    python_result(code, workdir)  # fills PyTensor's cache: Bambi is timed warm, as the pipeline
     bambi_seconds, result = python_result(code, workdir)
     return {
         "pipeline_seconds": pipeline_seconds,

@@ -19,6 +19,7 @@ tuple). The data's values are not in the key: the callbacks read them at run tim
 bit, and that a changed prior misses the cache.
 """
 
+import functools
 import hashlib
 import importlib.metadata
 import inspect
@@ -42,7 +43,7 @@ def compile_pymc_model(model, var_names, folder: Path | None = None):
     from nutpie import compile_pymc as nutpie_pymc
     from pymc.initial_point import make_initial_point_fn
 
-    initial_point = nutpie_pymc._wrap_with_lock(
+    pymc_initial_point = nutpie_pymc._wrap_with_lock(
         make_initial_point_fn(
             model=model,
             default_strategy="support_point",
@@ -56,7 +57,7 @@ def compile_pymc_model(model, var_names, folder: Path | None = None):
             mode="NUMBA",
             compute_grad=True,
             join_expanded=True,
-            pymc_initial_point_fn=initial_point,
+            pymc_initial_point_fn=pymc_initial_point,
             var_names=var_names,
         )
     )
@@ -108,23 +109,23 @@ def compile_pymc_model(model, var_names, folder: Path | None = None):
 def _key(role, function, n_dim, n_expanded, keys, layout) -> str | None:
     """What the callback's code is made of, hashed; None when PyTensor has no key for
     the graph (then nothing is cached)."""
-    from nutpie import compile_pymc as nutpie_pymc
     from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
 
     graph = CACHED_SRC_FUNCTIONS.get(function.vm.jit_fn.py_func)
     if graph is None:
         return None
-    parts = [
-        role,
-        graph,
-        n_dim,
-        n_expanded,
-        keys,
-        layout,
-        hashlib.sha256(inspect.getsource(nutpie_pymc).encode()).hexdigest(),
-        [importlib.metadata.version(name) for name in _VERSIONED],
-    ]
+    parts = [role, graph, n_dim, n_expanded, keys, layout, _toolchain()]
     return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+@functools.cache
+def _toolchain() -> tuple:
+    """nutpie's wrapper source and the compilers' versions: the same for every callback
+    of a process, so read once."""
+    from nutpie import compile_pymc as nutpie_pymc
+
+    source = hashlib.sha256(inspect.getsource(nutpie_pymc).encode()).hexdigest()
+    return source, tuple(importlib.metadata.version(name) for name in _VERSIONED)
 
 
 def _callback(function, signature, key, folder):
