@@ -1,6 +1,7 @@
-"""PSIS-LOO: the vectorised weights against ArviZ's `loo` (the reference, on the same
-log-likelihood arrays, the edges included), high Pareto k counted (NaN too), the
-comparison table against `az.compare`, and the remedies for high k on a real fit."""
+"""PSIS-LOO: the vectorised weights and the fit's pointwise table against ArviZ's `loo`
+(the reference, on the same log-likelihood arrays, the edges included), high Pareto k
+counted (NaN too), the comparison table against `az.compare`, and the remedies for high k
+on a real fit."""
 
 import json
 import warnings
@@ -11,8 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from scipy.special import logsumexp
 
-from replication_ladder import compare, loo, psis
+from replication_ladder import compare, elpd_loo, loo, psis
 from replication_ladder.config import Ladder
 from replication_ladder.errors import DataError
 
@@ -58,14 +60,47 @@ def test_weights_equal_arviz_over_every_tail():
         np.testing.assert_allclose(getattr(ours, key), getattr(theirs, key), **close)
 
 
+def test_the_fits_table_equals_arviz_without_the_weights():
+    """The fit job's PSIS-LOO (elpd_i, p_loo_i and k per row, the totals) against ArviZ's
+    `loo` of the same tree, which computes them one row at a time."""
+    tree = tree_of(heavy_tailed())
+    table, theirs = elpd_loo.elpd_loo_table(tree), reference(tree)
+    close = {"rtol": 1e-12, "atol": 1e-12}
+    np.testing.assert_allclose(table["pareto_k"], theirs.pareto_k.values, **close)
+    np.testing.assert_allclose(table["elpd_i"], theirs.elpd_i.values, **close)
+    log_lik = tree["log_likelihood"]["y"].values.reshape(2000, -1)
+    lppd_i = logsumexp(log_lik, axis=0) - np.log(2000)  # SciPy's, the definition
+    np.testing.assert_allclose(table["p_loo_i"], lppd_i - theirs.elpd_i.values, **close)
+    for key in ("elpd", "se", "p"):
+        np.testing.assert_allclose(table.attrs[key], getattr(theirs, key), **close)
+    assert table.attrs["n_samples"] == theirs.n_samples == 2000
+    assert table.attrs["good_k"] == theirs.good_k
+    assert table.attrs["observed_sha256"] == elpd_loo.observed_sha256(tree)
+
+
 def test_a_nan_log_likelihood_gives_what_arviz_gives():
     log_lik = heavy_tailed(rows=6)
     log_lik[1, 5, 3] = np.nan
     tree = tree_of(log_lik)
     ours, theirs = loo.pointwise_loo(tree), reference(tree)
+    table = elpd_loo.elpd_loo_table(tree)
     np.testing.assert_allclose(ours.pareto_k.values, theirs.pareto_k.values, rtol=1e-12)  # inf at 3
     np.testing.assert_allclose(ours.elpd_i.values, theirs.elpd_i.values, rtol=1e-12)  # NaN at 3
-    assert np.isinf(ours.pareto_k.values[3])
+    np.testing.assert_allclose(table["elpd_i"], theirs.elpd_i.values, rtol=1e-12)
+    assert np.isinf(ours.pareto_k.values[3]) and np.isinf(table["pareto_k"][3])
+
+
+def test_a_fit_psis_cannot_score_fails_its_loo_job_naming_the_file(tmp_path):
+    """The fit stands (its table keeps the reason); the loo job fails with it."""
+    log_lik = heavy_tailed(rows=6)
+    log_lik[:, :, 2] = -1.3
+    table = elpd_loo.elpd_loo_table(tree_of(log_lik))
+    assert table.empty and "same value in every draw" in table.attrs["unscorable"]
+    path = tmp_path / "psis_loo.parquet"
+    table.to_parquet(path)
+    settings = LADDER.loo_settings("linear")
+    with pytest.raises(DataError, match=rf"{path}: observation 2: .* same value in every draw"):
+        loo.score_rung(path, tmp_path / "absent.nc", spec={}, data=None, settings=settings)
 
 
 @pytest.mark.parametrize(
@@ -107,7 +142,7 @@ def scores_of(tree) -> tuple[dict, pd.DataFrame]:
         "n_high_pareto_k": int(psis.high_k(elpd.pareto_k.values, 0.7).sum()),
         "n_high_pareto_k_after": 0,
         "remedy": "psis",
-        "observed_sha256": loo.observed_sha256(tree),
+        "observed_sha256": elpd_loo.observed_sha256(tree),
     }
     pointwise = pd.DataFrame({"elpd_i": elpd.elpd_i.values, "pareto_k": elpd.pareto_k.values})
     return scalars, pointwise
@@ -174,7 +209,7 @@ def fit_with_outlier(folder: Path, outlier: float, draws: int) -> dict:
     data.to_parquet(data_path)
     outputs = {k: folder / paths.at(v, dataset="d", model="m") for k, v in paths.FIT.items()}
     fit.fit_rung(spec, data_path, outputs, cores=2, settings=LADDER.fit_settings())
-    return {"spec": spec, "posterior": outputs["posterior"], "data": data}
+    return {"spec": spec, "outputs": outputs, "data": data}
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +228,8 @@ def mild_outlier_fit(tmp_path_factory):
 
 def score(fitted: dict, **settings):
     return loo.score_rung(
-        fitted["posterior"],
+        fitted["outputs"]["psis"],
+        fitted["outputs"]["posterior"],
         spec=fitted["spec"],
         data=fitted["data"],
         settings={**LADDER.loo_settings(fitted["spec"]["dataset"]), **settings},

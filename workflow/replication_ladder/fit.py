@@ -7,6 +7,8 @@
   priors.json/.txt   the priors the model actually used
   ppc.parquet        100 replicated datasets (rows x draws) for posterior predictive checks
   psense.parquet     power-scaling sensitivity of the prior and the likelihood per parameter
+  psis_loo.parquet   PSIS-LOO per observation (elpd_i, p_loo_i, pareto_k), totals in its
+                     metadata: done here, where the log-likelihood is in memory
 
 A fit that crosses a convergence threshold under strict_convergence keeps its artefacts
 under failed/ instead, and its job fails with the reason.
@@ -21,12 +23,12 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from replication_ladder import provenance
+from replication_ladder import paths, provenance
 from replication_ladder.atomic import atomic_path, write_json, write_parquet, write_text
 from replication_ladder.densities import Densities, log_likelihood_group, log_prior_group
+from replication_ladder.elpd_loo import elpd_loo_table
 from replication_ladder.errors import ConvergenceError
 from replication_ladder.hashing import analysis_sha256, sha256_file
-from replication_ladder.paths import FAILED_DIR
 from replication_ladder.progress import Progress
 from replication_ladder.rungs import build_rung
 from replication_ladder.samplers import compile_rung
@@ -35,7 +37,6 @@ from replication_ladder.sensitivity import power_scaling
 
 log = logging.getLogger(__name__)
 
-ARTEFACTS = ("posterior", "summary", "diagnostics", "priors_json", "priors_txt", "ppc", "psense")
 PPC_DRAWS = 100  # replicated datasets kept for posterior predictive checks
 OUTCOME_EFFECT_DRAWS = 400  # draws of the treatment's effect on the outcome's scale
 # outcome_effect: the treatment's effect on the expected outcome, for rungs whose
@@ -145,8 +146,9 @@ def fit_rung(
     compiled = compile_rung(rung, spec["sampling"], progress=progress)
     raw = compiled.sample(spec["seed"], cores)
     sampling_seconds = float(raw["posterior"].attrs["sampling_time"])
-    progress.phase("checking (diagnostics, sensitivity, predictive draws)")
+    progress.phase("checking (diagnostics, sensitivity, predictive draws, PSIS-LOO)")
     idata = with_densities(rung, raw)
+    loo_table = elpd_loo_table(idata)
     summary = summarize(idata, spec["ci_prob"])
     sensitivity = power_scaling(idata, reported_parameters(idata["posterior"]))
     replicated = rung.posterior_predictive(
@@ -189,7 +191,7 @@ def fit_rung(
     diagnostics["status"] = "failed" if failed else "warnings" if diagnostics["warnings"] else "ok"
 
     progress.phase("writing")
-    failed_dir = Path(outputs["summary"]).parent / FAILED_DIR
+    failed_dir = Path(outputs["summary"]).parent / paths.FAILED_DIR
     if failed:
         outputs = {key: failed_dir / Path(path).name for key, path in outputs.items()}
     else:
@@ -197,6 +199,7 @@ def fit_rung(
     write_posterior(idata, outputs["posterior"])
     write_parquet(outputs["summary"], summary)
     write_parquet(outputs["psense"], sensitivity.table)
+    write_parquet(outputs["psis"], loo_table)
     write_json(outputs["priors_json"], rung.priors())
     write_text(outputs["priors_txt"], description + "\n")
     # float32: the draws are only drawn in plots.
@@ -223,7 +226,7 @@ def fit(snakemake) -> None:
     diagnostics = fit_rung(
         snakemake.params.spec,
         snakemake.input.data,
-        {key: snakemake.output[key] for key in ARTEFACTS},
+        {key: snakemake.output[key] for key in paths.FIT},
         cores=snakemake.threads,
         settings=snakemake.params.settings,
         workflow_root=Path(snakemake.scriptdir).resolve().parents[1],  # the Snakefile's checkout

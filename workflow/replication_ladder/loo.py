@@ -1,13 +1,12 @@
 """PSIS-LOO of one fit, with the configured remedy for observations PSIS cannot handle.
 
-Each rung is scored in a job of its own, which holds only that rung's draws (the RRR's
-log-likelihood is 4 x 1000 x 6,907 float64, 220 MB) and keeps the pointwise elpd and
-Pareto k. Observations whose Pareto k exceeds the threshold (or has none) are counted and
-get the remedy: moment matching, exact refits without them (reloo), or k-fold
-cross-validation; the refits compile the rung once (replication_ladder.refit).
+The fit job computed the PSIS-LOO (replication_ladder.elpd_loo); a rung's loo job applies
+the settings to it. Observations whose Pareto k exceeds the threshold (or has none) are
+counted and get the remedy: moment matching, exact refits without them (reloo), or k-fold
+cross-validation; the refits compile the rung once (replication_ladder.refit). Only then
+does the job read the posterior (the RRR's log-likelihood is 440 MB at 8,000 draws).
 """
 
-import hashlib
 import logging
 from pathlib import Path
 
@@ -17,6 +16,8 @@ import xarray as xr
 
 from replication_ladder import psis
 from replication_ladder.atomic import write_json, write_parquet
+from replication_ladder.elpd_loo import relative_efficiency
+from replication_ladder.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +43,10 @@ def read_for_loo(path: str | Path, groups) -> xr.DataTree:
         )
 
 
-def relative_efficiency(tree) -> float:
-    """ArviZ's r_eff: the mean ESS of the posterior over the draws (1 for one chain)."""
-    import arviz as az
-
-    posterior = tree["posterior"]
-    n_draws = posterior.sizes["chain"] * posterior.sizes["draw"]
-    if posterior.sizes["chain"] == 1:
-        return 1.0
-    ess = az.ess(tree, group="posterior", method="mean")
-    return float(np.hstack([v.values.ravel() for v in ess.data_vars.values()]).mean() / n_draws)
-
-
 def pointwise_loo(tree):
-    """PSIS-LOO with pointwise elpd and Pareto k, as ArviZ's `loo` result; the smoothed
-    weights come from replication_ladder.psis (the same numbers, a tenth of the time)."""
+    """PSIS-LOO with pointwise elpd and Pareto k, as ArviZ's `loo` result (what its
+    remedies take); the smoothed weights come from replication_ladder.psis (the same
+    numbers, a tenth of the time)."""
     import arviz as az
 
     (log_lik,) = tree["log_likelihood"].to_dataset().data_vars.values()
@@ -76,7 +66,8 @@ def _n_high(elpd, threshold: float) -> int:
 
 
 def apply_remedy(elpd, tree, *, spec: dict, data: pd.DataFrame, settings: dict, cores: int):
-    """Re-estimate observations with high Pareto k; returns (elpd, method used)."""
+    """Re-estimate the observations with high Pareto k (there are some, and a remedy is
+    configured); returns (elpd, method used)."""
     import arviz as az
 
     from replication_ladder.refit import RefitWrapper
@@ -85,8 +76,6 @@ def apply_remedy(elpd, tree, *, spec: dict, data: pd.DataFrame, settings: dict, 
     threshold = settings["pareto_k_threshold"]
     n_high = _n_high(elpd, threshold)
     remedy = settings["remedy"]
-    if n_high == 0 or remedy == "none":
-        return elpd, "psis"
     where = f"{spec['dataset']}/{spec['model']}"
     rung = build_rung(spec, data)
     if remedy in ("moment_match", "reloo") and n_high > settings["max_reloo"]:
@@ -136,29 +125,15 @@ def apply_remedy(elpd, tree, *, spec: dict, data: pd.DataFrame, settings: dict, 
     return kfold, "kfold"
 
 
-def observed_sha256(tree) -> str:
-    values = np.ascontiguousarray(tree["observed_data"].to_dataset().to_array().values)
-    return hashlib.sha256(values.tobytes()).hexdigest()
-
-
 def k_threshold(configured: float, n_samples: int) -> float:
     """The configured threshold, lowered for short runs to where PSIS stays reliable,
     1 - 1/log10(S) (0.7 from S = 2,200 draws on), as ArviZ does."""
     return min(configured, psis.good_k(n_samples))
 
 
-def score_rung(
-    path: str | Path, *, spec: dict, data: pd.DataFrame, settings: dict, cores: int = 1
-) -> tuple[dict, pd.DataFrame]:
-    """PSIS-LOO of one fit, with the remedy for high Pareto k: (scalars, pointwise)."""
-    tree = read_for_loo(path, groups=("posterior", "log_likelihood", "observed_data"))
-    elpd = pointwise_loo(tree)
-    threshold = k_threshold(settings["pareto_k_threshold"], elpd.n_samples)
-    settings = {**settings, "pareto_k_threshold": threshold}
-    psis_k = np.asarray(elpd.pareto_k).ravel()
-    n_high = _n_high(elpd, threshold)
-    elpd, method = apply_remedy(elpd, tree, spec=spec, data=data, settings=settings, cores=cores)
-    scalars = {
+def _remedied(elpd, psis_k: np.ndarray, threshold: float) -> tuple[dict, pd.DataFrame]:
+    """A remedy's ArviZ result as the totals and the pointwise columns the fit's table has."""
+    totals = {
         "kind": elpd.kind,
         "elpd": float(elpd.elpd),
         "se": float(elpd.se),
@@ -168,29 +143,71 @@ def score_rung(
         "warning": bool(elpd.warning),
         "good_k": None if elpd.good_k is None else float(elpd.good_k),
         "n_folds": getattr(elpd, "n_folds", None),
+        "n_high_pareto_k_after": _n_high(elpd, threshold),
+    }
+    no_k = np.full(psis_k.size, np.nan)  # k-fold: exact, no importance sampling
+    pointwise = {
+        "elpd_i": np.asarray(elpd.elpd_i).ravel(),
+        "pareto_k": no_k if elpd.pareto_k is None else np.asarray(elpd.pareto_k).ravel(),
+    }
+    return totals, pointwise
+
+
+def score_rung(
+    psis_path: str | Path,
+    posterior_path: str | Path,
+    *,
+    spec: dict,
+    data: pd.DataFrame,
+    settings: dict,
+    cores: int = 1,
+) -> tuple[dict, pd.DataFrame]:
+    """The fit's PSIS-LOO (psis_path), with the remedy for high Pareto k, which reads the
+    fit's draws (posterior_path): (scalars, pointwise)."""
+    table = pd.read_parquet(psis_path)
+    fitted = table.attrs
+    if fitted["unscorable"]:
+        raise DataError(f"{psis_path}: {fitted['unscorable']}")
+    threshold = k_threshold(settings["pareto_k_threshold"], fitted["n_samples"])
+    psis_k = table["pareto_k"].to_numpy()
+    n_high = int(psis.high_k(psis_k, threshold).sum())
+    totals = {
+        "kind": "loo",
+        **{key: fitted[key] for key in ("elpd", "se", "p", "n_samples", "n_data_points")},
+        "warning": bool(np.any(psis_k > fitted["good_k"])),  # ArviZ's: NaN is no warning
+        "good_k": fitted["good_k"],
+        "n_folds": None,
+        "n_high_pareto_k_after": n_high,
+    }
+    pointwise, method = {"elpd_i": table["elpd_i"].to_numpy(), "pareto_k": psis_k}, "psis"
+    if n_high and settings["remedy"] != "none":
+        tree = read_for_loo(posterior_path, groups=("posterior", "log_likelihood", "observed_data"))
+        settings = {**settings, "pareto_k_threshold": threshold}
+        elpd, method = apply_remedy(
+            pointwise_loo(tree), tree, spec=spec, data=data, settings=settings, cores=cores
+        )
+        totals, pointwise = _remedied(elpd, psis_k, threshold)
+    scalars = {
+        **totals,
         "pareto_k_threshold": threshold,
         "n_high_pareto_k": n_high,
-        "n_high_pareto_k_after": _n_high(elpd, threshold),
         "remedy": method,
-        "observed_sha256": observed_sha256(tree),
+        "observed_sha256": fitted["observed_sha256"],
     }
     pointwise = pd.DataFrame(
         {
-            "elpd_i": np.asarray(elpd.elpd_i).ravel(),
+            "elpd_i": pointwise["elpd_i"],
             "pareto_k_psis": psis_k,
-            "pareto_k": (
-                np.asarray(elpd.pareto_k).ravel()
-                if elpd.pareto_k is not None
-                else np.full(psis_k.size, np.nan)
-            ),
+            "pareto_k": pointwise["pareto_k"],
             "method": method,
         }
-    ).rename_axis("row")
-    return scalars, pointwise
+    )
+    return scalars, pointwise.rename_axis("row")
 
 
 def loo(snakemake) -> None:
     scalars, pointwise = score_rung(
+        snakemake.input.psis,
         snakemake.input.posterior,
         spec=snakemake.params.spec,
         data=pd.read_parquet(snakemake.input.data),

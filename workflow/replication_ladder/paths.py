@@ -25,6 +25,7 @@ FIT = {
     "priors_txt": "results/{dataset}/{model}/priors.txt",
     "ppc": "results/{dataset}/{model}/ppc.parquet",
     "psense": "results/{dataset}/{model}/psense.parquet",
+    "psis": "results/{dataset}/{model}/psis_loo.parquet",
 }
 FIT_BENCHMARK = "results/{dataset}/{model}/benchmark.tsv"
 FAILED_DIR = "failed"  # beside a fit's artefacts: where a strict fit that failed keeps them

@@ -1,5 +1,6 @@
 """Pareto-smoothed importance sampling weights for leave-one-out, vectorised over the
-observations; ArviZ's `loo` takes them (`log_weights`, `pareto_k`) and does the rest.
+observations, and the pointwise elpd_loo they give; ArviZ's `loo` takes the weights
+(`log_weights`, `pareto_k`) where a remedy needs its whole result.
 
 The same estimator as ArviZ's `psislw` (Vehtari et al. 2017, 2024): per observation, the
 largest importance ratios are replaced by the quantiles of a generalized Pareto
@@ -72,10 +73,9 @@ def _gpd_quantiles(
     return np.where(sigma > 0, quantiles, np.nan)
 
 
-def psis_log_weights(log_lik: np.ndarray, r_eff: float) -> tuple[np.ndarray, np.ndarray]:
-    """Smoothed, normalised log weights (draws x observations) of leaving each
-    observation out, and each observation's Pareto k, from a (draws x observations)
-    log-likelihood."""
+def _smoothed_blocks(log_lik: np.ndarray, r_eff: float):
+    """Per block of observations of a (draws x observations) log-likelihood: the columns,
+    the smoothed, normalised log weights of leaving each out, and each one's Pareto k."""
     n_draws, n_obs = log_lik.shape
     n_tail = tail_length(n_draws, r_eff)
     if n_tail < 5:
@@ -84,10 +84,9 @@ def psis_log_weights(log_lik: np.ndarray, r_eff: float) -> tuple[np.ndarray, np.
             "sample more draws"
         )
     probs = np.arange(0.5, n_tail) / n_tail
-    log_weights = np.empty_like(log_lik, dtype=float)
-    pareto_k = np.empty(n_obs)
     for start in range(0, n_obs, BLOCK):
-        ll = np.asarray(log_lik[:, start : start + BLOCK], dtype=float)
+        columns = slice(start, start + BLOCK)
+        ll = np.asarray(log_lik[:, columns], dtype=float)
         # Log importance ratios of leaving each observation out, shifted to a max of 0.
         ratios = -ll - (-ll).max(axis=0)
         order = np.argpartition(ratios, n_draws - n_tail - 1, axis=0)
@@ -110,9 +109,34 @@ def psis_log_weights(log_lik: np.ndarray, r_eff: float) -> tuple[np.ndarray, np.
         smoothed = np.minimum(smoothed, tail[-1])
         smoothed = np.where(np.isfinite(k), smoothed, tail)  # no fit: kept as they are
         np.put_along_axis(ratios, tail_rows, smoothed, axis=0)
-        log_weights[:, start : start + BLOCK] = ratios - logsumexp(ratios, axis=0)
-        pareto_k[start : start + BLOCK] = k
+        yield columns, ratios - logsumexp(ratios, axis=0), k
+
+
+def psis_log_weights(log_lik: np.ndarray, r_eff: float) -> tuple[np.ndarray, np.ndarray]:
+    """Smoothed, normalised log weights (draws x observations) of leaving each
+    observation out, and each observation's Pareto k, from a (draws x observations)
+    log-likelihood."""
+    log_weights = np.empty_like(log_lik, dtype=float)
+    pareto_k = np.empty(log_lik.shape[1])
+    for columns, weights, k in _smoothed_blocks(log_lik, r_eff):
+        log_weights[:, columns] = weights
+        pareto_k[columns] = k
     return log_weights, pareto_k
+
+
+def psis_loo(log_lik: np.ndarray, r_eff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each observation's elpd_loo, p_loo and Pareto k from a (draws x observations)
+    log-likelihood, as ArviZ's `loo` computes them from the same weights, without holding
+    the weights of all observations at once. ArviZ's `loo` computes them one observation
+    at a time in Python (two SciPy logsumexp calls each): 5 s of the RRR's 6,907 rows."""
+    n_draws, n_obs = log_lik.shape
+    elpd_i, p_loo_i, pareto_k = np.empty(n_obs), np.empty(n_obs), np.empty(n_obs)
+    for columns, weights, k in _smoothed_blocks(log_lik, r_eff):
+        ll = np.asarray(log_lik[:, columns], dtype=float)
+        elpd_i[columns] = logsumexp(weights + ll, axis=0)
+        p_loo_i[columns] = logsumexp(ll, axis=0) - math.log(n_draws) - elpd_i[columns]
+        pareto_k[columns] = k
+    return elpd_i, p_loo_i, pareto_k
 
 
 def good_k(n_draws: int) -> float:

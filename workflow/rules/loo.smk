@@ -6,7 +6,8 @@ rule loo:
     input:
         code("loo"),
         kind_code,
-        posterior=paths.FIT["posterior"],
+        psis=paths.FIT["psis"],
+        posterior=paths.FIT["posterior"],  # read only by a remedy
         data=paths.PROCESSED,
     output:
         **paths.LOO,
