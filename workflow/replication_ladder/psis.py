@@ -75,7 +75,12 @@ def _gpd_quantiles(
 
 def _smoothed_blocks(log_lik: np.ndarray, r_eff: float):
     """Per block of observations of a (draws x observations) log-likelihood: the columns,
-    the smoothed, normalised log weights of leaving each out, and each one's Pareto k."""
+    the block's log-likelihood and the smoothed, normalised log weights of leaving each
+    observation out, both (observations x draws), and each observation's Pareto k.
+
+    A block is copied to (observations x draws) first: reductions and the partition then
+    run along contiguous memory, which halves the time of the whole (measured on the
+    RRR's 8,000 x 6,907)."""
     n_draws, n_obs = log_lik.shape
     n_tail = tail_length(n_draws, r_eff)
     if n_tail < 5:
@@ -86,16 +91,18 @@ def _smoothed_blocks(log_lik: np.ndarray, r_eff: float):
     probs = np.arange(0.5, n_tail) / n_tail
     for start in range(0, n_obs, BLOCK):
         columns = slice(start, start + BLOCK)
-        ll = np.asarray(log_lik[:, columns], dtype=float)
+        ll = np.ascontiguousarray(log_lik[:, columns].T, dtype=float)
         # Log importance ratios of leaving each observation out, shifted to a max of 0.
-        ratios = -ll - (-ll).max(axis=0)
-        order = np.argpartition(ratios, n_draws - n_tail - 1, axis=0)
-        tail_rows = order[n_draws - n_tail :]
-        tail_values = np.take_along_axis(ratios, tail_rows, axis=0)
-        sort = np.argsort(tail_values, axis=0, kind="stable")
-        tail_rows = np.take_along_axis(tail_rows, sort, axis=0)
-        tail = np.take_along_axis(tail_values, sort, axis=0)
-        cutoff = np.take_along_axis(ratios, order[n_draws - n_tail - 1][None, :], axis=0)[0]
+        ratios = -ll
+        ratios -= ratios.max(axis=1, keepdims=True)
+        order = np.argpartition(ratios, n_draws - n_tail - 1, axis=1)
+        tail_draws = order[:, n_draws - n_tail :]
+        tail_values = np.take_along_axis(ratios, tail_draws, axis=1)
+        sort = np.argsort(tail_values, axis=1, kind="stable")
+        tail_draws = np.take_along_axis(tail_draws, sort, axis=1)
+        tail = np.take_along_axis(tail_values, sort, axis=1).T  # (tail x observations)
+        cutoff = np.take_along_axis(ratios, order[:, n_draws - n_tail - 1 : n_draws - n_tail], 1)
+        cutoff = cutoff[:, 0]
         flat = np.abs(tail[-1] - tail[0]) < np.finfo(float).tiny
         if flat.any():
             observation = start + int(np.flatnonzero(flat)[0])
@@ -108,8 +115,9 @@ def _smoothed_blocks(log_lik: np.ndarray, r_eff: float):
             smoothed = np.log(_gpd_quantiles(probs, k, sigma, np.exp(cutoff)))
         smoothed = np.minimum(smoothed, tail[-1])
         smoothed = np.where(np.isfinite(k), smoothed, tail)  # no fit: kept as they are
-        np.put_along_axis(ratios, tail_rows, smoothed, axis=0)
-        yield columns, ratios - logsumexp(ratios, axis=0), k
+        np.put_along_axis(ratios, tail_draws, smoothed.T, axis=1)
+        ratios -= logsumexp(ratios, axis=1)[:, None]
+        yield columns, ll, ratios, k
 
 
 def psis_log_weights(log_lik: np.ndarray, r_eff: float) -> tuple[np.ndarray, np.ndarray]:
@@ -118,8 +126,8 @@ def psis_log_weights(log_lik: np.ndarray, r_eff: float) -> tuple[np.ndarray, np.
     log-likelihood."""
     log_weights = np.empty_like(log_lik, dtype=float)
     pareto_k = np.empty(log_lik.shape[1])
-    for columns, weights, k in _smoothed_blocks(log_lik, r_eff):
-        log_weights[:, columns] = weights
+    for columns, _, weights, k in _smoothed_blocks(log_lik, r_eff):
+        log_weights[:, columns] = weights.T
         pareto_k[columns] = k
     return log_weights, pareto_k
 
@@ -131,10 +139,9 @@ def psis_loo(log_lik: np.ndarray, r_eff: float) -> tuple[np.ndarray, np.ndarray,
     at a time in Python (two SciPy logsumexp calls each): 5 s of the RRR's 6,907 rows."""
     n_draws, n_obs = log_lik.shape
     elpd_i, p_loo_i, pareto_k = np.empty(n_obs), np.empty(n_obs), np.empty(n_obs)
-    for columns, weights, k in _smoothed_blocks(log_lik, r_eff):
-        ll = np.asarray(log_lik[:, columns], dtype=float)
-        elpd_i[columns] = logsumexp(weights + ll, axis=0)
-        p_loo_i[columns] = logsumexp(ll, axis=0) - math.log(n_draws) - elpd_i[columns]
+    for columns, ll, weights, k in _smoothed_blocks(log_lik, r_eff):
+        elpd_i[columns] = logsumexp(weights + ll, axis=1)
+        p_loo_i[columns] = logsumexp(ll, axis=1) - math.log(n_draws) - elpd_i[columns]
         pareto_k[columns] = k
     return elpd_i, p_loo_i, pareto_k
 
