@@ -223,3 +223,37 @@ def test_equivalence_probability():
     assert result["p_inside"] == pytest.approx(exact, abs=0.005)  # 5 binomial SEs
     assert result["equivalent"]
     assert equivalence.equivalence(draws, None) is None
+
+
+@pytest.mark.parametrize(
+    ("spec", "reference"),
+    [
+        ({"dist": "Normal", "mu": 0.0, "sigma": 0.82}, stats.norm(0, 0.82)),
+        ({"dist": "Normal", "mu": 0.0, "sigma": 2.5}, stats.norm(0, 2.5)),
+        (
+            {"dist": "Normal", "mu": 0, "sigma": 0.82, "truncate": {"lower": 0}},
+            stats.halfnorm(0, 0.82),
+        ),
+        (
+            {"dist": "Normal", "mu": 0.3, "sigma": 2, "truncate": {"upper": 0.0}},
+            stats.truncnorm(-np.inf, -0.15, loc=0.3, scale=2),
+        ),
+        (
+            {"dist": "Normal", "mu": 0, "sigma": 1, "truncate": {"lower": -1, "upper": 2}},
+            stats.truncnorm(-1, 2),
+        ),
+        ({"dist": "HalfNormal", "sigma": 0.5}, stats.halfnorm(0, 0.5)),
+        ({"dist": "StudentT", "nu": 3, "mu": 0.1, "sigma": 1.5}, stats.t(3, 0.1, 1.5)),
+        ({"dist": "Gamma", "alpha": 4, "beta": 2}, stats.gamma(4, scale=0.5)),
+    ],
+)
+def test_a_priors_density_is_scipys(spec, reference):
+    """Reference: SciPy's densities. Each family's density is compiled once with its
+    parameters as inputs: the cases share the Normal's function, so each must still get
+    its own scale and truncation."""
+    x = np.array([-2.5, -0.4, 0.0, 0.05, 0.7, 1.9, 6.0])
+    with np.errstate(divide="ignore"):
+        expected = reference.logpdf(x)
+    ours = Prior(spec).log_density(x)
+    np.testing.assert_allclose(ours, expected, rtol=1e-7, atol=1e-12)
+    assert Prior(spec).log_density(0.7) == pytest.approx(reference.logpdf(0.7), rel=1e-7)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from replication_ladder import psis
 from replication_ladder.atomic import write_json, write_parquet
@@ -24,12 +23,14 @@ log = logging.getLogger(__name__)
 OBS_DIM = "row"
 
 
-def read_for_loo(path: str | Path, groups) -> xr.DataTree:
+def read_for_loo(path: str | Path, groups):
     """The groups LOO needs from a posterior file, loaded (the file is closed after).
 
     Bambi's observation dimension `__obs__` is renamed: ArviZ's reloo stacks the
     observation dimensions into one named `__obs__` and fails when that name is taken.
     """
+    import xarray as xr  # here: the Snakefile imports this module to size loo jobs
+
     with xr.open_datatree(path, engine="h5netcdf") as tree:
         return xr.DataTree.from_dict(
             {
@@ -48,6 +49,7 @@ def pointwise_loo(tree):
     remedies take); the smoothed weights come from replication_ladder.psis (the same
     numbers, a tenth of the time)."""
     import arviz as az
+    import xarray as xr
 
     (log_lik,) = tree["log_likelihood"].to_dataset().data_vars.values()
     log_lik = log_lik.transpose("chain", "draw", ...)
@@ -131,6 +133,21 @@ def k_threshold(configured: float, n_samples: int) -> float:
     return min(configured, psis.good_k(n_samples))
 
 
+def high_pareto_k(table: pd.DataFrame, configured: float) -> tuple[float, int]:
+    """The threshold for a fit's PSIS table (the configured one, lowered for short runs)
+    and how many of its rows have a Pareto k above it (or none)."""
+    threshold = k_threshold(configured, table.attrs["n_samples"])
+    return threshold, int(psis.high_k(table["pareto_k"].to_numpy(), threshold).sum())
+
+
+def needs_remedy(psis_path: str | Path, settings: dict) -> bool:
+    """Whether a loo job will run its remedy (which may refit: a job sized like a fit)."""
+    table = pd.read_parquet(psis_path)
+    if table.attrs["unscorable"] or settings["remedy"] == "none":
+        return False
+    return high_pareto_k(table, settings["pareto_k_threshold"])[1] > 0
+
+
 def _remedied(elpd, psis_k: np.ndarray, threshold: float) -> tuple[dict, pd.DataFrame]:
     """A remedy's ArviZ result as the totals and the pointwise columns the fit's table has."""
     totals = {
@@ -168,9 +185,8 @@ def score_rung(
     fitted = table.attrs
     if fitted["unscorable"]:
         raise DataError(f"{psis_path}: {fitted['unscorable']}")
-    threshold = k_threshold(settings["pareto_k_threshold"], fitted["n_samples"])
+    threshold, n_high = high_pareto_k(table, settings["pareto_k_threshold"])
     psis_k = table["pareto_k"].to_numpy()
-    n_high = int(psis.high_k(psis_k, threshold).sum())
     totals = {
         "kind": "loo",
         **{key: fitted[key] for key in ("elpd", "se", "p", "n_samples", "n_data_points")},

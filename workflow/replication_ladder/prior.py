@@ -5,6 +5,8 @@ thresholds and `noncentered: false` samples a group-level term's effects themsel
 rather than standardised offsets scaled by their SD. The dict stays what files store and
 hashes read; `Prior` is how the code uses one: with PyMC, with Bambi, as text."""
 
+from functools import cache
+
 import numpy as np
 
 from replication_ladder.errors import ConfigError
@@ -81,10 +83,23 @@ class Prior:
         return pm.Truncated.dist(base, lower=self.bounds[0], upper=self.bounds[1])
 
     def log_density(self, values) -> np.ndarray:
-        import pymc as pm
-
+        """The density's log at `values` (a closed form: no parameter is a prior)."""
+        if not self.fixed:
+            raise ValueError(f"a hierarchical prior has no closed density: {self.spec}")
         values = np.asarray(values, dtype=float)
-        logp = pm.logp(self.distribution(), values).eval(mode=QUICK_MODE)
+        arguments = {k: np.asarray(v, dtype=float) for k, v in self.args.items()}
+        bounds = {
+            side: bound
+            for side, bound in zip(("lower", "upper"), self.bounds or (), strict=False)
+            if np.isfinite(bound)
+        }
+        function = _log_density_function(
+            self.dist,
+            tuple((name, value.ndim) for name, value in arguments.items()),
+            tuple(bounds),
+            values.ndim,
+        )
+        logp = function(values, *arguments.values(), *bounds.values())
         return np.asarray(logp, dtype=float)
 
     def draws(self, seed: int, draws: int = 20_000) -> np.ndarray:
@@ -122,6 +137,28 @@ class Prior:
         if prior.noncentered is False and prior.dist is None:
             spec["noncentered"] = False
         return cls(spec)
+
+
+@cache
+def _log_density_function(dist: str, parameters: tuple, bounds: tuple, ndim: int):
+    """A family's log density compiled once with its parameters (and truncation bounds)
+    as inputs: the replication verdict scores a test prior at a dozen scales, and each
+    `pm.logp(...).eval()` of a new prior spent 35 ms rewriting and compiling its graph."""
+    import pymc as pm
+    import pytensor
+    import pytensor.tensor as pt
+
+    value = pt.tensor("value", dtype="float64", shape=(None,) * ndim)
+    inputs = {name: pt.tensor(name, dtype="float64", shape=(None,) * d) for name, d in parameters}
+    limits = {side: pt.dscalar(side) for side in bounds}
+    distribution = getattr(pm, dist).dist(**inputs)
+    if limits:
+        distribution = pm.Truncated.dist(distribution, **limits)
+    return pytensor.function(
+        [value, *inputs.values(), *limits.values()],
+        pm.logp(distribution, value),
+        mode=QUICK_MODE,
+    )
 
 
 def _zero_sum_offsets(name: str, sigma, dims=None):

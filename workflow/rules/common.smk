@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 from types import SimpleNamespace
 
+from replication_ladder import loo as scoring
 from replication_ladder import paths
 from replication_ladder import resources as sizes
 from replication_ladder.config import Ladder
@@ -113,7 +114,11 @@ def sbc_refits(wildcards, input):
 
 
 def loo_refits(wildcards, input=None):
-    """The most refits a rung's LOO remedy may run."""
+    """The most refits a rung's LOO remedy may run: none once its fit's PSIS leaves no
+    Pareto k above the threshold (Snakemake sizes a job again when its input exists)."""
+    if input is not None and Path(input.psis).exists():
+        if not scoring.needs_remedy(input.psis, LADDER.loo_settings(wildcards.dataset)):
+            return 0
     return LADDER.refits_in_loo(wildcards.dataset, wildcards.model)
 
 
@@ -124,7 +129,7 @@ def site_refits(wildcards, input):
 
 def loo_threads(wildcards, input, attempt):
     """A LOO job whose remedy may refit samples like a fit; one that cannot, one thread."""
-    if loo_refits(wildcards):
+    if loo_refits(wildcards, input):
         return sized(sizes.sampling_threads, loo_refits)(wildcards, input, attempt)
     return 1
 
