@@ -319,3 +319,24 @@ def test_loo_scores_are_json():
     log_lik = heavy_tailed(rows=8)
     scalars, _ = scores_of(tree_of(log_lik))
     json.dumps(scalars, allow_nan=False)
+
+
+def test_a_loo_job_is_sized_to_refit_only_when_its_fits_psis_calls_for_a_remedy(tmp_path):
+    """What the loo rule's threads and resources follow (common.smk's loo_refits): a
+    remedy runs where a Pareto k is above the threshold, lowered for a short run as ArviZ
+    lowers it (1 - 1/log10(400) = 0.62), and a remedy is configured."""
+    settings = LADDER.loo_settings("linear")
+    assert settings["remedy"] != "none" and settings["pareto_k_threshold"] == 0.7
+
+    def table(k, n_samples, unscorable=None):
+        path = tmp_path / f"{len(list(tmp_path.iterdir()))}.parquet"
+        frame = pd.DataFrame({"elpd_i": -1.0, "p_loo_i": 0.1, "pareto_k": k})
+        frame.attrs = {"n_samples": n_samples, "unscorable": unscorable}
+        frame.to_parquet(path)
+        return path
+
+    assert not loo.needs_remedy(table([0.1, 0.65, 0.69], 4000), settings)
+    assert loo.needs_remedy(table([0.1, 0.65, 0.69], 400), settings)
+    assert loo.needs_remedy(table([0.1, np.nan], 4000), settings)
+    assert not loo.needs_remedy(table([0.1, 1.2], 4000), {**settings, "remedy": "none"})
+    assert not loo.needs_remedy(table([], 4000, unscorable="too few draws"), settings)
