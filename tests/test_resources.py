@@ -77,3 +77,13 @@ def test_a_fit_whose_sampling_is_light_gets_one_thread():
     assert resources.sampling_threads(DataSize(6907, 1745), DEFAULT) == DEFAULT["chains"] == 4
     assert resources.sampling_threads(DataSize(0), DEFAULT) == 4
     assert resources.sampling_threads(DataSize(6907, 17), DEFAULT, refits=17) == 4
+
+
+def test_the_longest_fits_are_scheduled_first():
+    """The fit rule's priority (common.smk's fit_priority): the participant rung (1,745
+    levels, 4 threads) before the lab rungs before the fixed one, and nothing known
+    before the data exist (then the ladder's order decides)."""
+    participant, labs, fixed = DataSize(6907, 1745), DataSize(6907, 17), DataSize(6907)
+    order = [resources.longest_first(size, DEFAULT) for size in (participant, labs, fixed)]
+    assert order == sorted(order, reverse=True) and len(set(order)) == 3
+    assert resources.longest_first(DataSize(0), DEFAULT) == 0

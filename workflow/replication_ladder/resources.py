@@ -100,6 +100,13 @@ def sampling_threads(size: DataSize, sampling: dict, attempt: int = 1, refits: i
     return sampling["chains"]
 
 
+def longest_first(size: DataSize, sampling: dict, attempt: int = 1, refits: int = 0) -> float:
+    """A job's scheduling priority: its estimated sampling seconds, so that the longest
+    start first and a long one does not end a run alone on one core while the other
+    idles (longest processing time first). 0 while the rows are unknown."""
+    return sampling_seconds(size, sampling, refits)
+
+
 def loo_mem_mb(size: DataSize, sampling: dict, attempt: int = 1, refits: int = 0) -> int:
     """PSIS-LOO holds the log-likelihood, its smoothed weights and a sorted copy; a remedy
     that refits needs a fit's memory besides."""

@@ -104,6 +104,14 @@ def sized(estimate, refits=lambda wildcards, input: 0, sampling=rung_sampling):
     return resource
 
 
+def fit_priority(wildcards, input, attempt):
+    """Longest first (resources.longest_first); between equal estimates (a random
+    intercept and a random slope over the same labs), the higher rung: a ladder climbs.
+    """
+    place = LADDER.models(wildcards.dataset).index(wildcards.model)
+    return sized(sizes.longest_first)(wildcards, input, attempt) + place / 1000
+
+
 def sbc_sampling(wildcards):
     return LADDER.sbc_sampling(wildcards.dataset, wildcards.model)
 

@@ -36,6 +36,7 @@ rule fit:
         "logs/fit/{dataset}/{model}.log",
     benchmark:
         paths.FIT_BENCHMARK
+    priority: fit_priority
     conda:
         "../envs/ladder.yaml"
     threads: sized(sizes.sampling_threads)
