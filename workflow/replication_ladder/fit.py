@@ -148,7 +148,9 @@ def fit_rung(
     sampling_seconds = float(raw["posterior"].attrs["sampling_time"])
     progress.phase("checking (diagnostics, sensitivity, predictive draws, PSIS-LOO)")
     idata = with_densities(rung, raw)
+    loo_started = time.perf_counter()
     loo_table = elpd_loo_table(idata)
+    psis_loo_seconds = time.perf_counter() - loo_started
     summary = summarize(idata, spec["ci_prob"])
     sensitivity = power_scaling(idata, reported_parameters(idata["posterior"]))
     replicated = rung.posterior_predictive(
@@ -179,6 +181,7 @@ def fit_rung(
         "thresholds": thresholds,
         "sampling_seconds": sampling_seconds,
         "compile_seconds": compiled.compile_seconds,
+        "psis_loo_seconds": psis_loo_seconds,
         "prior_data_conflict": sensitivity.flagged("potential prior-data conflict"),
         "weak_likelihood": sensitivity.flagged("potential strong prior / weak likelihood"),
         "data_sha256": sha256_file(data_path),
