@@ -108,9 +108,11 @@ def longest_first(size: DataSize, sampling: dict, attempt: int = 1, refits: int 
 
 
 def loo_mem_mb(size: DataSize, sampling: dict, attempt: int = 1, refits: int = 0) -> int:
-    """PSIS-LOO holds the log-likelihood, its smoothed weights and a sorted copy; a remedy
-    that refits needs a fit's memory besides."""
+    """A loo job without a remedy to run reads its fit's PSIS table only. One with a
+    remedy holds the log-likelihood, its smoothed weights and a sorted copy, and a fit's
+    memory besides for the refits it may run."""
+    if not refits:
+        return math.ceil(BASE_MB * attempt)
     loo = BASE_MB + 4 * log_likelihood_mb(size.rows, sampling)
-    if refits:
-        loo += fit_mem_mb(size, sampling) - BASE_MB
+    loo += fit_mem_mb(size, sampling) - BASE_MB
     return math.ceil(loo * attempt)
