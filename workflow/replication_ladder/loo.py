@@ -140,15 +140,19 @@ def high_pareto_k(table: pd.DataFrame, configured: float) -> tuple[float, int]:
     return threshold, int(psis.high_k(table["pareto_k"].to_numpy(), threshold).sum())
 
 
+def _remedy_due(n_high: int, settings: dict) -> bool:
+    return n_high > 0 and settings["remedy"] != "none"
+
+
 def needs_remedy(psis_path: str | Path, settings: dict) -> bool:
     """Whether a loo job will run its remedy (which may refit: a job sized like a fit)."""
     table = pd.read_parquet(psis_path)
-    if table.attrs["unscorable"] or settings["remedy"] == "none":
+    if table.attrs["unscorable"]:
         return False
-    return high_pareto_k(table, settings["pareto_k_threshold"])[1] > 0
+    return _remedy_due(high_pareto_k(table, settings["pareto_k_threshold"])[1], settings)
 
 
-def _remedied(elpd, psis_k: np.ndarray, threshold: float) -> tuple[dict, pd.DataFrame]:
+def _remedied(elpd, psis_k: np.ndarray, threshold: float) -> tuple[dict, dict]:
     """A remedy's ArviZ result as the totals and the pointwise columns the fit's table has."""
     totals = {
         "kind": elpd.kind,
@@ -196,7 +200,7 @@ def score_rung(
         "n_high_pareto_k_after": n_high,
     }
     pointwise, method = {"elpd_i": table["elpd_i"].to_numpy(), "pareto_k": psis_k}, "psis"
-    if n_high and settings["remedy"] != "none":
+    if _remedy_due(n_high, settings):
         tree = read_for_loo(posterior_path, groups=("posterior", "log_likelihood", "observed_data"))
         settings = {**settings, "pareto_k_threshold": threshold}
         elpd, method = apply_remedy(
