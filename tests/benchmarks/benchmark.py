@@ -17,8 +17,8 @@ Writes results/benchmarks/benchmark.json and benchmark.md:
             again with the cache kept and the results removed (warm), a no-op rerun, and
             each fit job's wall, sampling, compile and PSIS-LOO seconds and peak memory;
             a fit's fixed cost is its warm wall time outside sampling and PSIS-LOO
-            (imports, build, compile, checks, writing): the LOO, done in the fit job
-            since 7 December, grows with rows x draws as sampling does;
+            (imports, build, compile, checks, writing): the LOO, computed in the fit job,
+            grows with rows x draws as sampling does;
   quick     the quick tier of the tests (`make test-quick`).
 Every Snakemake run samples with the shipped config's sampler (nutpie), not the tests' own.
 The targets are issue 30's, stated beside each figure; nothing here fails a test. The

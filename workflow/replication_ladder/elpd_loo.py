@@ -1,11 +1,11 @@
 """The PSIS-LOO of a fit, computed by its fit job from the log-likelihood it holds in
 memory: each observation's elpd_loo, p_loo and Pareto k, and the totals ArviZ reports.
 
-PSIS has no settings, so a fit's LOO is done with its draws; what depends on the loo
-settings (the Pareto k threshold, the remedy) is the loo job's, which reads this table
-and opens the posterior only when a remedy has to refit or reweight. Before, each rung's
-loo job read the whole log-likelihood back (440 MB for the RRR at 8,000 draws) in a
-process of its own.
+PSIS has no settings, so a fit's LOO is done with its draws, rather than by a process
+that reads the whole log-likelihood back (440 MB for the RRR at 8,000 draws). What
+depends on the loo settings (the Pareto k threshold, the remedy) is the loo job's, which
+reads this table and opens the posterior only when a remedy has to refit or reweight, so
+a settings change reruns no fit.
 """
 
 import hashlib
