@@ -73,14 +73,10 @@ class Prior:
     def distribution(self):
         """The PyMC distribution (`.dist`), truncation included: pm.Truncated
         renormalises its density."""
-        import pymc as pm
-
         if not self.fixed:
             raise ValueError(f"a hierarchical prior has no closed density: {self.spec}")
-        base = getattr(pm, self.dist).dist(**self.args)
-        if self.bounds is None:
-            return base
-        return pm.Truncated.dist(base, lower=self.bounds[0], upper=self.bounds[1])
+        bounds = dict(zip(("lower", "upper"), self.bounds, strict=True)) if self.bounds else {}
+        return _distribution(self.dist, self.args, bounds)
 
     def log_density(self, values) -> np.ndarray:
         """The density's log at `values` (a closed form: no parameter is a prior)."""
@@ -139,6 +135,15 @@ class Prior:
         return cls(spec)
 
 
+def _distribution(dist: str, args: dict, bounds: dict):
+    """PyMC's `dist` with `args`, truncated to `bounds` (lower, upper) if any: pm.Truncated
+    renormalises its density. The arguments may be numbers or PyTensor inputs."""
+    import pymc as pm
+
+    base = getattr(pm, dist).dist(**args)
+    return pm.Truncated.dist(base, **bounds) if bounds else base
+
+
 @cache
 def _log_density_function(dist: str, parameters: tuple, bounds: tuple, ndim: int):
     """A family's log density compiled once with its parameters (and truncation bounds)
@@ -151,9 +156,7 @@ def _log_density_function(dist: str, parameters: tuple, bounds: tuple, ndim: int
     value = pt.tensor("value", dtype="float64", shape=(None,) * ndim)
     inputs = {name: pt.tensor(name, dtype="float64", shape=(None,) * d) for name, d in parameters}
     limits = {side: pt.dscalar(side) for side in bounds}
-    distribution = getattr(pm, dist).dist(**inputs)
-    if limits:
-        distribution = pm.Truncated.dist(distribution, **limits)
+    distribution = _distribution(dist, inputs, limits)
     return pytensor.function(
         [value, *inputs.values(), *limits.values()],
         pm.logp(distribution, value),
