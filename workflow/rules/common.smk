@@ -121,10 +121,10 @@ def sbc_refits(wildcards, input):
     return LADDER.sbc()["batch_size"] - 1
 
 
-def loo_refits(wildcards, input=None):
+def loo_refits(wildcards, input):
     """The most refits a rung's LOO remedy may run: none once its fit's PSIS leaves no
     Pareto k above the threshold (Snakemake sizes a job again when its input exists)."""
-    if input is not None and Path(input.psis).exists():
+    if Path(input.psis).exists():
         if not scoring.needs_remedy(input.psis, LADDER.loo_settings(wildcards.dataset)):
             return 0
     return LADDER.refits_in_loo(wildcards.dataset, wildcards.model)
