@@ -81,12 +81,12 @@ def compare_ladder(
 ) -> pd.DataFrame:
     """az.compare over the comparable rungs, with the Pareto k counts and remedies beside
     it; excluded rungs follow, with the reason and no score."""
-    import arviz as az
+    import arviz_stats  # ArviZ's statistics alone: `arviz` would load its plots too
 
     check_same_rows(scores, where)
     if len(scores) > 1:
         elpds = {model: elpd_data(scores[model], pointwise[model]) for model in scores}
-        table = az.compare(elpds, round_to="none")
+        table = arviz_stats.compare(elpds, round_to="none")
     else:  # one rung: nothing to compare it with
         (model,) = scores
         table = pd.DataFrame(

@@ -29,6 +29,20 @@ def read_posterior(path: str | Path, groups=("posterior", "sample_stats", "obser
         )
 
 
+def read_power_scaling(path: str | Path):
+    """A fit's posterior and log prior, with its log-likelihood summed per draw: all that
+    ArviZ's power scaling uses, as it sums the rows itself. Every row's value (440 MB for
+    an RRR rung) is read to be summed and never kept, nor copied by the plot."""
+    import xarray as xr
+
+    from replication_ladder.sensitivity import per_draw_likelihood
+
+    groups = ("posterior", "log_prior", "log_likelihood")
+    with xr.open_datatree(path, engine="h5netcdf") as tree:
+        present = {f"/{group}": tree[group].to_dataset() for group in groups if group in tree}
+        return per_draw_likelihood(xr.DataTree.from_dict(present)).load()
+
+
 def observed_outcome(path: str | Path) -> tuple[str, object]:
     """The modelled outcome of a fit: its name and observed values."""
     observed = read_posterior(path, groups=("observed_data",))["observed_data"].to_dataset()

@@ -49,8 +49,7 @@ class RungsSection(Section):
 
     def sensitivity_figure(self, model: str):
         """The treatment's (else the first few variables') power-scaling sensitivity."""
-        groups = ("posterior", "log_prior", "log_likelihood")
-        tree = loaders.read_posterior(self.report.fit(model, "posterior"), groups=groups)
+        tree = loaders.read_power_scaling(self.report.fit(model, "posterior"))
         names = self._variables(model)
         shown = [self.report.treatment] if self.report.treatment in names else names[:3]
         return self.report.save(figures.power_scaling(tree, shown), f"{model}.psense")
