@@ -29,17 +29,20 @@ def read_posterior(path: str | Path, groups=("posterior", "sample_stats", "obser
         )
 
 
-def read_power_scaling(path: str | Path):
-    """A fit's posterior and log prior, with its log-likelihood summed per draw: all that
-    ArviZ's power scaling uses, as it sums the rows itself. Every row's value (440 MB for
-    an RRR rung) is read to be summed and never kept, nor copied by the plot."""
+def read_power_scaling(path: str | Path, var_names: list[str]):
+    """What ArviZ's power scaling of `var_names` uses: their draws, the log prior, and the
+    log-likelihood summed per draw, as it sums the rows itself. The weights depend on the
+    densities alone, so the posterior's other variables (a participant rung's 1,745
+    intercepts) are not read, and every row's value (440 MB for an RRR rung) is read to
+    be summed, never kept nor copied by the plot."""
     import xarray as xr
 
     from replication_ladder.sensitivity import per_draw_likelihood
 
-    groups = ("posterior", "log_prior", "log_likelihood")
+    groups = ("log_prior", "log_likelihood")
     with xr.open_datatree(path, engine="h5netcdf") as tree:
         present = {f"/{group}": tree[group].to_dataset() for group in groups if group in tree}
+        present["/posterior"] = tree["posterior"].to_dataset()[var_names]
         return per_draw_likelihood(xr.DataTree.from_dict(present)).load()
 
 

@@ -49,9 +49,9 @@ class RungsSection(Section):
 
     def sensitivity_figure(self, model: str):
         """The treatment's (else the first few variables') power-scaling sensitivity."""
-        tree = loaders.read_power_scaling(self.report.fit(model, "posterior"))
         names = self._variables(model)
         shown = [self.report.treatment] if self.report.treatment in names else names[:3]
+        tree = loaders.read_power_scaling(self.report.fit(model, "posterior"), shown)
         return self.report.save(figures.power_scaling(tree, shown), f"{model}.psense")
 
     def _variables(self, model: str) -> list[str]:
