@@ -22,8 +22,8 @@ from replication_ladder.prior import QUICK_MODE, Prior
 log = logging.getLogger(__name__)
 
 ROW_DATA_PREFIX = "rows__"
-# Forward draws (predictive, new rows) come from NumPy's generators in any backend:
-# PyTensor's quick mode compiles them in a fraction of Numba's time on an empty cache.
+# Forward draws (predictive, new rows) in PyTensor's quick mode: a fraction of Numba's
+# compile time on an empty cache, and as reproducible (sbc.prior_simulations).
 FORWARD_COMPILE = {"mode": QUICK_MODE}
 
 

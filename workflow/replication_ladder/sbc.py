@@ -104,9 +104,10 @@ def prior_simulations(rung, replicates: int, seed: int):
     variable with an `ordered` transform (the cumulative family's thresholds) comes out
     unsorted from pm.sample_prior_predictive; its prior as fitted is the base
     distribution restricted to sorted values, drawn here by rejection, and the rest of
-    the model is drawn given it. Forward draws come from NumPy's generators whatever the
-    backend: PyTensor's quick mode compiles them in a second, where Numba took 35 s on an
-    empty cache for the RRR's ordinal rung, and draws the same numbers."""
+    the model is drawn given it. Forward draws are compiled in PyTensor's quick mode: a
+    second, where Numba took 35 s on an empty cache for the RRR's ordinal rung. The
+    same seed gives the same draws; they are Numba's to the last bits for continuous
+    outcomes, not for a Bernoulli's (each backend samples it its own way)."""
     import pymc as pm
 
     rung.set_rows(rung.rows())
