@@ -26,6 +26,7 @@ from replication_ladder.atomic import write_json, write_parquet
 from replication_ladder.hashing import canonical_hash, sha256_file
 from replication_ladder.prior import QUICK_MODE
 from replication_ladder.progress import Progress
+from replication_ladder.rungs import FORWARD_COMPILE
 from replication_ladder.seeds import derive_seed
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ def prior_simulations(rung, replicates: int, seed: int):
             model=rung.model,
             var_names=[*names, rung.observed.name],
             random_seed=seed,
-            compile_kwargs={"mode": QUICK_MODE},
+            compile_kwargs=FORWARD_COMPILE,
         )
         prior = simulated["prior"].to_dataset().isel(chain=0)
         predictive = simulated["prior_predictive"].to_dataset()
