@@ -3,34 +3,45 @@
 A normal likelihood for the effect (the conjugate case): with y_i ~ N(theta, 1), theta's
 information is the mean ybar with standard error 1/sqrt(n), and every Bayes factor for
 theta = 0 against a normal prior (truncated or not) is a ratio of normal densities of
-ybar (`normal_marginal_log_bf01`, written out again in the tests). The estimators under
-test only see posterior draws under one prior and must give every other prior's figure:
-the robustness curve, the replication Bayes factor, the one-sided tests. d33 is checked
-against the power of the two-sample t-test at d33 and the normal approximation.
+ybar (`normal_marginal_log_bf01`, written out again in the tests). Here theta is the
+model's only parameter, so each draw's conditional density at zero is the posterior's
+own (the terms effect_density writes are all equal); tests/test_effect_density.py checks
+those terms from real fits. The reweighting under test only sees posterior draws under
+one prior and must give every other prior's figure: the robustness curve, the
+replication Bayes factor, the one-sided tests. d33 is checked against the power of the
+two-sample t-test at d33 and the normal approximation.
 """
 
 import math
 
 import numpy as np
 import pytest
+import xarray as xr
 from scipy import stats
 
 from replication_ladder import bayes_factors as bf
 from replication_ladder import equivalence
 from replication_ladder.prior import Prior
 
-from conftest import SEED
-
 N, YBAR, TAU0 = 100, 0.05, 12.0  # data like a null replication; a wide fitted prior
 SE = 1 / math.sqrt(N)
 FITTED = {"dist": "Normal", "mu": 0.0, "sigma": TAU0}
 
 
-def exact_draws(size: int = 100_000, seed: int = 3) -> np.ndarray:
+def posterior_moments(fitted_sd: float = TAU0, ybar: float = YBAR) -> tuple[float, float]:
+    var = 1 / (1 / SE**2 + 1 / fitted_sd**2)
+    return var * ybar / SE**2, math.sqrt(var)
+
+
+def exact_draws(size: int = 100_000, seed: int = 3, fitted_sd: float = TAU0) -> np.ndarray:
     """The exact posterior under the fitted prior (conjugate): no sampler error."""
-    var = 1 / (1 / SE**2 + 1 / TAU0**2)
-    mean = var * YBAR / SE**2
-    return np.random.default_rng(seed).normal(mean, math.sqrt(var), size)
+    return np.random.default_rng(seed).normal(*posterior_moments(fitted_sd), size)
+
+
+def terms(size: int, fitted_sd: float = TAU0) -> xr.DataArray:
+    """The conditional densities at zero of a one-parameter model: the posterior's."""
+    log_density = stats.norm.logpdf(0.0, *posterior_moments(fitted_sd))
+    return xr.DataArray(np.full((4, size // 4), log_density), dims=("chain", "draw"))
 
 
 def closed_form(prior: dict) -> float:
@@ -57,16 +68,14 @@ def closed_form(prior: dict) -> float:
 @pytest.fixture(scope="module")
 def fitted():
     draws = exact_draws()
-    return draws, bf.savage_dickey(draws, FITTED)
+    return draws, bf.savage_dickey(terms(draws.size), FITTED)
 
 
 def test_savage_dickey_matches_the_closed_form(fitted):
-    """The posterior density at 0 by ArviZ's KDE of 1e5 draws: within 3% (the KDE's bias
-    at this bandwidth is under 1%)."""
+    """Equal terms: the density at zero is theirs, exact, with no Monte Carlo error."""
     _, result = fitted
-    assert abs(result["log_bf01"] - closed_form(FITTED)) < 0.03
-    # ArviZ's own ratio (a KDE of prior draws too) is close, not as close.
-    assert abs(math.log(result["bf01_arviz_kde"]) - closed_form(FITTED)) < 0.2
+    assert result["log_bf01"] == pytest.approx(closed_form(FITTED), abs=1e-9)
+    assert result["reliable"] and result["density"]["log_density_mcse"] == 0.0
 
 
 @pytest.mark.parametrize("scale", [0.05, 0.1, 0.5, 1, 2, 10])
@@ -75,7 +84,7 @@ def test_the_robustness_curve_matches_the_closed_form(fitted, scale):
     (the Savage-Dickey density's error; the weights pi1/pi0 are bounded here, so their
     average's Monte Carlo error over 1e5 draws is under 0.5%)."""
     draws, result = fitted
-    (point,) = bf.sensitivity_curve(draws, FITTED, result["log_bf01"], [scale], unit=0.4)
+    (point,) = bf.sensitivity_curve(draws, result, [scale], unit=0.4)
     assert abs(point["log_bf01"] - closed_form(point["prior"])) < 0.03
     assert point["reliable"]
 
@@ -84,7 +93,7 @@ def test_the_robustness_curve_matches_the_closed_form(fitted, scale):
 def test_one_sided_tests_match_the_closed_form(fitted, direction):
     draws, result = fitted
     prior = bf.normal_prior(0.0, 0.3, direction)
-    estimate = bf.reweighted_log_bf01(draws, FITTED, result["log_bf01"], prior)
+    estimate = bf.reweighted_log_bf01(draws, result, prior)
     assert abs(estimate["log_bf01"] - closed_form(prior)) < 0.03
     assert abs(bf.normal_marginal_log_bf01(YBAR, SE, prior) - closed_form(prior)) < 1e-6
 
@@ -96,7 +105,7 @@ def test_a_uniform_prior_keeps_its_own_support(fitted):
 
     draws, result = fitted
     prior = {"dist": "Uniform", "lower": -2.0, "upper": 2.0}
-    estimate = bf.reweighted_log_bf01(draws, FITTED, result["log_bf01"], prior)
+    estimate = bf.reweighted_log_bf01(draws, result, prior)
     marginal, _ = integrate.quad(lambda t: stats.norm.pdf(YBAR, t, SE) / 4, -2, 2)
     exact = stats.norm.logpdf(YBAR, 0, SE) - math.log(marginal)
     assert abs(estimate["log_bf01"] - exact) < 0.03
@@ -108,11 +117,10 @@ def test_a_one_sided_test_of_the_fitted_prior_is_its_half():
     and 0 on the others (constant where they are not zero, so no Pareto tail to fit);
     BF01 is the closed form of the half-normal alternative."""
     fitted_prior = {"dist": "Normal", "mu": 0.0, "sigma": 1.0}
-    var = 1 / (1 / SE**2 + 1)
-    draws = np.random.default_rng(5).normal(var * YBAR / SE**2, math.sqrt(var), 100_000)
-    result = bf.savage_dickey(draws, fitted_prior)
+    draws = exact_draws(seed=5, fitted_sd=1.0)
+    result = bf.savage_dickey(terms(draws.size, fitted_sd=1.0), fitted_prior)
     one_sided = bf.normal_prior(0.0, 1.0, "positive")
-    estimate = bf.reweighted_log_bf01(draws, fitted_prior, result["log_bf01"], one_sided)
+    estimate = bf.reweighted_log_bf01(draws, result, one_sided)
     assert estimate["pareto_k"] == 0.0 and estimate["reliable"]
     exact = bf.normal_marginal_log_bf01(YBAR, SE, one_sided)
     assert abs(estimate["log_bf01"] - exact) < 0.03
@@ -125,7 +133,7 @@ def test_the_replication_bayes_factor_matches_the_closed_form(fitted, original):
     normal likelihood is N(ybar; 0, se) / N(ybar; effect, sqrt(se^2 + se_orig^2))."""
     draws, result = fitted
     prior = bf.normal_prior(*original)
-    estimate = bf.reweighted_log_bf01(draws, FITTED, result["log_bf01"], prior)
+    estimate = bf.reweighted_log_bf01(draws, result, prior)
     assert abs(estimate["log_bf01"] - closed_form(prior)) < 0.03
     assert estimate["bf01"] == pytest.approx(math.exp(estimate["log_bf01"]))
 
@@ -134,8 +142,8 @@ def test_reweighting_to_the_fitted_prior_changes_nothing():
     """A test prior equal to the fitted one (a config may say so) gives equal weights:
     the fitted BF01 exactly, every draw effective, no tail to fit a Pareto k to."""
     draws = exact_draws(5000)
-    result = bf.savage_dickey(draws, FITTED)
-    same = bf.reweighted_log_bf01(draws, FITTED, result["log_bf01"], FITTED)
+    result = bf.savage_dickey(terms(5000), FITTED)
+    same = bf.reweighted_log_bf01(draws, result, FITTED)
     assert same["log_bf01"] == pytest.approx(result["log_bf01"], abs=1e-12)
     assert same["pareto_k"] == 0.0 and same["weights_ess"] == pytest.approx(5000)
     assert same["reliable"]
@@ -146,48 +154,11 @@ def test_a_prior_far_from_the_draws_is_flagged_unreliable():
     the weights' effective number of draws says so (their Pareto k cannot: the weights are
     bounded), and a prior centred where the posterior has no draws has a heavy tail."""
     draws = exact_draws(5000)
-    result = bf.savage_dickey(draws, FITTED)
-    narrow = bf.reweighted_log_bf01(draws, FITTED, result["log_bf01"], bf.normal_prior(0.0, 0.002))
+    result = bf.savage_dickey(terms(5000), FITTED)
+    narrow = bf.reweighted_log_bf01(draws, result, bf.normal_prior(0.0, 0.002))
     assert not narrow["reliable"] and narrow["weights_ess"] < bf.RELIABLE_ESS
-    wide = bf.reweighted_log_bf01(draws, FITTED, result["log_bf01"], bf.normal_prior(0.0, 1.0))
+    wide = bf.reweighted_log_bf01(draws, result, bf.normal_prior(0.0, 1.0))
     assert wide["reliable"] and wide["weights_ess"] > 4000
-
-
-@pytest.mark.sampling
-def test_sampled_draws_give_the_closed_form_too():
-    """The same checks on draws from nutpie (4 x 25000) rather than the exact posterior:
-    log BF01 within 0.05. Its error is the KDE's at zero: with n draws and a bandwidth h
-    (about 0.9 sd n^-1/5) the relative sd of a Gaussian KDE is sqrt(0.28 / (n h f(0))),
-    2% at 4 x 4000 (where seed 2 of the sweep came within 0.0043 of the line) and under
-    1% at 4 x 25000, so 0.05 is more than 5 of them; the smoothing bias is under 0.3%."""
-    import pymc as pm
-
-    y = np.random.default_rng(11).normal(YBAR, 1.0, N)
-    ybar = y.mean()
-    with pm.Model() as model:
-        theta = pm.Normal("theta", 0, TAU0)
-        pm.Normal("y", theta, 1, observed=y)
-    idata = pm.sample(
-        draws=25_000,
-        tune=1000,
-        chains=4,
-        nuts_sampler="nutpie",
-        random_seed=SEED,
-        progressbar=False,
-        model=model,
-    )
-    draws = idata.posterior["theta"].values.ravel()
-    result = bf.savage_dickey(draws, FITTED)
-    for prior in (
-        FITTED,
-        bf.normal_prior(0, 0.82),
-        bf.normal_prior(0.82, 0.44),
-        bf.normal_prior(0, 0.41, "positive"),
-    ):
-        estimate = bf.reweighted_log_bf01(draws, FITTED, result["log_bf01"], prior)
-        error = abs(estimate["log_bf01"] - bf.normal_marginal_log_bf01(ybar, SE, prior))
-        print(f"margin: |log BF01 error| {error:.4f} of 0.05 under {Prior(prior).text()}")
-        assert error < 0.05, prior
 
 
 @pytest.mark.parametrize("n", [5, 20, 31, 100, 2000])

@@ -32,7 +32,7 @@ def figures(bf01=13.0, bf0r=34.0, ruled_out=True):
     return {
         "test_prior": {"bf01": bf01, "prior": {"dist": "Normal", "mu": 0, "sigma": 0.82}},
         "sensitivity": {"curve": curve},
-        "replication_bf": {"bf0r": bf0r},
+        "replication_bf": {"bf0r": bf0r, "two_sided": {"bf01": bf0r}},
         "small_telescopes": {"effect_d33": 0.69, "ruled_out": ruled_out},
         "equivalence": {"sesoi": 0.69, "p_inside": 1.0},
     }
@@ -86,9 +86,28 @@ def test_an_unreliable_reweighting_is_said_and_not_counted():
     sentence = replication.verdict_sentence(effect(0.8, 0.6, 1.0), "participant", SPEC, unreliable)
     assert sentence.startswith("The original effect (0.82) replicates (evidence for")
     assert (
-        "BF01 = 13 (unreliable: the rung's draws do not cover the test prior; Pareto k 1.30, "
+        "BF01 = 13 (unreliable: the rung's draws do not support it; Pareto k 1.30, "
         "12 effective draws, Monte Carlo error of log BF01 0.8)"
     ) in sentence
+
+
+def test_a_bayes_factor_past_the_draws_reach_is_a_bound_that_counts():
+    """Unreliable as a number but far beyond 10^6: stated as the bound, no figure, and
+    the wording rests on it (evidence for an effect agrees with an interval off zero)."""
+    beyond = figures(bf01=1e-9)
+    beyond["sensitivity"]["curve"][1]["bound"] = {"factor": "bf10", "above": 1e6}
+    beyond["test_prior"] |= {
+        "reliable": False,
+        "pareto_k": 1.3,
+        "weights_ess": 12.0,
+        "log_bf01_mcse": 0.8,
+        "bound": {"factor": "bf10", "above": 1e6},
+    }
+    sentence = replication.verdict_sentence(effect(0.8, 0.6, 1.0), "participant", SPEC, beyond)
+    assert sentence.startswith("The original effect (0.82) replicates (evidence for")
+    stated = "under the test prior Normal(mu=0, sigma=0.82), BF10 > 10^6 (from < 10^-6 to 130"
+    assert stated in sentence
+    assert "unreliable" not in sentence and "1e-09" not in sentence
 
 
 def test_a_directional_hypothesis_is_also_tested_one_sided():

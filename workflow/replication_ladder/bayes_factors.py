@@ -2,8 +2,9 @@
 the fit used, and against any other prior on the effect by reweighting the same draws.
 
 With H0: effect = 0 nested in H1: effect ~ pi (every other prior shared), the
-Savage-Dickey ratio is BF01 = p(0 | y, pi) / pi(0). For another prior pi1 on the effect
-alone, the posterior under pi1 is the fitted one reweighted by pi1/pi0, so that
+Savage-Dickey ratio is BF01 = p(0 | y, pi) / pi(0), the posterior density at zero the
+mean of the draws' conditional densities there (effect_density). For another prior pi1
+on the effect alone, the posterior under pi1 is the fitted one reweighted by pi1/pi0, so that
 
     BF01(pi1) = BF01(pi0) / Z,    Z = E[ pi1(effect) / pi0(effect) | y, pi0 ],
 
@@ -25,6 +26,12 @@ from replication_ladder.prior import Prior
 # below this effective number of draws the reweighted posterior is too thin to trust.
 RELIABLE_K = 0.7
 RELIABLE_ESS = 200
+# The density at zero: a Monte Carlo error of its log above this is not a figure to state
+# (0.1 on the log scale is the accuracy the verdict is held to against closed forms).
+RELIABLE_LOG_MCSE = 0.1
+NEGLIGIBLE_SPREAD = 1e-3  # terms' SD relative to their mean
+# An unreliable Bayes factor beyond 10^6 either way is reported as that bound.
+BOUND_DIGITS = 6
 
 
 def normal_prior(mu: float, sigma: float, direction: str | None = None) -> dict:
@@ -37,30 +44,69 @@ def normal_prior(mu: float, sigma: float, direction: str | None = None) -> dict:
     return prior
 
 
-def savage_dickey(draws: np.ndarray, prior: dict, value: float = 0.0, seed: int = 0) -> dict:
-    """BF01 for effect = value against `prior`, the prior the draws were fitted with.
-
-    ArviZ's `bayes_factor` estimates both densities at `value` by KDE (the prior's from
-    draws of it); the prior's density is known exactly, so the headline figure divides
-    ArviZ's posterior density by it. ArviZ's own ratio is kept beside it as a check."""
+def density_at_zero(log_terms) -> dict:
+    """log p(effect = 0 | y): the mean of the draws' conditional densities at zero
+    (effect_density), with how far it can be trusted: the terms' Pareto k (Vehtari et al.
+    2024: a mean carried by a few draws has a heavy right tail), their effective number
+    over the chains, and the Monte Carlo error of the log by the delta method.
+    `log_terms` is a (chain, draw) DataArray."""
+    import arviz_stats
     import xarray as xr
-    from arviz_stats import bayes_factor
 
-    draws = np.asarray(draws, dtype=float).ravel()
-    tree = xr.DataTree.from_dict(
-        {"posterior": xr.Dataset({"effect": (("chain", "draw"), draws[None, :])})}
-    )
-    prior_set = xr.Dataset({"effect": (("chain", "draw"), Prior(prior).draws(seed)[None, :])})
-    factors, densities = bayes_factor(
-        tree, "effect", ref_vals=float(value), return_ref_vals=True, prior=prior_set
-    )
-    posterior_density = float(densities["effect"].sel(density_type="posterior").values)
-    log_bf01 = math.log(posterior_density) - float(Prior(prior).log_density(value))
+    values = np.asarray(log_terms, dtype=float).reshape(np.shape(log_terms)[0], -1)
+    flat = values.ravel()
+    log_density = float(logsumexp(flat) - math.log(flat.size))
+    terms = np.exp(values - flat.max())
+    if terms.std() < NEGLIGIBLE_SPREAD * terms.mean():
+        # Terms all but equal (the rest integrated out as well): no tail to fit, and the
+        # mean is known to that precision whatever the draws' autocorrelation.
+        pareto_k, ess = 0.0, float(flat.size)
+    else:
+        pareto_k = tail_shape(flat)
+        chains = xr.DataArray(terms / terms.mean(), dims=("chain", "draw"))
+        ess = float(arviz_stats.ess(chains, method="mean"))
+    spread = terms.std(ddof=1) if flat.size > 1 else 0.0
+    mcse = float(spread / (terms.mean() * math.sqrt(max(ess, 1.0))))
     return {
-        **factor(prior, log_bf01),
-        "posterior_density_at_zero": posterior_density,
-        "bf01_arviz_kde": float(factors["effect"].sel(bf_type="BF01").values),
+        "log_density": log_density,
+        "pareto_k": pareto_k,
+        "terms_ess": ess,
+        "log_density_mcse": mcse,
+        "method": log_terms.attrs.get("method"),
+        "draws": int(flat.size),
+        "reliable": bool(
+            math.isfinite(pareto_k) and pareto_k <= RELIABLE_K and mcse <= RELIABLE_LOG_MCSE
+        ),
     }
+
+
+def savage_dickey(log_terms, prior: dict, value: float = 0.0) -> dict:
+    """BF01 for effect = value against `prior`, the prior the draws were fitted with: the
+    posterior density at `value` (density_at_zero) over the prior's exact density there.
+    Past what the draws can support (an unreliable density at a figure beyond
+    10^BOUND_DIGITS), the factor is a bound, not a number (`bound`)."""
+    density = density_at_zero(log_terms)
+    log_bf01 = density["log_density"] - float(Prior(prior).log_density(value))
+    return {**factor(prior, log_bf01), "density": density, "reliable": density["reliable"]} | bound(
+        log_bf01, density["reliable"]
+    )
+
+
+def bound(log_bf01: float, reliable: bool) -> dict:
+    """An unreliable figure beyond 10^BOUND_DIGITS either way is stated as that bound."""
+    limit = BOUND_DIGITS * math.log(10)
+    if reliable or abs(log_bf01) < limit:
+        return {"bound": None}
+    side = "bf10" if log_bf01 < 0 else "bf01"
+    return {"bound": {"factor": side, "above": 10.0**BOUND_DIGITS}}
+
+
+def stated(result: dict) -> str:
+    """A Bayes factor as the verdict states it: `BF01 = 0.034`, or past the draws' reach
+    its bound, `BF10 > 10^6`."""
+    if result.get("bound"):
+        return f"{result['bound']['factor'].upper()} > 10^{BOUND_DIGITS}"
+    return f"BF01 = {result['bf01']:.3g}"
 
 
 def factor(prior: dict, log_bf01: float) -> dict:
@@ -68,15 +114,12 @@ def factor(prior: dict, log_bf01: float) -> dict:
     return {"prior": prior, "log_bf01": log_bf01, "bf01": _exp(log_bf01), "bf10": _exp(-log_bf01)}
 
 
-def reweighted_log_bf01(
-    draws: np.ndarray, fitted_prior: dict, fitted_log_bf01: float, prior: dict
-) -> dict:
-    """log BF01 against `prior`, from draws fitted under `fitted_prior`: the fitted
-    log BF01 minus log Z, with the Pareto k of the weights pi1/pi0."""
-    from replication_ladder.psis import psis_log_weights
-
+def reweighted_log_bf01(draws: np.ndarray, fitted: dict, prior: dict) -> dict:
+    """log BF01 against `prior`, from draws fitted under `fitted["prior"]`: the fitted
+    log BF01 (savage_dickey) minus log Z, with the Pareto k of the weights pi1/pi0. It is
+    reliable when both the weights and the fitted density at zero are."""
     draws = np.asarray(draws, dtype=float).ravel()
-    log_ratio = Prior(prior).log_density(draws) - Prior(fitted_prior).log_density(draws)
+    log_ratio = Prior(prior).log_density(draws) - Prior(fitted["prior"]).log_density(draws)
     log_z = float(logsumexp(log_ratio) - math.log(draws.size))
     finite = np.isfinite(log_ratio)
     pareto_k = float("nan")
@@ -84,32 +127,47 @@ def reweighted_log_bf01(
         # The same prior where both have support (a test prior may be the fitted one
         # truncated to a side): equal weights on the draws it keeps, no tail to fit.
         pareto_k = 0.0
-    elif finite.sum() >= 25:
-        _, k = psis_log_weights(-log_ratio[finite][:, None], r_eff=1.0)
-        pareto_k = float(k[0])
-    log_bf01 = fitted_log_bf01 - log_z
+    else:
+        pareto_k = tail_shape(log_ratio[finite])
+    log_bf01 = fitted["log_bf01"] - log_z
     weights = np.exp(log_ratio - log_ratio[finite].max()) if finite.any() else np.zeros(draws.size)
     ess = float(weights.sum() ** 2 / (weights**2).sum()) if weights.any() else 0.0
     # Monte Carlo error of log Z (so of log BF01, the fitted figure's aside), by the delta
     # method: sd(w) / (mean(w) sqrt(S)), the draws taken as independent.
+    density_mcse = fitted["density"]["log_density_mcse"]
     mcse = (
-        float(weights.std(ddof=1) / (weights.mean() * math.sqrt(draws.size)))
+        float(
+            math.hypot(weights.std(ddof=1) / (weights.mean() * math.sqrt(draws.size)), density_mcse)
+        )
         if weights.any()
         else None
+    )
+    # Of a short run, a quarter of its draws is as much as can be asked.
+    reliable = bool(
+        fitted["reliable"]
+        and math.isfinite(pareto_k)
+        and pareto_k <= RELIABLE_K
+        and ess >= min(RELIABLE_ESS, draws.size / 4)
     )
     return {
         **factor(prior, log_bf01),
         "pareto_k": pareto_k,
         "weights_ess": ess,
         "log_bf01_mcse": mcse,
-        # Of a short run, a quarter of its draws is as much as can be asked.
-        "reliable": bool(
-            math.isfinite(pareto_k)
-            and pareto_k <= RELIABLE_K
-            and ess >= min(RELIABLE_ESS, draws.size / 4)
-        ),
+        "reliable": reliable,
         "draws_in_support": int(finite.sum()),
-    }
+    } | bound(log_bf01, reliable)
+
+
+def tail_shape(log_values: np.ndarray) -> float:
+    """The Pareto k of a mean of exp(log_values): the shape of their largest values'
+    generalized Pareto tail, as PSIS fits it (NaN for fewer than 25 values)."""
+    from replication_ladder.psis import psis_log_weights
+
+    if log_values.size < 25:
+        return float("nan")
+    _, k = psis_log_weights(-np.asarray(log_values)[:, None], r_eff=1.0)
+    return float(k[0])
 
 
 def _exp(log_value: float) -> float:
@@ -118,8 +176,7 @@ def _exp(log_value: float) -> float:
 
 def sensitivity_curve(
     draws: np.ndarray,
-    fitted_prior: dict,
-    fitted_log_bf01: float,
+    fitted: dict,
     scales: list[float],
     unit: float,
     direction: str | None = None,
@@ -130,9 +187,7 @@ def sensitivity_curve(
         {
             "scale": float(scale),
             "sd": float(scale * unit),
-            **reweighted_log_bf01(
-                draws, fitted_prior, fitted_log_bf01, normal_prior(0.0, scale * unit, direction)
-            ),
+            **reweighted_log_bf01(draws, fitted, normal_prior(0.0, scale * unit, direction)),
         }
         for scale in scales
     ]

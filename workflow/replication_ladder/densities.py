@@ -38,6 +38,45 @@ def _row_input(name: str, container):
     return pt.tensor(name, shape=shape, dtype=container.type.dtype)
 
 
+def batched_function(rung, outputs: list, variables: list, shapes: list, mode=None):
+    """`outputs` of the rung's graph compiled as a function of a batch of draws of
+    `variables` (each with its shape of one draw) and of the row containers' values:
+    call it with [arrays (batch, *shape)] and a `rows` dict (rung.rows())."""
+    import pytensor
+    from pytensor.compile import SharedVariable
+    from pytensor.graph.replace import vectorize_graph
+    from pytensor.graph.traversal import ancestors
+
+    row_names = {*rung.full_rows, *rung.row_dims}
+    shared = {
+        v.name: v
+        for v in ancestors(outputs)
+        if isinstance(v, SharedVariable) and v.name in row_names
+    }
+    row_inputs = {name: _row_input(name, v) for name, v in shared.items()}
+    batch = _batched(variables, shapes)
+    replace = {**{shared[name]: row_inputs[name] for name in shared}, **batch}
+    function = pytensor.function(
+        [*batch.values(), *row_inputs.values()],
+        vectorize_graph(outputs, replace=replace),
+        on_unused_input="ignore",
+        mode=mode,
+    )
+
+    core = [output.ndim for output in outputs]
+
+    def call(values: list[np.ndarray], rows: dict) -> list[np.ndarray]:
+        """Outputs with a leading batch axis, also those no draw changes."""
+        size = len(values[0]) if values else 1
+        results = function(*values, *(rows[name] for name in row_inputs))
+        return [
+            np.asarray(v) if np.ndim(v) > d else np.broadcast_to(v, (size, *np.shape(v)))
+            for v, d in zip(results, core, strict=True)
+        ]
+
+    return call
+
+
 class Densities:
     """The log densities of one rung, as functions of posterior draws."""
 
@@ -112,6 +151,23 @@ class Densities:
             ]
         )
         return values.reshape(posterior.sizes["chain"], posterior.sizes["draw"], *values.shape[1:])
+
+    def log_likelihood_totals(self, posterior: xr.Dataset, rows: dict | None = None) -> np.ndarray:
+        """log p(y | theta_s) summed over the rows, per draw: (chain, draw), a chunk of
+        draws at a time (the rows x draws block is never held whole)."""
+        chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+        flat = posterior.stack(sample=("chain", "draw")).drop_vars(["sample", "chain", "draw"])
+        totals = [
+            self.log_likelihood(
+                flat.isel(sample=slice(start, start + CHUNK))
+                .rename(sample="draw")
+                .expand_dims(chain=1)
+                .transpose("chain", "draw", ...),
+                rows,
+            ).sum(axis=-1)
+            for start in range(0, chains * draws, CHUNK)
+        ]
+        return np.concatenate([t.ravel() for t in totals]).reshape(chains, draws)
 
     def log_prior(self, posterior: xr.Dataset) -> dict[str, np.ndarray]:
         """Each free variable's log prior density (summed over its own dims) per draw,

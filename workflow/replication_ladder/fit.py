@@ -1,6 +1,7 @@
 """Fit one rung of one dataset and write its artefacts (replication_ladder.paths.FIT):
 
-  posterior.nc       posterior, sample_stats, log_likelihood, log_prior, observed_data
+  posterior.nc       posterior, sample_stats, log_likelihood, log_prior, observed_data,
+                     effect_density (the effect's conditional density at zero per draw)
   summary.parquet    one row per parameter: mean, sd, ci_low, ci_high, ess, r_hat, mcse
   diagnostics.json   sampler settings, seed, convergence figures and warnings, prior and
                      likelihood sensitivity flags, timings, versions, hashes, provenance
@@ -26,6 +27,7 @@ import xarray as xr
 from replication_ladder import paths, provenance
 from replication_ladder.atomic import atomic_path, write_json, write_parquet, write_text
 from replication_ladder.densities import Densities, log_likelihood_group, log_prior_group
+from replication_ladder.effect_density import EFFECT_DENSITY_GROUP, effect_at_zero
 from replication_ladder.elpd_loo import elpd_loo_table
 from replication_ladder.errors import ConvergenceError
 from replication_ladder.hashing import analysis_sha256, sha256_file
@@ -48,6 +50,7 @@ GROUPS = (
     "log_prior",
     "observed_data",
     "outcome_effect",
+    EFFECT_DENSITY_GROUP,
 )
 
 
@@ -116,12 +119,16 @@ def with_densities(rung, raw, densities: Densities | None = None):
     posterior = raw["posterior"].to_dataset()
     log_lik = densities.log_likelihood(posterior)
     log_prior = densities.log_prior(posterior)
+    # In the model's own parameterisation, as sampled: before `finish`.
+    at_zero = effect_at_zero(rung, posterior, log_lik)
     idata = rung.finish(raw)
     idata["log_likelihood"] = log_likelihood_group(rung, log_lik, posterior)
     idata["log_prior"] = log_prior_group(log_prior, posterior)
     dims = rung.model.named_vars_to_dims.get(rung.observed.name) or ("__obs__",)
     observed = rung.rows()[rung.observed_data_name]
     idata["observed_data"] = xr.Dataset({rung.observed.name: (dims, observed)})
+    if at_zero is not None:
+        idata[EFFECT_DENSITY_GROUP] = at_zero
     return idata
 
 

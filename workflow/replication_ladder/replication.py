@@ -32,10 +32,10 @@ import xarray as xr
 
 from replication_ladder import bayes_factors as bf
 from replication_ladder.atomic import write_json
+from replication_ladder.effect_density import EFFECT_DENSITY_GROUP
 from replication_ladder.equivalence import equivalence, original_se, small_telescopes
 from replication_ladder.prior import Prior, prior_text
 from replication_ladder.random_effects import random_effects
-from replication_ladder.seeds import derive_seed
 
 log = logging.getLogger(__name__)
 
@@ -87,24 +87,20 @@ def site_effects(posterior: xr.Dataset, treatment: str, site: str, ci_prob: floa
 
 
 def read_effect(path: Path, treatment: str):
-    """The treatment's draws, its group-level terms, and the outcome-scale effect if the
-    fit stored one."""
+    """The treatment's draws and its group-level terms, the outcome-scale effect if the
+    fit stored one, and the effect's conditional densities at zero (effect_density)."""
     with xr.open_datatree(path, engine="h5netcdf") as tree:
         posterior = tree["posterior"].to_dataset()
         if treatment not in posterior:
-            return None, None
+            return None, None, None
         needed = [v for v in posterior.data_vars if v == treatment or v.startswith(f"{treatment}|")]
         posterior = posterior[needed].load()
-        outcome = None
+        outcome = at_zero = None
         if OUTCOME_EFFECT_GROUP in tree:
             outcome = tree[OUTCOME_EFFECT_GROUP].to_dataset()[treatment].values.ravel().copy()
-    return posterior, outcome
-
-
-def prior_draws_seed(dataset: str, model: str) -> int:
-    """The seed of the effect's prior draws behind a rung's Savage-Dickey ratio (the
-    report draws the same ones)."""
-    return derive_seed(0, dataset, model, "prior-draws")
+        if EFFECT_DENSITY_GROUP in tree:
+            at_zero = tree[EFFECT_DENSITY_GROUP].to_dataset()["log_density_at_zero"].load()
+    return posterior, outcome, at_zero
 
 
 def rung_effects(posteriors: dict, priors: dict, spec: dict) -> dict:
@@ -112,7 +108,7 @@ def rung_effects(posteriors: dict, priors: dict, spec: dict) -> dict:
     treatment, original = spec["treatment"], spec["original"]["effect"]
     results = {}
     for model, path in posteriors.items():
-        posterior, outcome_draws = read_effect(path, treatment)
+        posterior, outcome_draws, at_zero = read_effect(path, treatment)
         if posterior is None:
             log.info("%s has no coefficient %r", model, treatment)
             continue
@@ -123,10 +119,8 @@ def rung_effects(posteriors: dict, priors: dict, spec: dict) -> dict:
             "prior": prior,
             "scale": "latent" if outcome_draws is not None else "outcome",
         }
-        if fixed_prior(prior):
-            effect["savage_dickey"] = bf.savage_dickey(
-                draws, prior, seed=prior_draws_seed(spec["dataset"], model)
-            )
+        if fixed_prior(prior) and at_zero is not None:
+            effect["savage_dickey"] = bf.savage_dickey(at_zero, prior)
             effect["bf01"] = effect["savage_dickey"]["bf01"]
         else:
             effect["savage_dickey"] = None
@@ -167,24 +161,20 @@ def test_figures(draws: np.ndarray, effect: dict, spec: dict) -> dict:
     """The verdict rung's Bayes factors against the test's prior, over prior scales, and
     against the original's posterior; equivalence and small telescopes."""
     original = spec["original"]
-    fitted_prior = effect["prior"]
     fitted = effect["savage_dickey"]
     direction = spec["direction"]
     figures = {}
     if fitted is None:
-        reason = f"the rung's prior on the effect is not fixed ({fitted_prior})"
+        reason = f"the rung's prior on the effect is not fixed ({effect['prior']})"
         figures |= {
             key: {"unavailable": reason} for key in ("test_prior", "sensitivity", "replication_bf")
         }
     else:
-        log_bf = fitted["log_bf01"]
-        test = bf.reweighted_log_bf01(draws, fitted_prior, log_bf, spec["test_prior"])
+        test = bf.reweighted_log_bf01(draws, fitted, spec["test_prior"])
         figures["test_prior"] = test
         # A directional hypothesis: the test prior on the predicted side as well.
         figures["test_prior_one_sided"] = (
-            bf.reweighted_log_bf01(
-                draws, fitted_prior, log_bf, one_sided_prior(spec["test_prior"], direction)
-            )
+            bf.reweighted_log_bf01(draws, fitted, one_sided_prior(spec["test_prior"], direction))
             if direction and "truncate" not in spec["test_prior"]
             else None
         )
@@ -193,15 +183,13 @@ def test_figures(draws: np.ndarray, effect: dict, spec: dict) -> dict:
             "unit": unit,
             "unit_is": "the original effect",
             "direction": direction,
-            "curve": bf.sensitivity_curve(
-                draws, fitted_prior, log_bf, spec["sensitivity_scales"], unit
-            ),
+            "curve": bf.sensitivity_curve(draws, fitted, spec["sensitivity_scales"], unit),
             "one_sided": bf.sensitivity_curve(
-                draws, fitted_prior, log_bf, spec["sensitivity_scales"], unit, direction
+                draws, fitted, spec["sensitivity_scales"], unit, direction
             )
             if direction
             else None,
-            "fitted_prior": fitted_prior,
+            "fitted_prior": fitted["prior"],
             "fitted_bf01": fitted["bf01"],
         }
         se = original_se(original)
@@ -212,10 +200,10 @@ def test_figures(draws: np.ndarray, effect: dict, spec: dict) -> dict:
             }
         else:
             posterior = bf.normal_prior(original["effect"], se)
-            two_sided = bf.reweighted_log_bf01(draws, fitted_prior, log_bf, posterior)
+            two_sided = bf.reweighted_log_bf01(draws, fitted, posterior)
             original_side = "positive" if original["effect"] > 0 else "negative"
             one_sided = bf.reweighted_log_bf01(
-                draws, fitted_prior, log_bf, bf.normal_prior(original["effect"], se, original_side)
+                draws, fitted, bf.normal_prior(original["effect"], se, original_side)
             )
             figures["replication_bf"] = {
                 "original_posterior": posterior,
@@ -244,13 +232,14 @@ def one_sided_prior(prior: dict, direction: str) -> dict:
     return {**prior, "truncate": side}
 
 
-def _evidence(bf01: float | None, against: str) -> str:
-    if bf01 is None:
-        return ""
+def _evidence(result: dict, against: str) -> str:
+    """What a Bayes factor (a reweighted_log_bf01 result) says, in words."""
+    bf01, limit = result["bf01"], result.get("bound")
+    by = f"more than 10^{bf.BOUND_DIGITS}" if limit else None
     if bf01 > BF_BAND:
-        return f"favours no effect over {against} by {bf01:.3g}"
+        return f"favours no effect over {against} by {by or f'{bf01:.3g}'}"
     if bf01 < 1 / BF_BAND:
-        return f"favours {against} over no effect by {1 / bf01:.3g}"
+        return f"favours {against} over no effect by {by or f'{1 / bf01:.3g}'}"
     return f"is inconclusive between no effect and {against} (BF01 = {bf01:.3g})"
 
 
@@ -260,7 +249,10 @@ BF_BAND = 3.0
 
 def bf_evidence(test: dict) -> str | None:
     """What the test prior's BF01 says of a non-zero effect: "against" above the band,
-    "for" below it, "inconclusive" within; None when there is no reliable figure."""
+    "for" below it, "inconclusive" within; None when there is no reliable figure (a
+    bound past the draws' reach is evidence enough)."""
+    if test.get("bound"):
+        return "for" if test["bound"]["factor"] == "bf10" else "against"
     if "bf01" not in test or not test.get("reliable", True):
         return None
     if test["bf01"] > BF_BAND:
@@ -299,15 +291,29 @@ def verdict_outcome(effect: dict, original: float, test: dict) -> tuple[str, str
 
 
 def reliability_note(test: dict) -> str:
-    """Why a reweighted Bayes factor is not to be trusted, or nothing when it is."""
-    if test.get("reliable", True):
+    """Why a reweighted Bayes factor is not to be trusted, or nothing when it is (or when
+    it is stated as a bound)."""
+    if test.get("reliable", True) or test.get("bound"):
         return ""
     mcse = test.get("log_bf01_mcse")
     error = f", Monte Carlo error of log BF01 {mcse:.2g}" if mcse is not None else ""
     return (
-        f" (unreliable: the rung's draws do not cover the test prior; Pareto k "
+        f" (unreliable: the rung's draws do not support it; Pareto k "
         f"{test['pareto_k']:.2f}, {test['weights_ess']:.0f} effective draws{error})"
     )
+
+
+def _log_bf01(point: dict) -> float:
+    return point.get("log_bf01", math.log(point["bf01"]))
+
+
+def _bf01_value(point: dict) -> str:
+    """BF01's figure, or past the draws' reach its bound (`< 10^-6`, `> 10^6`)."""
+    if point.get("bound"):
+        side = "<" if point["bound"]["factor"] == "bf10" else ">"
+        exponent = f"-{bf.BOUND_DIGITS}" if side == "<" else f"{bf.BOUND_DIGITS}"
+        return f"{side} 10^{exponent}"
+    return f"{point['bf01']:.3g}"
 
 
 def verdict_sentence(effect: dict, model: str, spec: dict, figures: dict) -> str:
@@ -326,24 +332,24 @@ def verdict_sentence(effect: dict, model: str, spec: dict, figures: dict) -> str
     ]
     if "bf01" in test:
         curve = figures["sensitivity"]["curve"]
-        values = [point["bf01"] for point in curve]
+        low, high = min(curve, key=_log_bf01), max(curve, key=_log_bf01)
         parts.append(
-            f"under the test prior {prior_text(test['prior'])}, BF01 = {test['bf01']:.3g}"
+            f"under the test prior {prior_text(test['prior'])}, {bf.stated(test)}"
             f"{reliability_note(test)} "
-            f"(from {min(values):.3g} to {max(values):.3g} as the prior's scale goes from "
+            f"(from {_bf01_value(low)} to {_bf01_value(high)} as the prior's scale goes from "
             f"{curve[0]['scale']:g}x to {curve[-1]['scale']:g}x the original effect)"
         )
     directional = figures.get("test_prior_one_sided")
     if directional and "bf01" in directional:
         parts.append(
-            f"one-sided, in the predicted direction, BF01 = {directional['bf01']:.3g}"
+            f"one-sided, in the predicted direction, {bf.stated(directional)}"
             f"{reliability_note(directional)}"
         )
     replication_bf = figures.get("replication_bf", {})
     if "bf0r" in replication_bf:
         parts.append(
             "the replication Bayes factor "
-            + _evidence(replication_bf["bf0r"], "the original's effect")
+            + _evidence(replication_bf["two_sided"], "the original's effect")
             + reliability_note(replication_bf.get("two_sided", {}))
         )
     telescopes = figures.get("small_telescopes")

@@ -1,6 +1,8 @@
 """The report's figures as pure functions: data in, a matplotlib figure out (the
 arviz-plots way). Saving and showing them is the report object's job."""
 
+import math
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -242,29 +244,38 @@ def pareto_k(ks: dict[str, np.ndarray], threshold: float):
     return _figure(pc)
 
 
-def savage_dickey(posterior: np.ndarray, prior: np.ndarray, bf01: float, name: str, title: str):
-    """The effect's prior and posterior densities with the test value (zero) marked
-    (ArviZ's plot_bf). Its label is the Bayes factor the verdict states, BF01 from the
-    prior's exact density at zero, not plot_bf's own figure from two KDEs (and plot_bf 1.3
-    calls any figure it shows BF10)."""
-    import arviz_plots as azp
-    import xarray as xr
+def savage_dickey(draws: np.ndarray, prior: dict, log_density: float, label: str, title: str):
+    """The effect's prior (its exact density) and posterior (a histogram of the draws),
+    with both densities at zero marked: the posterior's is the one the Bayes factor uses
+    (effect_density: the mean of the draws' conditional densities), which a histogram or
+    a KDE of the draws cannot give where zero lies beyond them; ArviZ's plot_bf draws and
+    labels those KDEs, so it does not serve."""
+    from replication_ladder.prior import Prior
 
-    def group(draws):
-        return xr.Dataset({name: (("chain", "draw"), np.asarray(draws, dtype=float)[None, :])})
-
-    tree = xr.DataTree.from_dict({"posterior": group(posterior), "prior": group(prior)})
-    pc = azp.plot_bf(
-        tree,
-        var_names=name,
-        ref_val=0,
-        bf_type="BF01",
-        backend="matplotlib",
-        visuals={"ref_value_text": {"text": lambda _: f"BF01 = {bf01:.3g}"}},
-        figure_kwargs={**LAYOUT, "figsize": (7, 3)},
-    )
-    fig = _figure(pc)
-    fig.axes[0].set_title(title)
+    draws = np.asarray(draws, dtype=float).ravel()
+    spread = max(float(draws.std()), 1e-9)
+    low = min(0.0, float(draws.min())) - 2 * spread
+    high = max(0.0, float(draws.max())) + 2 * spread
+    grid = np.linspace(low, high, 400)
+    density = np.exp(Prior(prior).log_density(grid))
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.hist(draws, bins=60, density=True, color=MODEL_COLORS[0], alpha=0.5, label="posterior")
+    ax.plot(grid, density, color=REFERENCE_COLOR, label=f"prior {Prior(prior).text()}")
+    at_zero = {
+        "prior at 0": float(np.exp(Prior(prior).log_density(np.asarray([0.0]))[0])),
+        "posterior at 0": math.exp(log_density),
+    }
+    for (name, value), color in zip(
+        at_zero.items(), (REFERENCE_COLOR, MODEL_COLORS[0]), strict=True
+    ):
+        ax.plot([0.0], [value], "o", color=color, label=f"{name}: {value:.3g}")
+    ax.axvline(0, color="0.6", linewidth=0.8, linestyle="--")
+    ax.set_yscale("symlog", linthresh=max(1e-3, min(at_zero.values())))
+    ax.set_xlabel(label)
+    ax.set_ylabel("density")
+    ax.legend(frameon=False, fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
     return fig
 
 

@@ -2,6 +2,7 @@
 
 import html
 
+from replication_ladder import bayes_factors as bf
 from replication_ladder.prior import prior_text
 from replication_ladder.replication import reliability_note
 
@@ -121,16 +122,16 @@ def verdict_numbers(report: dict) -> str:
     test = report.get("test_prior", {})
     if "bf01" in test:
         lines.append(
-            f"BF01 against the test prior {escape(prior_text(test['prior']))} (on the outcome's "
-            f"scale{', ' + escape(unit) if unit else ''}): {test['bf01']:.3g}; against the prior "
-            f"the rung was fitted with, {escape(prior_text(effect['prior']))}: {effect['bf01']:.3g}"
-            + escape(reliability_note(test))
+            f"against the test prior {escape(prior_text(test['prior']))} (on the outcome's "
+            f"scale{', ' + escape(unit) if unit else ''}): {bf.stated(test)}; against the prior "
+            f"the rung was fitted with, {escape(prior_text(effect['prior']))}: "
+            f"{bf.stated(effect['savage_dickey'])}" + escape(reliability_note(test))
         )
     one_sided = report.get("test_prior_one_sided") or {}
     if "bf01" in one_sided:
         lines.append(
-            f"BF01 one-sided, against {escape(prior_text(one_sided['prior']))}: "
-            f"{one_sided['bf01']:.3g}" + escape(reliability_note(one_sided))
+            f"one-sided, against {escape(prior_text(one_sided['prior']))}: "
+            f"{bf.stated(one_sided)}" + escape(reliability_note(one_sided))
         )
     rbf = report.get("replication_bf", {})
     if "bf0r" in rbf:

@@ -4,8 +4,7 @@ with the prior."""
 
 import pandas as pd
 
-from replication_ladder.prior import Prior
-from replication_ladder.replication import prior_draws_seed
+from replication_ladder import bayes_factors as bf
 from replication_ladder.report import figures, loaders
 from replication_ladder.report import html as fragments
 from replication_ladder.report.dataset import Section
@@ -80,12 +79,14 @@ class VerdictSection(Section):
         treatment = self.report.replication["treatment"]
         fitted = loaders.read_posterior(self.report.fit(model, "posterior"), groups=("posterior",))
         posterior = fitted["posterior"][treatment].values.ravel()
-        prior = Prior(effect["prior"]).draws(prior_draws_seed(self.report.dataset, model))
+        result = effect["savage_dickey"]
         title = (
-            f"{model}: the effect of {treatment}, its prior {Prior(effect['prior']).text()}\n"
-            "and posterior; their ratio at zero is the Savage-Dickey BF01"
+            f"{model}: the effect of {treatment}; the ratio of its posterior to its prior "
+            f"density at zero is the Savage-Dickey {bf.stated(result)}"
         )
-        fig = figures.savage_dickey(posterior, prior, effect["bf01"], treatment, title)
+        fig = figures.savage_dickey(
+            posterior, effect["prior"], result["density"]["log_density"], treatment, title
+        )
         return self.report.save(fig, "ladder.savage_dickey")
 
     def robustness_figure(self):
