@@ -322,14 +322,24 @@ def sites_table(z: float, sites: int = 10, seed: int = 3) -> pd.DataFrame:
     )
 
 
-@pytest.mark.parametrize("z", Z_SCORES)
-def test_the_meta_analysis_rung_matches_model_averagings_exact_marginals(z):
+METABMA = (  # metaBMA's default priors: no normal on the effect, no half-normal on tau
+    {"dist": "Cauchy", "alpha": 0.0, "beta": 0.707},
+    {"dist": "InverseGamma", "alpha": 1.0, "beta": 0.15},
+)
+
+
+@pytest.mark.parametrize(
+    ("z", "priors"),
+    [(z, (EFFECT, {"dist": "HalfNormal", "sigma": 0.3})) for z in Z_SCORES]
+    + [(z, METABMA) for z in (0, 4, 8)],
+)
+def test_the_meta_analysis_rung_matches_model_averagings_exact_marginals(z, priors):
     from replication_ladder.model_averaging import Averaging
 
     data = sites_table(z)
-    tau = {"dist": "HalfNormal", "sigma": 0.3}
+    effect, tau = priors
     rung_spec = {
-        **spec(None, {"x": EFFECT, "x|site_sigma": tau}),
+        **spec(None, {"x": effect, "x|site_sigma": tau}),
         "kind": "pymc",
         "level": "sites",
         "builder": "replication_ladder.builders.meta_analysis",
@@ -337,7 +347,7 @@ def test_the_meta_analysis_rung_matches_model_averagings_exact_marginals(z):
         "site": "site",
     }
     result = fitted_bf01(rung_spec, data)
-    averaging = Averaging(data["effect"], data["se"], EFFECT, tau)
+    averaging = Averaging(data["effect"], data["se"], effect, tau)
     exact = averaging.log_marginal("random_null") - averaging.log_marginal("random_effect")
     assert result["density"]["method"] == "collapsed"
     check(result, exact, z)

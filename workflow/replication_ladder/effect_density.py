@@ -27,7 +27,6 @@ import math
 from functools import cached_property
 
 import numpy as np
-from scipy import stats
 from scipy.special import logsumexp
 
 from replication_ladder.densities import Densities
@@ -41,7 +40,6 @@ EFFECT_DENSITY_GROUP = "effect_density"  # the fit's group holding the terms
 # Terms averaged, thinned evenly from the draws.
 MAX_DRAWS = {"collapsed": 8000, "over slopes' SD": 1000, "conditional": 500}
 HERMITE_NODES = 12  # the conditional's normalising integral (exact for a normal)
-PRIOR_NODES = 64  # a non-normal prior against a normal likelihood (prior terms only)
 
 
 class EffectDensity:
@@ -168,27 +166,6 @@ def effect_at_zero(rung, posterior, log_lik=None, rows: dict | None = None):
         )
     density = EffectDensity(rung, treatment, prior).log_density(posterior, rows, totals)
     return xr.Dataset({"log_density_at_zero": density}, attrs=density.attrs)
-
-
-def conditional_at(prior: Prior, mean: np.ndarray, sd: np.ndarray, value: float) -> np.ndarray:
-    """log density at `value` of the effect's conditional: a normal likelihood N(mean, sd)
-    (per draw) times the prior, normalised. A normal prior in closed form; any other by
-    Gauss-Hermite quadrature of the prior against the likelihood."""
-    spec = prior.spec
-    if spec["dist"] == "Normal" and prior.bounds is None:
-        mu0, s0 = float(spec["mu"]), float(spec["sigma"])
-        precision = 1 / sd**2 + 1 / s0**2
-        centre = (mean / sd**2 + mu0 / s0**2) / precision
-        return stats.norm.logpdf(value, centre, 1 / np.sqrt(precision))
-    nodes, weights = np.polynomial.hermite.hermgauss(PRIOR_NODES)
-    points = mean[None, :] + math.sqrt(2) * sd[None, :] * nodes[:, None]
-    log_prior = prior.log_density(points.ravel()).reshape(points.shape)
-    log_marginal = logsumexp(log_prior + np.log(weights / math.sqrt(math.pi))[:, None], axis=0)
-    return (
-        prior.log_density(np.asarray([value]))[0]
-        + stats.norm.logpdf(value, mean, sd)
-        - log_marginal
-    )
 
 
 def thinned(posterior, count: int):

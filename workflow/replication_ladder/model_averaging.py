@@ -31,6 +31,7 @@ from scipy.special import logsumexp
 
 from replication_ladder.atomic import write_json
 from replication_ladder.errors import ConfigError
+from replication_ladder.prior import Prior
 from replication_ladder.small_studies import egger_test
 
 log = logging.getLogger(__name__)
@@ -61,9 +62,11 @@ def tau_distribution(prior: dict, where: str):
         return _HalfT(args["nu"], args["sigma"])
     if dist == "Exponential":
         return stats.expon(scale=1 / args["lam"])
+    if dist == "InverseGamma":
+        return stats.invgamma(args["alpha"], scale=args["beta"])
     raise ConfigError(
-        f"{where}: model averaging takes a HalfNormal, HalfCauchy, HalfStudentT or "
-        f"Exponential prior on tau, not {dist}"
+        f"{where}: model averaging takes a HalfNormal, HalfCauchy, HalfStudentT, "
+        f"Exponential or InverseGamma prior on tau, not {dist}"
     )
 
 
@@ -91,21 +94,30 @@ def scaled(prior: dict, factor: float) -> dict:
     return prior
 
 
-def log_likelihood(effect, se, tau, mu0: float, s0: float | None) -> np.ndarray:
-    """log p(effects | tau), mu integrated out under Normal(mu0, s0) (or fixed at 0 when
-    s0 is None), for each tau of an array: the jointly normal effects' log density with
-    covariance diag(v) + s0^2 11', v = se^2 + tau^2, by the matrix determinant lemma."""
+def pooled(effect, se, tau) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each tau of an array: the effects' likelihood of mu as a normal, N(mean, sd)
+    (precision-weighted mean and its SD), and the log of what multiplies it (the
+    effects' density at that mean times sqrt(2 pi) sd)."""
     tau = np.atleast_1d(np.asarray(tau, dtype=float))[:, None]
     v = se[None, :] ** 2 + tau**2
-    k = se.size
-    if s0 is None:
-        return -0.5 * (k * math.log(2 * math.pi) + np.log(v).sum(1) + (effect**2 / v).sum(1))
     w = 1 / v
-    r = effect[None, :] - mu0
-    shrink = 1 + s0**2 * w.sum(1)
-    logdet = np.log(v).sum(1) + np.log(shrink)
-    quadratic = (w * r**2).sum(1) - s0**2 * (w * r).sum(1) ** 2 / shrink
-    return -0.5 * (k * math.log(2 * math.pi) + logdet + quadratic)
+    mean = (w * effect[None, :]).sum(1) / w.sum(1)
+    sd = 1 / np.sqrt(w.sum(1))
+    at_mean = -0.5 * (np.log(2 * math.pi * v) + (effect[None, :] - mean[:, None]) ** 2 * w).sum(1)
+    return mean, sd, at_mean + 0.5 * np.log(2 * math.pi * sd**2)
+
+
+def log_likelihood(effect, se, tau, effect_prior: Prior | None) -> np.ndarray:
+    """log p(effects | tau) for each tau of an array, mu integrated out under
+    `effect_prior` (or fixed at 0 when None): the likelihood of mu is a normal, so the
+    integral is the prior's against it (closed for a normal prior, Simpson's rule for any
+    other: Prior.log_normal_integral)."""
+    if effect_prior is None:
+        tau = np.atleast_1d(np.asarray(tau, dtype=float))[:, None]
+        v = se[None, :] ** 2 + tau**2
+        return -0.5 * (np.log(2 * math.pi * v) + effect[None, :] ** 2 / v).sum(1)
+    mean, sd, outside = pooled(effect, se, tau)
+    return outside + effect_prior.log_normal_integral(mean, sd)
 
 
 def tau_grid(effect, se, tau_prior) -> np.ndarray:
@@ -126,26 +138,26 @@ class Averaging:
     def __init__(self, effect, se, effect_prior: dict, tau_prior: dict, where: str = "priors"):
         self.effect = np.asarray(effect, dtype=float)
         self.se = np.asarray(se, dtype=float)
-        if effect_prior["dist"] != "Normal" or "truncate" in effect_prior:
-            raise ConfigError(f"{where}: model averaging takes a Normal prior on the effect")
-        self.mu0, self.s0 = float(effect_prior["mu"]), float(effect_prior["sigma"])
+        self.effect_prior = Prior(effect_prior)
+        if not self.effect_prior.fixed:
+            raise ConfigError(f"{where}: model averaging takes a prior with fixed parameters")
         self.tau_prior = tau_distribution(tau_prior, where)
         self.grid = tau_grid(self.effect, self.se, self.tau_prior)
         with np.errstate(divide="ignore"):
             self.log_prior_tau = np.nan_to_num(self.tau_prior.logpdf(self.grid), neginf=-np.inf)
 
-    def _s0(self, model: str) -> float | None:
-        return self.s0 if HAS_EFFECT[model] else None
+    def _prior(self, model: str) -> Prior | None:
+        return self.effect_prior if HAS_EFFECT[model] else None
 
     def log_tau_posterior(self, model: str) -> np.ndarray:
         """Unnormalised log posterior of tau on the grid."""
-        return log_likelihood(self.effect, self.se, self.grid, self.mu0, self._s0(model)) + (
+        return log_likelihood(self.effect, self.se, self.grid, self._prior(model)) + (
             self.log_prior_tau
         )
 
     def log_marginal(self, model: str) -> float:
         if not HAS_TAU[model]:
-            return float(log_likelihood(self.effect, self.se, 0.0, self.mu0, self._s0(model))[0])
+            return float(log_likelihood(self.effect, self.se, 0.0, self._prior(model))[0])
         return float(_log_integral(self.log_tau_posterior(model), self.grid))
 
     def posterior_probabilities(self, prior_probabilities: dict) -> dict:
@@ -166,10 +178,8 @@ class Averaging:
             tau = np.zeros(n)
         if not HAS_EFFECT[model]:
             return {"mu": np.zeros(n), "tau": tau}
-        w = 1 / (self.se[None, :] ** 2 + tau[:, None] ** 2)
-        precision = 1 / self.s0**2 + w.sum(1)
-        mean = (self.mu0 / self.s0**2 + (w * self.effect).sum(1)) / precision
-        return {"mu": rng.normal(mean, 1 / np.sqrt(precision)), "tau": tau}
+        mean, sd, _ = pooled(self.effect, self.se, tau)
+        return {"mu": self.effect_prior.posterior_draws(mean, sd, rng), "tau": tau}
 
 
 def inclusion_bf(probabilities: dict, prior_probabilities: dict, included: dict) -> float:

@@ -59,9 +59,9 @@ class NormalBlock:
         """Per draw, log p(effect = value | y, rest) with every other coordinate of the
         block integrated out under its prior, and, where one SD scales the effect's group
         slopes (site slopes), that SD too, by quadrature (hyper_grid): far from zero the
-        draws' own values of it would leave a few of them carrying the mean."""
-        from replication_ladder.effect_density import conditional_at
-
+        draws' own values of it would leave a few of them carrying the mean. The block
+        gives the effect's likelihood (a normal); its prior, whatever its family, is
+        applied to that (Prior.log_posterior_at)."""
         base, sd, observed = self.graph.at_zero(posterior, rows)
         scale, weight = row_scale(sd)
         if log_lik_totals is not None and not self.checked:
@@ -70,10 +70,8 @@ class NormalBlock:
         information = (self.design.T @ weighted).tocsr()  # B'WB
         score = (weighted.T @ (observed[None, :] - base).T).T  # per draw B'W r
         prior_mean, prior_precision = self.graph.block_prior(posterior)
-        normal = prior.spec["dist"] == "Normal" and prior.bounds is None
-        if not normal:  # the effect's likelihood alone; its prior applied afterwards
-            prior_precision[:, self.effect_index] = 0.0
-        slopes = slope_scale(self.graph, self.effect) if normal else None
+        prior_precision[:, self.effect_index] = 0.0  # the effect's likelihood alone
+        slopes = slope_scale(self.graph, self.effect)
         kept = np.setdiff1d(
             np.arange(information.shape[0]),
             diagonal_group(information, self.graph.block.groups, self._not_eliminated(slopes)),
@@ -82,10 +80,8 @@ class NormalBlock:
         at = int(np.searchsorted(kept, self.effect_index))
         if slopes is None:
             mean, variance, _ = system.solve(at)
-            if normal:
-                return stats.norm.logpdf(value, mean, np.sqrt(variance))
-            return conditional_at(prior, mean, np.sqrt(variance), value)
-        return self._over_slope_sd(system, slopes, kept, at, posterior, value)
+            return prior.log_posterior_at(value, mean, np.sqrt(variance))
+        return self._over_slope_sd(system, slopes, kept, at, posterior, prior, value)
 
     def _not_eliminated(self, slopes) -> set[int]:
         keep = {self.effect_index}
@@ -93,9 +89,10 @@ class NormalBlock:
             keep |= set(self.graph.block.groups[slopes.block].tolist())
         return keep
 
-    def _over_slope_sd(self, system, slopes, kept, at, posterior, value):
+    def _over_slope_sd(self, system, slopes, kept, at, posterior, prior, value):
         """The density at `value` averaged over the slopes' SD on a grid, weighted by its
-        conditional given the rest (the block's marginal likelihood times its prior)."""
+        conditional given the rest: the block's marginal likelihood (the effect's under its
+        prior) times the SD's prior."""
         coordinates = np.searchsorted(kept, self.graph.block.groups[slopes.block])
         grid, log_step = hyper_grid(posterior[slopes.sd].values.ravel())
         terms, weights = [], []
@@ -105,8 +102,9 @@ class NormalBlock:
             extra[:, coordinates] = 1 / sd**2 - base_precision
             mean, variance, log_evidence = system.solve(at, extra)
             log_evidence += coordinates.size * np.log(1 / sd**2) / 2  # the slopes' prior
+            log_evidence += prior.log_normal_integral(mean, np.sqrt(variance))
             weights.append(log_evidence + slopes.log_prior(sd) + step)
-            terms.append(stats.norm.logpdf(value, mean, np.sqrt(variance)))
+            terms.append(prior.log_posterior_at(value, mean, np.sqrt(variance)))
         weights = np.stack(weights)
         weights -= logsumexp(weights, axis=0)
         return logsumexp(weights + np.stack(terms), axis=0)
