@@ -2,7 +2,9 @@
 documentation of every key, and the per-job settings derived from it."""
 
 import copy
+import re
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -437,6 +439,57 @@ def test_which_rungs_respect_the_design():
     ladder = Ladder(config_copy())
     respects = [m for m in ladder.models("rrr") if ladder.respects_design("rrr", m)]
     assert respects == ["participant", "meta_analysis", "ordinal"]
+
+
+def test_a_fixed_effect_meta_analysis_never_decides_a_summary_level_verdict():
+    """Sites differ: of rrr_labs' two rungs only the random-effects one models them, so
+    the verdict cannot fall to the fixed effect however LOO ranks 17 points (it won by
+    0.57 nats)."""
+    from replication_ladder.replication import choose_verdict_model
+
+    ladder = Ladder(config_copy())
+    spec = ladder.replication_spec("rrr_labs")
+    assert spec["respects_design"] == ["random_effects"]
+    chosen, because = choose_verdict_model(
+        {**spec, "verdict_model": None}, ["fixed_effect", "random_effects"], spec["models"]
+    )
+    assert chosen == "random_effects" and "models every level of the design" in because
+
+
+@pytest.mark.parametrize(
+    ("priors", "effect_size", "error"),
+    [
+        ("metaBMA", "d", None),
+        ("RoBMA", "g", None),
+        (
+            "metaBMA",
+            "raw",
+            "priors are on a standardized effect; set datasets.rrr_labs.effect_size",
+        ),
+        ("bambi", "d", "'bambi' names no set of priors this rung's builder has"),
+    ],
+)
+def test_a_meta_analysis_takes_a_packages_default_priors_by_name(priors, effect_size, error):
+    """metaBMA's Cauchy(0, 0.707) and RoBMA's Normal(0, 1) on d, both with
+    InverseGamma(1, 0.15) on tau, by name; refused on a raw effect, which they are not on."""
+    from replication_ladder.builders import PRIOR_SETS, meta_analysis
+
+    config = config_copy()
+    labs = config["datasets"]["rrr_labs"]
+    labs["effect_size"] = effect_size
+    labs["models"]["random_effects"]["priors"] = priors
+    if error:
+        with pytest.raises(ConfigError, match=re.escape(error)):
+            Ladder(config)
+        return
+    ladder = Ladder(config)
+    spec = ladder.model_spec("rrr_labs", "random_effects")
+    frame = pd.DataFrame({"effect_size": [effect_size], "outcome_sd": [1.3]})
+    used = meta_analysis.priors(frame, spec)
+    assert used == {
+        "condition": PRIOR_SETS[priors][0],
+        "condition|site_sigma": PRIOR_SETS[priors][1],
+    }
 
 
 def test_seeds_are_stable_and_distinct():

@@ -105,26 +105,33 @@ class MetaAnalysis:
     taken as known, as the measurement-error model takes y_err. With random effects:
 
         effect_k ~ Normal(theta_k, se_k),  theta_k = mu + tau z_k,  z_k ~ Normal(0, 1)
-        mu ~ Normal(0, 2.5 s),  tau ~ HalfNormal(s / 2)
+        mu ~ Normal(0, s),  tau ~ InverseGamma(1, 0.15 s)
 
-    with s the SD of participant means for a raw effect (the outcome's scale, as Bambi
-    scales its default priors) and 1 for a standardized one (d, g). With a fixed effect
-    (`fixed_effect`), theta_k = mu. Parameters are named like the formula rungs' so that
-    tables line up: mu is `{treatment}`, tau `{treatment}|{site}_sigma`, and theta_k - mu
-    `{treatment}|{site}`.
+    RoBMA's default priors on d (Bartos et al. 2021), with s = 1 for a standardized
+    effect (d, g) and the SD of participant means for a raw one (the same priors on the
+    outcome's scale). `priors: metaBMA` or `priors: RoBMA` names either package's set (on
+    d), so that a result can be set beside theirs. With a fixed effect (`fixed_effect`),
+    theta_k = mu. Parameters are named like the formula rungs' so that tables line up: mu
+    is `{treatment}`, tau `{treatment}|{site}_sigma`, and theta_k - mu `{treatment}|{site}`.
     """
 
     level = "sites"
     likelihood = "continuous"
     needs = ("site", "treatment")
-    respects_design = True  # its rows are the sites
     response = "effect"
+    standardized_prior_sets = ("metaBMA", "RoBMA")  # names `priors:` may give (PRIOR_SETS)
     predictors = ("se",)
     expected = "theta"
     observed_name = "effect_obs"
 
     def __init__(self, random: bool = True):
         self.random = random
+
+    @property
+    def respects_design(self) -> bool:
+        """Sites differ: only the random-effects form models them (a fixed effect never
+        decides a verdict, however it scores on a handful of sites)."""
+        return self.random
 
     def data(self, frame: pd.DataFrame) -> dict:
         return {
@@ -150,10 +157,14 @@ class MetaAnalysis:
         return names if self.random else names[:1]
 
     def priors(self, frame: pd.DataFrame, spec: dict | None = None) -> dict:
-        """The config's priors (`models.<rung>.priors`, by these names), else priors
-        scaled by the outcome's SD (1 for a standardized effect)."""
+        """The config's priors (`models.<rung>.priors`, by these names, or a set's name),
+        else RoBMA's set scaled by the outcome's SD (1 for a standardized effect)."""
         pooled, heterogeneity = self.names(spec)
-        if set(self.parameters(spec)) <= set((spec or {}).get("priors") or {}):
+        named = (spec or {}).get("priors")
+        if isinstance(named, str):  # checked against prior_sets with the config
+            effect, tau = PRIOR_SETS[named]
+            return {pooled: effect, heterogeneity: tau} if self.random else {pooled: effect}
+        if set(self.parameters(spec)) <= set(named or {}):
             return stated(spec, {})
         standardized = frame["effect_size"].iloc[0] != "raw"
         scale = 1.0 if standardized else float(frame["outcome_sd"].iloc[0])
@@ -162,9 +173,8 @@ class MetaAnalysis:
                 f"the per-site table has no SDs to scale the default priors of {pooled!r} "
                 f"and {heterogeneity!r} by: state them (models.<rung>.priors)"
             )
-        defaults = {pooled: {"dist": "Normal", "mu": 0.0, "sigma": 2.5 * scale}}
-        if self.random:
-            defaults[heterogeneity] = {"dist": "HalfNormal", "sigma": 0.5 * scale}
+        effect, tau = (scaled_prior(prior, scale) for prior in PRIOR_SETS["RoBMA"])
+        defaults = {pooled: effect, heterogeneity: tau} if self.random else {pooled: effect}
         return stated(spec, defaults)
 
     def __call__(self, frame: pd.DataFrame, spec: dict | None = None):
@@ -187,6 +197,27 @@ class MetaAnalysis:
                 theta = pm.Deterministic("theta", mu + 0.0 * se, dims="site")
             pm.Normal(self.response, mu=theta, sigma=se, observed=observed, dims="site")
         return model
+
+
+# The meta-analysis packages' default priors on d and tau, by name (`priors: metaBMA`):
+# metaBMA's meta_bma() (Heck, Gronau & Wagenmakers) and RoBMA's (Bartos & Maier).
+PRIOR_SETS = {
+    "metaBMA": (
+        {"dist": "Cauchy", "alpha": 0.0, "beta": 0.707},
+        {"dist": "InverseGamma", "alpha": 1.0, "beta": 0.15},
+    ),
+    "RoBMA": (
+        {"dist": "Normal", "mu": 0.0, "sigma": 1.0},
+        {"dist": "InverseGamma", "alpha": 1.0, "beta": 0.15},
+    ),
+}
+
+
+def scaled_prior(prior: dict, scale: float) -> dict:
+    """A prior on d as the same prior on the outcome's scale (its scale parameter times
+    the outcome's SD)."""
+    key = {"Normal": "sigma", "Cauchy": "beta", "InverseGamma": "beta"}[prior["dist"]]
+    return {**prior, key: float(prior[key]) * scale}
 
 
 def stated(spec: dict | None, defaults: dict) -> dict:

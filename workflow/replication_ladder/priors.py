@@ -145,6 +145,11 @@ def check_rung_priors(priors, allowed: set, where: str, treatment: str | None) -
     """A rung's priors name its terms or parameters; the treatment's has a density."""
     if priors == BAMBI_DEFAULTS:
         return
+    if isinstance(priors, str):
+        raise ConfigError(
+            f"{where}.priors: {priors!r} is a meta-analysis rung's set of priors; a formula "
+            "rung states its priors by term, or asks for Bambi's with 'bambi'"
+        )
     for term, prior in priors.items():
         if term not in allowed:
             raise ConfigError(

@@ -93,10 +93,9 @@ class RungQueries:
     def respects_design(self, dataset: str, model: str) -> bool:
         """A rung respects the design when it models every level of clustering the data
         have: a group-level term for the participant (when ratings repeat) and for the
-        site, or a two-stage analysis of participant means per site."""
+        site, or a random-effects meta-analysis of the sites' estimates (a fixed-effect
+        one does not: it assumes the sites alike)."""
         spec = self.dataset(dataset)
-        if self.rung_level(dataset, model) == "sites":
-            return True
         needed = {column for column in (spec["site"], spec["participant"]) if column}
         entry = self.rung(dataset, model)
         return self.kind(dataset, model).respects_design(entry, needed, self.where(dataset, model))

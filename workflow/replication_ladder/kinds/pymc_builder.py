@@ -8,7 +8,7 @@ import pandas as pd
 from replication_ladder.builders import resolve_builder
 from replication_ladder.errors import ConfigError
 from replication_ladder.kinds.base import RungKind
-from replication_ladder.priors import BAMBI_DEFAULTS, check_rung_priors
+from replication_ladder.priors import check_rung_priors
 
 
 class PymcBuilder(RungKind):
@@ -38,14 +38,12 @@ class PymcBuilder(RungKind):
 
     def check(self, entry: dict, dataset: dict, model_spec: dict, where: str) -> None:
         builder = self.builder(entry, where)
-        if entry["priors"] == BAMBI_DEFAULTS:
-            raise ConfigError(
-                f"{where}.priors: a pymc rung has no Bambi defaults; state its priors "
-                "by its parameters, or leave them out for the builder's own"
-            )
-        treatment = (dataset["replication"] or {}).get("treatment")
-        names = builder.parameters(model_spec)
-        check_rung_priors(entry["priors"], set(names), where, treatment)
+        if isinstance(entry["priors"], str):
+            self._check_prior_set(entry["priors"], builder, dataset, where)
+        else:
+            treatment = (dataset["replication"] or {}).get("treatment")
+            names = builder.parameters(model_spec)
+            check_rung_priors(entry["priors"], set(names), where, treatment)
         for key in getattr(builder, "needs", ()):
             if key == "treatment" and "summary" in dataset:
                 continue  # its rows are already effects of the treatment
@@ -54,6 +52,22 @@ class PymcBuilder(RungKind):
                     f"{where}.builder: {entry['builder']} needs "
                     f"{where.rsplit('.models.', 1)[0]}.{key}"
                 )
+
+    @staticmethod
+    def _check_prior_set(name: str, builder, dataset: dict, where: str) -> None:
+        """A set of priors by name: one the builder has, on the effect size it is for."""
+        known = getattr(builder, "standardized_prior_sets", ())
+        if name not in known:
+            raise ConfigError(
+                f"{where}.priors: {name!r} names no set of priors this rung's builder has "
+                f"(it has: {', '.join(known) or 'none'}); state its priors by its parameters, "
+                "or leave them out for the builder's own"
+            )
+        if dataset.get("effect_size", "raw") == "raw":
+            raise ConfigError(
+                f"{where}.priors: {name}'s priors are on a standardized effect; set "
+                f"{where.rsplit('.models.', 1)[0]}.effect_size to d or g"
+            )
 
     def build(self, spec: dict, data: pd.DataFrame, where: str):
         from replication_ladder.rungs import PymcRung
