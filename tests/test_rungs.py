@@ -242,6 +242,36 @@ def test_the_ordinal_likelihood_is_the_logistic_cdfs_difference_even_far_out():
     assert np.isfinite(ours).all() and ours[3] < -39
 
 
+def test_the_ordinal_likelihood_is_finite_past_any_open_end():
+    """The lowest rating with the linear predictor far above every threshold (and the
+    highest far below): log P is log F(c_0 - eta) (log F(-(c_K - eta))), about -(eta - c_0)
+    nats, finite with a finite gradient. With the open ends written as +-100, the first
+    was NaN once eta passed about 98."""
+    import pytensor
+    import pytensor.tensor as pt
+    from scipy.special import log_expit
+
+    from replication_ladder.ordered_logit import _log_probability
+
+    eta = pt.dvector("eta")
+    thresholds = np.array([-1.0, 0.5, 2.0])
+    value = np.array([0, 0, 3, 3, 1])
+    logp = _log_probability(pt.as_tensor(value), pt.as_tensor(thresholds)[None, :] - eta[:, None])
+    gradient = pytensor.grad(logp.sum(), eta)
+    f = pytensor.function([eta], [logp, gradient])
+    at = np.array([150.0, 900.0, -150.0, -900.0, 0.0])
+    values, slopes = f(at)
+    expected = [
+        log_expit(-1 - 150),
+        log_expit(-1 - 900),
+        log_expit(-(2 + 150)),
+        log_expit(-(2 + 900)),
+    ]
+    np.testing.assert_allclose(values[:4], expected, rtol=1e-12)
+    assert np.isfinite(values).all() and np.isfinite(slopes).all()
+    np.testing.assert_allclose(slopes[:4], [-1, -1, 1, 1], atol=1e-12)
+
+
 def test_simulated_ratings_follow_the_category_probabilities():
     """The ordinal rung's simulated ratings (prior predictive, SBC) against the category
     probabilities F(c_k - eta) - F(c_(k-1) - eta) computed with SciPy's logistic CDF:

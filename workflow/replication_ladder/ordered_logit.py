@@ -15,10 +15,6 @@ Categorical (`OrderedLogit.dist`).
 
 from scipy.special import expit
 
-# The open end of the first and last categories: F(100) is 1 in double precision and
-# F(-100) is 4e-44, and the derivative is finite at both (no nan in the gradient).
-OPEN_END = 100.0
-
 
 def _draw(cut, rng=None, size=None):
     """Ratings drawn by inverting the CDF: the category is the number of thresholds whose
@@ -32,9 +28,11 @@ def _draw(cut, rng=None, size=None):
 
 def _log_probability(value, cut):
     """log(F(hi) - F(lo)) with hi, lo the observed category's upper and lower threshold
-    minus the linear predictor. Where both are positive the difference is taken as
-    F(-lo) - F(-hi), the same number without the cancellation of two CDFs near 1."""
-    import pymc as pm
+    minus the linear predictor, as log F(hi) + log F(-lo) + log(1 - exp(lo - hi)) (the
+    same number, F(a) - F(b) = F(a) F(-b) (1 - e^(b - a)), with no cancellation of two
+    CDFs near 1 or 0); the first category's log F(hi), the last's log F(-lo). Each
+    branch is finite for every row (an unused one is given harmless inputs), so that
+    neither it nor its gradient is NaN however far the linear predictor goes."""
     import pytensor.tensor as pt
 
     last = cut.shape[-1]
@@ -44,12 +42,18 @@ def _log_probability(value, cut):
     position = pt.arange(last)
     upper = (cut * pt.eq(pt.minimum(k, last - 1)[..., None], position)).sum(axis=-1)
     lower = (cut * pt.eq(pt.maximum(k - 1, 0)[..., None], position)).sum(axis=-1)
-    hi = pt.switch(pt.eq(k, last), OPEN_END, upper)
-    lo = pt.switch(pt.eq(k, 0), -OPEN_END, lower)
-    flip = lo > 0
-    a = pt.switch(flip, -lo, hi)
-    b = pt.switch(flip, -hi, lo)
-    return pt.log(pm.math.sigmoid(a) - pm.math.sigmoid(b))
+    first, final = pt.eq(k, 0), pt.eq(k, last)
+    hi = pt.switch(final, lower + 1, upper)
+    lo = pt.switch(first, hi - 1, lower)
+    between = _log_cdf(hi) + _log_cdf(-lo) + pt.log1mexp(lo - hi)
+    return pt.switch(first, _log_cdf(upper), pt.switch(final, _log_cdf(-lower), between))
+
+
+def _log_cdf(x):
+    """log F(x) of the logistic: -log(1 + e^-x), stable both ways."""
+    import pytensor.tensor as pt
+
+    return -pt.log1pexp(-x)
 
 
 class OrderedLogit:
