@@ -16,12 +16,22 @@ LADDER = Ladder(config_copy())
 RATING = {"low": 0.0, "high": 9.0, "source": "declared (outcome.range)"}
 
 
-def test_the_range_is_declared_or_widened_from_the_data():
-    assert pp.outcome_bounds([0, 9], np.array([2.0, 3.0]), "rows") == RATING
-    widened = pp.outcome_bounds(None, np.array([1.0, 4.0, np.nan]), "rows")
-    assert (widened["low"], widened["high"]) == (-2.0, 7.0)
-    sites = pp.outcome_bounds([0, 9], np.array([2.0]), "sites")
+def test_the_range_is_declared_or_the_scales_never_the_datas():
+    """Bounds come from outcome.range, or for site effects from the outcome's SD (d = 2);
+    never from the data's own spread: rrr_labs' 17 site effects, widened by their span,
+    gave [-1.58, 1.37] and a warning that 23% of the simulations lay outside it."""
+    assert pp.outcome_bounds([0, 9], False, None) == RATING
+    sites = pp.outcome_bounds([0, 9], True, 1.4)
     assert (sites["low"], sites["high"]) == (-9.0, 9.0)  # differences of two ratings
+    raw = pp.outcome_bounds(None, True, 1.4)
+    assert (raw["low"], raw["high"]) == (-2.8, 2.8)
+    standardized = pp.outcome_bounds(None, True, 1.0)
+    assert (standardized["low"], standardized["high"]) == (-2.0, 2.0)
+    unbounded = pp.outcome_bounds(None, False, None)
+    assert unbounded["low"] is None and "no outcome.range" in unbounded["source"]
+    outcomes = np.array([[-50.0, 0.0, 4.0, 90.0]])
+    result = pp.check("fixed", outcomes, unbounded, max_outside=0.2)
+    assert result["share_outside"] is None and not result["warning"]
 
 
 def test_the_check_counts_what_lies_outside_and_names_the_rung(caplog):

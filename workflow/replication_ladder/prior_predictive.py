@@ -26,22 +26,30 @@ KEPT_VALUES = 20_000
 QUANTILES = (0.01, 0.05, 0.5, 0.95, 0.99)
 
 
-def outcome_bounds(declared: list | None, observed: np.ndarray, level: str) -> dict:
-    """The range simulated outcomes are held against: the declared one (a rating scale's
-    ends), else the observed values' range widened by its span on each side. A rung fitted
-    to site estimates simulates differences, held against +/- the range's span."""
+# With no declared range, site effects are held against two SDs of the outcome either way
+# (d = 2): beyond any effect the field reports, whatever the study's own data.
+EFFECT_REACH = 2.0
+
+
+def outcome_bounds(declared: list | None, effects: bool, effect_sd: float | None) -> dict:
+    """The range simulated outcomes are held against, never read off the data (whose
+    spread says nothing of where an outcome cannot be): the declared one (a rating
+    scale's ends; for site effects +/- its span); else, for site effects, EFFECT_REACH
+    SDs of the outcome either way (1 for a standardized effect); else none, and the
+    simulations are reported without a warning."""
     if declared is not None:
         low, high = map(float, declared)
-        source = "declared (outcome.range)"
-    else:
-        low, high = float(np.nanmin(observed)), float(np.nanmax(observed))
-        span = high - low
-        low, high = low - span, high + span
-        source = "the observed range widened by its span on each side"
-    if level == "sites":
-        span = high - low
-        return {"low": -span, "high": span, "source": f"+/- the span of {source}"}
-    return {"low": low, "high": high, "source": source}
+        if effects:
+            return {
+                "low": low - high,
+                "high": high - low,
+                "source": "+/- the declared range's span",
+            }
+        return {"low": low, "high": high, "source": "declared (outcome.range)"}
+    if effects and effect_sd is not None and np.isfinite(effect_sd):
+        reach = EFFECT_REACH * float(effect_sd)
+        return {"low": -reach, "high": reach, "source": f"+/- {EFFECT_REACH:g} SDs (d = 2)"}
+    return {"low": None, "high": None, "source": "none: no outcome.range is declared"}
 
 
 def simulated_outcomes(rung, draws: int, seed: int) -> np.ndarray:
@@ -61,13 +69,15 @@ def check(model: str, outcomes: np.ndarray, bounds: dict, max_outside: float) ->
     """The share of simulated outcomes outside the range, their quantiles, and whether
     that share crosses the line."""
     values = outcomes.ravel()
-    outside = float(((values < bounds["low"]) | (values > bounds["high"])).mean())
+    outside = None
+    if bounds["low"] is not None:
+        outside = float(((values < bounds["low"]) | (values > bounds["high"])).mean())
     result = {
         "model": model,
         "draws": int(outcomes.shape[0]),
         "share_outside": outside,
         "max_outside": max_outside,
-        "warning": outside > max_outside,
+        "warning": outside is not None and outside > max_outside,
         "min": float(values.min()),
         "max": float(values.max()),
         **{
@@ -104,13 +114,12 @@ def prior_predictive_of_ladder(specs: dict, tables: dict, settings: dict) -> tup
         kept = rng.choice(values, size=min(KEPT_VALUES, values.size), replace=False)
         samples.append(pd.DataFrame({"model": model, "value": kept}))
         log.info(
-            "%s: simulated outcomes from %.3g to %.3g, %.1f%% outside %g to %g",
+            "%s: simulated outcomes from %.3g to %.3g; outside the range (%s): %s",
             model,
             checks[-1]["min"],
             checks[-1]["max"],
-            100 * checks[-1]["share_outside"],
-            bounds["low"],
-            bounds["high"],
+            bounds["source"],
+            "n/a" if checks[-1]["share_outside"] is None else f"{checks[-1]['share_outside']:.1%}",
         )
     return checks, pd.concat(samples, ignore_index=True)
 
@@ -120,11 +129,16 @@ def prior_predictive(snakemake) -> None:
     tables = {"rows": pd.read_parquet(snakemake.input.data)}
     if snakemake.input.sites:
         tables["sites"] = pd.read_parquet(snakemake.input.sites[0])
-    observed = pd.to_numeric(tables["rows"][spec["response"]], errors="coerce").to_numpy(float)
+    # A summary-level dataset's rows are its site effects.
+    effects = tables.get("sites", tables["rows"] if spec["summary"] else None)
+    effect_sd = float(effects["outcome_sd"].iloc[0]) if effects is not None else None
+    if effects is not None and effects["effect_size"].iloc[0] != "raw":
+        effect_sd = 1.0
     settings = {
         **spec["settings"],
         "bounds": {
-            level: outcome_bounds(spec["range"], observed, level) for level in ("rows", "sites")
+            "rows": outcome_bounds(spec["range"], spec["summary"], effect_sd),
+            "sites": outcome_bounds(spec["range"], True, effect_sd),
         },
     }
     checks, samples = prior_predictive_of_ladder(spec["models"], tables, settings)

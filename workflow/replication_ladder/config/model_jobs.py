@@ -87,6 +87,7 @@ class ModelJobs:
             "dataset": dataset,
             "response": self.response(dataset),
             "range": spec["outcome"]["range"],
+            "summary": dataset in self.summary_datasets,
             "settings": dict(self.raw["prior_predictive"]),
             "models": {m: self.model_spec(dataset, m) for m in self.models(dataset)},
         }

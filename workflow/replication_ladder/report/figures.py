@@ -455,9 +455,12 @@ def prior_predictive(samples: pd.DataFrame, checks: pd.DataFrame, label: str):
         row = checks.loc[model]
         values = samples.loc[samples["model"] == model, "value"].to_numpy()
         ax.hist(values, bins=60, color=MODEL_COLORS[0], alpha=0.7)
+        ax.set_yticks([])
+        if pd.isna(row["share_outside"]):
+            ax.set_title(f"{model}: no range declared to hold them against", fontsize=9)
+            continue
         for bound in (row["low"], row["high"]):
             ax.axvline(bound, color=TRUE_COLOR, linestyle="--")
-        ax.set_yticks([])
         ax.set_title(
             f"{model}: {100 * row['share_outside']:.1f}% outside {row['low']:g} to {row['high']:g}",
             fontsize=9,

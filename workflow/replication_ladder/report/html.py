@@ -210,6 +210,12 @@ replication verdict or the recovery of the true parameters.</p>
 def prior_predictive_warnings(checks, label: str) -> str:
     """A warning naming each rung whose priors put too many outcomes off the scale."""
     flagged = checks[checks["warning"]]
+    if checks["share_outside"].isna().all():
+        return box(
+            "ok",
+            f"No range of {escape(label)} is declared (outcome.range): the simulations are "
+            "shown without one to hold them against.",
+        )
     if flagged.empty:
         return box(
             "ok",
