@@ -178,16 +178,24 @@ def test_the_summary_route_agrees_with_the_trial_level_route(pipeline):
     assert (pipeline / "reports/rrr_labs/meta.forest.png").exists()
 
 
-def test_the_original_is_converted_to_the_data_unit_with_the_pooled_sd():
-    """Closed form: d = raw / SD (and back), its se alike; t and the group sizes stay."""
+def test_the_original_is_converted_with_its_own_sd():
+    """Closed form: d = raw / SD (and back), its se alike; t and the group sizes stay.
+    The SD is the original's own: given, or from its SE (0.44 with 31 and 31: SD 1.732,
+    so d = 0.473); the replication's pooled SD (1.6 here) only where neither is known,
+    and the conversion says which. With the replication's SD, a d of 0.51 was tested."""
     from replication_ladder.replication import converted_original
 
     original = {"effect": 0.82, "se": 0.44, "t": 1.85, "n1": 31, "n2": 31, "unit": "raw"}
+    own = 0.44 / np.sqrt(2 / 31)
     as_d, conversion = converted_original(original, "d", 1.6)
-    assert as_d["effect"] == pytest.approx(0.82 / 1.6) and as_d["se"] == pytest.approx(0.44 / 1.6)
-    assert as_d["t"] == 1.85 and as_d["n1"] == 31 and conversion["sd"] == 1.6
-    back, _ = converted_original({**as_d, "unit": "d"}, "raw", 1.6)
-    assert back["effect"] == pytest.approx(0.82) and back["se"] == pytest.approx(0.44)
+    assert as_d["effect"] == pytest.approx(0.82 / own) and as_d["se"] == pytest.approx(0.44 / own)
+    assert as_d["t"] == 1.85 and as_d["n1"] == 31 and conversion["sd"] == pytest.approx(own)
+    assert conversion["sd_from"] == "the original's SD, from its SE and group sizes"
+    given = converted_original({**original, "sd": 2.0}, "d", 1.6)
+    assert given[0]["effect"] == pytest.approx(0.41) and "original.sd" in given[1]["sd_from"]
+    in_d = {"effect": 0.5, "t": 1.85, "n1": 31, "n2": 31, "unit": "d"}
+    back, conversion = converted_original(in_d, "raw", 1.6)
+    assert back["effect"] == pytest.approx(0.8) and "replication's SD" in conversion["sd_from"]
     assert converted_original(original, "raw", 1.6) == (original, None)
     assert converted_original({**original, "unit": "d"}, "g", 1.6)[1] is None
 

@@ -33,7 +33,12 @@ import xarray as xr
 from replication_ladder import bayes_factors as bf
 from replication_ladder.atomic import write_json
 from replication_ladder.effect_density import EFFECT_DENSITY_GROUP
-from replication_ladder.equivalence import equivalence, original_se, small_telescopes
+from replication_ladder.equivalence import (
+    equivalence,
+    original_group_sizes,
+    original_se,
+    small_telescopes,
+)
 from replication_ladder.prior import Prior, prior_text
 from replication_ladder.random_effects import random_effects
 
@@ -383,18 +388,39 @@ def replication_report(posteriors: dict, priors: dict, ranking: list[str], spec:
     }
 
 
-def converted_original(original: dict, unit: str, sd: float) -> tuple[dict, dict | None]:
+def original_sd(original: dict) -> tuple[float, str] | None:
+    """The original study's own pooled SD on the outcome's scale, and where it comes
+    from: given (original.sd), or for an effect given raw its standard error over
+    sqrt(1/n1 + 1/n2) (the two-sample SE's definition)."""
+    if "sd" in original:
+        return float(original["sd"]), "the original's SD (original.sd)"
+    sizes, se = original_group_sizes(original), original_se(original)
+    if original.get("unit") == "raw" and sizes is not None and se is not None:
+        n1, n2 = sizes
+        return se / math.sqrt(1 / n1 + 1 / n2), "the original's SD, from its SE and group sizes"
+    return None
+
+
+def converted_original(original: dict, unit: str, sites_sd: float) -> tuple[dict, dict | None]:
     """The original study in the data's unit (raw, or d/g), and what converting it took:
-    d = raw / sd with the sites' pooled SD (one SD for every site: the standardizer of
-    the per-site d). t and the group sizes do not change."""
+    the original's own SD where it is known (a d is its effect over its own SD), else the
+    SD pooled over the replication's sites' arms, said so. t and the group sizes do not
+    change."""
     given = original.get("unit")
     if given is None or (given != "raw") == (unit != "raw"):
         return original, None
+    sd, source = original_sd(original) or (sites_sd, "the replication's SD pooled over its sites")
     factor = 1 / sd if given == "raw" else sd
     converted = {**original, "effect": original["effect"] * factor, "unit": unit}
     if "se" in original:
         converted["se"] = original["se"] * factor
-    conversion = {"from": given, "to": unit, "sd": sd, "effect_given": original["effect"]}
+    conversion = {
+        "from": given,
+        "to": unit,
+        "sd": sd,
+        "sd_from": source,
+        "effect_given": original["effect"],
+    }
     return converted, conversion
 
 

@@ -95,7 +95,7 @@ def verdict_numbers(report: dict) -> str:
     if conversion:
         lines[0] += (
             f" (given as {conversion['effect_given']:g} in {conversion['from']} units; "
-            f"converted to {conversion['to']} with the SD pooled over the sites' arms, "
+            f"converted to {conversion['to']} with {escape(conversion['sd_from'])}, "
             f"{conversion['sd']:.3g})"
         )
     if published:
