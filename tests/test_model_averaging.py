@@ -17,7 +17,7 @@ from summary_exports import random_sites
 
 from replication_ladder import effect_sizes
 from replication_ladder.builders import meta_analysis
-from replication_ladder.model_averaging import MODELS, Averaging, averaged_meta_analysis
+from replication_ladder.model_averaging import HAS_EFFECT, MODELS, Averaging, averaged_meta_analysis
 from replication_ladder.small_studies import egger_test
 
 EFFECT_PRIOR = {"dist": "Normal", "mu": 0.0, "sigma": 0.5}
@@ -124,7 +124,13 @@ def test_the_power_pose_analysis_gives_the_published_bayes_factors():
     assert random == pytest.approx(9.374, abs=5e-4)
     assert result["inclusion"]["effect_bf10"] == pytest.approx(33.136, abs=5e-4)
     # The truncated prior's draws stay on its side.
-    assert result["averaged"]["effect"]["ci_low"] > 0
+    averaged = result["averaged"]
+    assert averaged["effect"]["ci_low"] > 0
+    # Over all four models the nulls' zero counts: the mean shrinks by P(an effect | data).
+    p_effect = sum(result["models"][m]["posterior_probability"] for m in MODELS if HAS_EFFECT[m])
+    all_models = averaged["effect_all_models"]["mean"]
+    assert all_models == pytest.approx(p_effect * averaged["effect"]["mean"], rel=0.02)
+    assert averaged["conditional_on"]["effect"].startswith("an effect")
 
 
 def test_posterior_model_probabilities_and_inclusion_follow_the_truth():

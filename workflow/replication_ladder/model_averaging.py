@@ -242,6 +242,7 @@ def averaged_meta_analysis(effect, se, priors: dict, spec: dict) -> dict:
         for m in MODELS
     }
     with_effect = _mixture(draws, {m: probabilities[m] for m in MODELS if HAS_EFFECT[m]}, n, rng)
+    every_model = _mixture(draws, probabilities, n, rng)
     with_tau = _mixture(draws, {m: probabilities[m] for m in MODELS if HAS_TAU[m]}, n, rng)
     new_site = with_effect["mu"] + with_effect["tau"] * rng.standard_normal(n)
     typical = typical_variance(se)
@@ -255,7 +256,15 @@ def averaged_meta_analysis(effect, se, priors: dict, spec: dict) -> dict:
             "heterogeneity_bf": inclusion_bf(probabilities, prior_probabilities, HAS_TAU),
         },
         "averaged": {
+            # Conditional on an effect (metaBMA's and JASP's estimate), and over all four
+            # models, the nulls' zero included (RoBMA's model-averaged one).
             "effect": interval(with_effect["mu"], ci_prob),
+            "effect_all_models": interval(every_model["mu"], ci_prob),
+            "conditional_on": {
+                "effect": "an effect: averaged over the two models with one",
+                "tau": "heterogeneity: averaged over the two random-effects models",
+                "effect_all_models": "nothing: all four models, the nulls' effect at zero",
+            },
             "tau": interval(with_tau["tau"], ci_prob),
             "i2": interval(i2, ci_prob),
             "prediction": interval(new_site, ci_prob),

@@ -46,13 +46,13 @@ def meta_forest(
             elinewidth=0.8,
             label="shrunken (random effects)",
         )
-    _diamond(ax, 0.5, averaged["effect"], MODEL_COLORS[1], "model-averaged effect")
+    _diamond(ax, 0.5, averaged["effect"], MODEL_COLORS[1], "model-averaged effect, if any")
     prediction = averaged["prediction"]
     ax.hlines(-0.3, prediction["ci_low"], prediction["ci_high"], color=MODEL_COLORS[1], lw=3)
     ax.axvline(0, color="0.6", linewidth=0.8, linestyle="--")
     if original is not None:
         ax.axvline(original, color=TRUE_COLOR, linewidth=1, label="original study")
-    ax.set_yticks([*y, 0.5, -0.3], [*sites["site"].astype(str), "averaged", "new site"])
+    ax.set_yticks([*y, 0.5, -0.3], [*sites["site"].astype(str), "averaged, if any", "new site"])
     ax.set_xlabel(f"{effect_label} ({100 * ci_prob:.0f}% intervals)")
     ax.legend(frameon=False, fontsize=8, loc="lower right")
     ax.set_title("Forest plot")
