@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from scipy import stats
 
 from replication_ladder import sbc, sbc_ranks
 from replication_ladder.config import Ladder
@@ -65,15 +66,15 @@ def test_a_killed_batch_resumes_without_redoing_finished_replicates(tmp_path, mo
     calls = []
     real = sbc.replicate_ranks
 
-    def dies_on_the_third(rung, compiled, truth, observed, seed, cores):
+    def dies_on_the_third(rung, compiled, truth, observed, seed, cores, **kwargs):
         calls.append(seed)
         if len(calls) == 3:
             raise KeyboardInterrupt  # the job is killed half-way
-        return real(rung, compiled, truth, observed, seed, cores)
+        return real(rung, compiled, truth, observed, seed, cores, **kwargs)
 
-    def counted(rung, compiled, truth, observed, seed, cores):
+    def counted(rung, compiled, truth, observed, seed, cores, **kwargs):
         calls.append(seed)
-        return real(rung, compiled, truth, observed, seed, cores)
+        return real(rung, compiled, truth, observed, seed, cores, **kwargs)
 
     monkeypatch.setattr(sbc, "replicate_ranks", dies_on_the_third)
     with pytest.raises(KeyboardInterrupt):
@@ -133,6 +134,106 @@ def test_replicates_whose_chains_did_not_mix_are_counted():
     assert result["unconverged_replicates"] == 2 and result["divergent_replicates"] == 1
     assert result["median_max_r_hat"] == pytest.approx(1.015)
     assert sbc_ranks.uniformity(ranks, seed=1, max_r_hat=3.0)["unconverged_replicates"] == 0
+
+
+def test_the_verdicts_parameters_are_tested_apart_from_thousands_of_levels():
+    """The effect's ranks piled up (p about 1e-4) among 2,000 calibrated per-level
+    effects: Bonferroni over all 2,002 (a bound of 5e-6) let it through; within the
+    verdict's family of two it is flagged, and each level is held to its own family."""
+    rng = np.random.default_rng(5)
+    n, draws = 60, 99
+    levels = {f"1|study[{k}]": rng.integers(0, draws + 1, n) for k in range(2000)}
+    piled = np.minimum(rng.integers(0, draws + 1, n), rng.integers(0, draws + 1, n))
+    ranks = ranks_table(
+        {"condition": piled, "condition|study_sigma": rng.integers(0, draws + 1, n), **levels},
+        draws_ranked=draws,
+    )
+    result = sbc_ranks.uniformity(
+        ranks, seed=1, max_r_hat=1.01, treatment="condition", site="study"
+    )
+    p = result["parameters"]["condition"]
+    print(f"margin: the effect's p {p:.2g}, between 5e-6 and 0.005")
+    assert 0.01 / 2002 < p < 0.01 / 2
+    assert result["families"]["verdict"]["miscalibrated"] == ["condition"]
+    assert result["families"]["levels"]["bonferroni_bound"] == pytest.approx(0.01 / 2000)
+    assert "condition" in result["miscalibrated"]
+
+
+def exact_bayes_factor_replicates(n: int, seed: int, inflate: float = 1.0) -> pd.DataFrame:
+    """A normal model y ~ N(theta, 0.3), theta ~ N(0, 1) under H1 and 0 under H0, n
+    replicates of each with the exact log BF10 (a ratio of normal densities of y) times
+    `inflate`: calibrated at 1 (the identity Schad et al. check), not otherwise."""
+    rng = np.random.default_rng(seed)
+    se = 0.3
+    theta = np.r_[rng.normal(0, 1, n), np.zeros(n)]
+    y = rng.normal(theta, se)
+    log_bf10 = stats.norm.logpdf(y, 0, np.hypot(se, 1)) - stats.norm.logpdf(y, 0, se)
+    return pd.DataFrame(
+        {
+            "replicate": np.r_[np.arange(n), np.arange(n)],
+            "hypothesis": ["H1"] * n + ["H0"] * n,
+            "log_bf10": inflate * log_bf10,
+            "bf_reliable": True,
+        }
+    )
+
+
+def test_exact_bayes_factors_are_calibrated_and_inflated_ones_are_not():
+    """Closed form: the data-averaged posterior probability of H1 is its prior share
+    (a half) for exact Bayes factors, within Monte Carlo error; Bayes factors three times
+    too large on the log scale overstate H1 and are flagged."""
+    exact = sbc_ranks.bayes_factor_calibration(exact_bayes_factor_replicates(400, 2))
+    print(f"margin: mean P(H1 | y) {exact['mean_p_h1']:.3f}, z = {exact['z']:.2f} (|z| < 2.58)")
+    assert exact["calibrated"] and exact["share_from_h1"] == 0.5
+    assert exact["mean_p_h1_given"]["H1"] > 0.5 > exact["mean_p_h1_given"]["H0"]
+    for row in exact["bins"]:  # within each bin, as many from H1 as P(H1 | y) says
+        assert abs(row["share_from_h1"] - row["mean_p_h1"]) < 0.15
+    inflated = sbc_ranks.bayes_factor_calibration(exact_bayes_factor_replicates(400, 2, 3.0))
+    assert not inflated["calibrated"]
+
+
+def test_the_calibration_figure_draws_the_bins_and_both_hypotheses():
+    """The report's figure: a point per bin at (mean P, share from H1), the diagonal, and
+    one histogram of log BF10 per hypothesis; the sentence says calibrated."""
+    from replication_ladder.report import figures
+    from replication_ladder.report.html import bayes_factor_calibration
+
+    table = exact_bayes_factor_replicates(200, 3)
+    calibration = sbc_ranks.bayes_factor_calibration(table)
+    fig = figures.bayes_factor_calibration(calibration, table)
+    left, right = fig.axes
+    (points,) = left.collections
+    np.testing.assert_allclose(
+        points.get_offsets(), [[b["mean_p_h1"], b["share_from_h1"]] for b in calibration["bins"]]
+    )
+    assert [t.get_text() for t in right.get_legend().get_texts()] == ["H0", "H1"]
+    assert "The Bayes factors are calibrated" in bayes_factor_calibration(calibration)
+
+
+@pytest.mark.sampling
+def test_the_meta_analysis_rungs_bayes_factors_are_calibrated(tmp_path):
+    """The multisite meta-analysis rung, its 10 sites' estimates from the generator: 40
+    replicates from its prior and 40 with the effect at zero, each fitted and its
+    Savage-Dickey BF10 computed as the verdict does; the mean P(H1 | y) is within 2.58
+    Monte Carlo errors of a half, and the H1 replicates' ranks are uniform."""
+    from replication_ladder.datasets import generate
+    from replication_ladder.sites import participant_means, per_site_effects
+
+    config = config_copy()
+    config["sbc"] |= {"replicates": 40, "batch_size": 40, "datasets": ["multisite"]}
+    config["datasets"]["multisite"]["source"]["params"] |= {"sites": 10, "participants": 30}
+    ladder = Ladder(config)
+    spec = ladder.sbc_spec("multisite", "meta_analysis")
+    spec["sampling"] |= {"draws": 1000, "tune": 500, "chains": 2}
+    data = generate(ladder.dataset("multisite")["source"]).data
+    sites = per_site_effects(participant_means(data, "study", "uid", "condition", "value"))
+    table = sbc.run_batch(spec, sites.rename(columns={"study": "site"}), 0, tmp_path / "p", 2)
+    assert set(table["hypothesis"]) == {"H1", "H0"} and table["log_bf10"].notna().all()
+    calibration = sbc_ranks.bayes_factor_calibration(table)
+    print(f"margin: mean P(H1 | y) {calibration['mean_p_h1']:.3f} z = {calibration['z']:.2f}")
+    assert calibration["calibrated"], calibration
+    uniform = sbc_ranks.uniformity(table, 3, 1.01, "condition", "study")
+    assert uniform["replicates"] == 40 and not uniform["families"]["verdict"]["miscalibrated"]
 
 
 @pytest.mark.sampling

@@ -96,6 +96,32 @@ class EffectDensity:
             attrs={"method": self.method, "value": value, "prior": self.prior.text()},
         )
 
+    @classmethod
+    def of(cls, rung) -> "EffectDensity | None":
+        """The rung's treatment effect's, or None where it has none with a fixed prior."""
+        treatment = rung.spec.get("treatment")
+        prior = rung.priors().get(treatment) if treatment else None
+        free = {rv.name for rv in rung.model.free_RVs}
+        if prior is None or treatment not in free or not Prior(prior).fixed:
+            return None
+        return cls(rung, treatment, prior)
+
+    def group(self, posterior, log_lik=None, rows: dict | None = None):
+        """The `effect_density` group of a fit: the effect's conditional density at zero
+        per (thinned) draw. `log_lik`, the fit's pointwise log-likelihood (chain, draw,
+        rows), is summed for the collapse's check."""
+        import xarray as xr
+
+        totals = None
+        if log_lik is not None:
+            totals = xr.DataArray(
+                np.asarray(log_lik).reshape(*np.shape(log_lik)[:2], -1).sum(axis=-1),
+                dims=("chain", "draw"),
+                coords={"chain": posterior["chain"], "draw": posterior["draw"]},
+            )
+        density = self.log_density(posterior, rows, totals)
+        return xr.Dataset({"log_density_at_zero": density}, attrs=density.attrs)
+
     def _draws(self) -> int:
         """Terms to average: fewer where each costs a grid over the slopes' SD (their
         spread is then small: 0.04-0.06 nats on the RRR's rungs)."""
@@ -147,25 +173,10 @@ class EffectDensity:
 
 
 def effect_at_zero(rung, posterior, log_lik=None, rows: dict | None = None):
-    """The `effect_density` group of a fit: the treatment effect's conditional density at
-    zero per (thinned) draw, or None where the rung has no effect with a fixed prior.
-    `log_lik` is the fit's pointwise log-likelihood (chain, draw, rows), for the check."""
-    import xarray as xr
-
-    treatment = rung.spec.get("treatment")
-    prior = rung.priors().get(treatment) if treatment else None
-    free = {rv.name for rv in rung.model.free_RVs}
-    if prior is None or treatment not in free or not Prior(prior).fixed:
-        return None
-    totals = None
-    if log_lik is not None:
-        totals = xr.DataArray(
-            np.asarray(log_lik).reshape(*np.shape(log_lik)[:2], -1).sum(axis=-1),
-            dims=("chain", "draw"),
-            coords={"chain": posterior["chain"], "draw": posterior["draw"]},
-        )
-    density = EffectDensity(rung, treatment, prior).log_density(posterior, rows, totals)
-    return xr.Dataset({"log_density_at_zero": density}, attrs=density.attrs)
+    """The `effect_density` group of a fit (EffectDensity.group), or None where the rung
+    has no treatment effect with a fixed prior."""
+    density = EffectDensity.of(rung)
+    return None if density is None else density.group(posterior, log_lik, rows)
 
 
 def thinned(posterior, count: int):

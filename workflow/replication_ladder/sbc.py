@@ -31,7 +31,16 @@ from replication_ladder.seeds import derive_seed
 
 log = logging.getLogger(__name__)
 
-META = ["replicate", "draws_ranked", "divergences", "max_r_hat", "min_ess_bulk"]
+META = [
+    "replicate",
+    "hypothesis",  # H1: drawn from the prior; H0: the same with the effect at zero
+    "log_bf10",  # the verdict's Savage-Dickey log BF10, where the rung has one
+    "bf_reliable",
+    "draws_ranked",
+    "divergences",
+    "max_r_hat",
+    "min_ess_bulk",
+]
 
 
 def flat_values(dataset, names: list[str]) -> dict[str, float]:
@@ -72,17 +81,22 @@ def thinned(posterior, names: list[str]):
 
 
 def replicate_ranks(
-    rung, compiled, truth: dict, observed: np.ndarray, seed: int, cores: int
+    rung, compiled, truth: dict | None, observed: np.ndarray, seed: int, cores: int, density=None
 ) -> dict:
-    """Fit one simulated outcome and rank each true value among the thinned draws."""
+    """Fit one simulated outcome; rank each true value among the thinned draws (none for
+    a replicate simulated under the null, whose truth is not a prior draw) and, with the
+    rung's EffectDensity, its Savage-Dickey log BF10."""
     import arviz as az
 
+    from replication_ladder.bayes_factors import savage_dickey
+
     names = ranked_parameters(rung)
-    draws = compiled.sample(seed, cores, data=rung.rows(observed=observed))
+    rows = rung.rows(observed=observed)
+    draws = compiled.sample(seed, cores, data=rows)
     posterior = draws["posterior"].to_dataset()
     kept, min_ess = thinned(posterior, names)
     ranks = {}
-    for name in names:
+    for name in names if truth is not None else ():
         values = kept[name].transpose("sample", ...)
         flat = values.values.reshape(values.sizes["sample"], -1)
         true = np.asarray(truth[name]).reshape(-1)
@@ -90,8 +104,14 @@ def replicate_ranks(
         for label, column, value in zip(labels, flat.T, true, strict=True):
             ranks[label] = int((column < value).sum())
     summary = az.summary(draws, var_names=names, kind="diagnostics", round_to="none")
+    factor = {"log_bf10": None, "bf_reliable": None}
+    if density is not None:
+        terms = density.group(posterior, rows=rows)["log_density_at_zero"]
+        result = savage_dickey(terms, density.prior.spec)
+        factor = {"log_bf10": -result["log_bf01"], "bf_reliable": result["reliable"]}
     return {
         **ranks,
+        **factor,
         "draws_ranked": int(kept.sizes["sample"]),
         "divergences": int(draws["sample_stats"]["diverging"].sum()),
         "max_r_hat": float(summary["r_hat"].max()),
@@ -99,7 +119,7 @@ def replicate_ranks(
     }
 
 
-def prior_simulations(rung, replicates: int, seed: int):
+def prior_simulations(rung, replicates: int, seed: int, fixed: dict | None = None):
     """Every replicate's parameters and simulated outcome, from one seed, drawn from the
     prior the rung is fitted with. PyMC's forward sampling ignores transforms, so a
     variable with an `ordered` transform (the cumulative family's thresholds) comes out
@@ -108,16 +128,18 @@ def prior_simulations(rung, replicates: int, seed: int):
     the model is drawn given it. Forward draws are compiled in PyTensor's quick mode: a
     second, where Numba took 35 s on an empty cache for the RRR's ordinal rung. The
     same seed gives the same draws; they are Numba's to the last bits for continuous
-    outcomes, not for a Bernoulli's (each backend samples it its own way)."""
+    outcomes, not for a Bernoulli's (each backend samples it its own way). `fixed` holds
+    variables at values (the null's effect at zero: pm.do), the rest drawn given them."""
     import pymc as pm
 
     rung.set_rows(rung.rows())
-    names = ranked_parameters(rung)
-    ordered = ordered_variables(rung.model)
+    model = pm.do(rung.model, fixed) if fixed else rung.model
+    names = [name for name in ranked_parameters(rung) if name not in (fixed or {})]
+    ordered = ordered_variables(model)
     if not ordered:
         simulated = pm.sample_prior_predictive(
             draws=replicates,
-            model=rung.model,
+            model=model,
             var_names=[*names, rung.observed.name],
             random_seed=seed,
             compile_kwargs=FORWARD_COMPILE,
@@ -125,7 +147,7 @@ def prior_simulations(rung, replicates: int, seed: int):
         prior = simulated["prior"].to_dataset().isel(chain=0)
         predictive = simulated["prior_predictive"].to_dataset()
         return prior, predictive[rung.observed.name].isel(chain=0).values
-    return _prior_given_ordered(rung, names, ordered, replicates, seed)
+    return _prior_given_ordered(rung, model, names, ordered, replicates, seed)
 
 
 def ordered_variables(model) -> list:
@@ -167,7 +189,7 @@ def sorted_draws(variable, count: int, seed: int) -> np.ndarray:
     )
 
 
-def _prior_given_ordered(rung, names: list[str], ordered: list, replicates: int, seed: int):
+def _prior_given_ordered(rung, model, names: list[str], ordered: list, replicates: int, seed: int):
     """Draws of every ranked variable and of the outcome with the ordered variables fixed
     to sorted draws (pm.do puts shared values in their place: one compiled function)."""
     import pymc as pm
@@ -182,7 +204,7 @@ def _prior_given_ordered(rung, names: list[str], ordered: list, replicates: int,
         name: pytensor.shared(np.asarray(draws[0]), name=f"{name}_fixed")
         for name, draws in fixed_draws.items()
     }
-    model = pm.do(rung.model, shared)
+    model = pm.do(model, shared)
     drawn = [name for name in names if name not in shared]
     function = pm.compile(
         [],
@@ -231,51 +253,84 @@ def run_batch(
     cores: int,
     sources_sha256: str = "",
 ) -> pd.DataFrame:
-    """The ranks of one batch of replicates: a row per replicate. `sources_sha256` is the
-    hash of the job's input files (code and data); finished replicates are kept in `kept`."""
+    """The ranks of one batch of replicates: a row per replicate and hypothesis (H1: the
+    rung's prior; H0, with `sbc.bayes_factor`, the same with the treatment's effect at
+    zero). `sources_sha256` is the hash of the job's input files (code and data);
+    finished replicates are kept in `kept`."""
+    settings = spec["sbc"]
+    first = batch * settings["batch_size"]
+    replicates = range(first, min(first + settings["batch_size"], settings["replicates"]))
+    tasks = [(r, "H1") for r in replicates]
+    if settings.get("bayes_factor") and spec.get("treatment"):
+        tasks += [(r, "H0") for r in replicates]
+    key = progress_key(spec, sources_sha256)
+    kept.mkdir(parents=True, exist_ok=True)
+    done = {}
+    for task in tasks:
+        path = kept / _record_name(*task)
+        if path.exists() and (record := json.loads(path.read_text())).get("key_sha256") == key:
+            done[task] = record["ranks"]
+    todo = [task for task in tasks if task not in done]
+    if done:
+        log.info("batch %d: %d replicates already done, %d to go", batch, len(done), len(todo))
+    if todo:
+        done |= fit_replicates(spec, data, todo, kept, key, cores, batch)
+    rows = [{"replicate": r, "hypothesis": h, **done[(r, h)]} for r, h in tasks if (r, h) in done]
+    table = pd.DataFrame(rows)
+    return table[[c for c in META if c in table] + [c for c in table.columns if c not in META]]
+
+
+def _record_name(replicate: int, hypothesis: str) -> str:
+    return f"replicate{replicate}.json" if hypothesis == "H1" else f"null{replicate}.json"
+
+
+def fit_replicates(spec, data, todo: list, kept: Path, key: str, cores: int, batch: int) -> dict:
+    """Fit each (replicate, hypothesis) of `todo`, keeping each as it finishes. A rung
+    with no Savage-Dickey ratio (no fixed prior on the treatment) fits no null ones."""
+    from replication_ladder.effect_density import EffectDensity
     from replication_ladder.rungs import build_rung
     from replication_ladder.samplers import compile_rung
 
     settings = spec["sbc"]
-    first = batch * settings["batch_size"]
-    replicates = range(first, min(first + settings["batch_size"], settings["replicates"]))
-    key = progress_key(spec, sources_sha256)
-    kept.mkdir(parents=True, exist_ok=True)
+    progress = Progress(f"sbc {spec['dataset']}/{spec['model']} batch {batch}")
+    progress.phase("simulating from the prior")
+    rung = build_rung(spec, data)
+    density = EffectDensity.of(rung)
+    simulations = {"H1": prior_simulations(rung, settings["replicates"], settings["seed"])}
+    if density is None:
+        todo = [task for task in todo if task[1] == "H1"]
+    elif any(hypothesis == "H0" for _, hypothesis in todo):
+        null_seed = derive_seed(settings["seed"], "null")
+        fixed = {density.effect: np.asarray(0.0)}
+        simulations["H0"] = prior_simulations(rung, settings["replicates"], null_seed, fixed)
+    progress.phase("compiling")
+    compiled = compile_rung(rung, spec["sampling"])
+    names = ranked_parameters(rung)
+    progress.phase("fitting replicates")
     done = {}
-    for replicate in replicates:
-        path = kept / f"replicate{replicate}.json"
-        if path.exists():
-            record = json.loads(path.read_text())
-            if record.get("key_sha256") == key:
-                done[replicate] = record["ranks"]
-    todo = [r for r in replicates if r not in done]
-    if done:
-        log.info("batch %d: %d replicates already done, %d to go", batch, len(done), len(todo))
-    if todo:
-        progress = Progress(f"sbc {spec['dataset']}/{spec['model']} batch {batch}")
-        progress.phase("simulating from the prior")
-        rung = build_rung(spec, data)
-        prior, outcomes = prior_simulations(rung, settings["replicates"], settings["seed"])
-        progress.phase("compiling")
-        compiled = compile_rung(rung, spec["sampling"])
-        names = ranked_parameters(rung)
-        progress.phase("fitting replicates")
-        for fitted, replicate in enumerate(todo, start=1):
+    for fitted, (replicate, hypothesis) in enumerate(todo, start=1):
+        prior, outcomes = simulations[hypothesis]
+        truth = None
+        if hypothesis == "H1":
             truth = {name: prior[name].isel(draw=replicate).values for name in names}
-            seed = derive_seed(settings["seed"], "fit", str(replicate))
-            ranks = replicate_ranks(rung, compiled, truth, outcomes[replicate], seed, cores)
-            write_json(kept / f"replicate{replicate}.json", {"key_sha256": key, "ranks": ranks})
-            done[replicate] = ranks
-            log.info(
-                "replicate %d: %d draws ranked, %d divergences",
-                replicate,
-                ranks["draws_ranked"],
-                ranks["divergences"],
-            )
-            progress.steps(fitted, len(todo), "replicates")
-    rows = [{"replicate": r, **done[r]} for r in replicates]
-    table = pd.DataFrame(rows)
-    return table[META + [c for c in table.columns if c not in META]]
+        null = () if hypothesis == "H1" else ("null",)
+        seed = derive_seed(settings["seed"], "fit", str(replicate), *null)
+        ranks = replicate_ranks(
+            rung, compiled, truth, outcomes[replicate], seed, cores, density=density
+        )
+        record = {"key_sha256": key, "ranks": ranks}
+        write_json(kept / _record_name(replicate, hypothesis), record)
+        done[(replicate, hypothesis)] = ranks
+        log.info(
+            "replicate %d (%s): %d draws ranked, %d divergences, log BF10 %s",
+            replicate,
+            hypothesis,
+            ranks["draws_ranked"],
+            ranks["divergences"],
+            ranks["log_bf10"],
+        )
+        progress.steps(fitted, len(todo), "replicates")
+    return done
 
 
 def sbc(snakemake) -> None:

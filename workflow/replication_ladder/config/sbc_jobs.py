@@ -41,6 +41,7 @@ class SbcJobs:
         spec["sbc"] = {
             "replicates": settings["replicates"],
             "batch_size": settings["batch_size"],
+            "bayes_factor": settings["bayes_factor"],
             "seed": derive_seed(self.seed, dataset, model, "sbc"),
         }
         spec["config_sha256"] = canonical_hash(spec)

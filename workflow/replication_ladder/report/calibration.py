@@ -62,11 +62,15 @@ class CalibrationReport:
         for name in self.rungs:
             test, draws_ranked = self.uniformity(name), self.ranks(name, ["draws_ranked"])
             p_values = test["parameters"]
+            factor = test.get("bayes_factor")
             rows[name] = {
                 "replicates": test["replicates"],
                 "parameters": len(p_values),
                 "smallest p": min(p_values.values()) if p_values else None,
-                "miscalibrated (Bonferroni)": len(test["miscalibrated"]),
+                "miscalibrated (Bonferroni by family)": len(test["miscalibrated"]),
+                "mean P(H1 | y) (expected)": (
+                    f"{factor['mean_p_h1']:.3f} ({factor['share_from_h1']:.2f})" if factor else None
+                ),
                 "replicates not converged (R-hat)": test["unconverged_replicates"],
                 "replicates with divergences": test["divergent_replicates"],
                 "draws ranked": int(draws_ranked["draws_ranked"].median()),
@@ -77,7 +81,11 @@ class CalibrationReport:
 
     def rung_summary(self, name: str) -> str:
         test = self.uniformity(name)
-        return self.mixing_summary(test) + self.uniformity_summary(test)
+        return (
+            self.mixing_summary(test)
+            + self.uniformity_summary(test)
+            + fragments.bayes_factor_calibration(test.get("bayes_factor"))
+        )
 
     @staticmethod
     def mixing_summary(test: dict) -> str:
@@ -104,28 +112,46 @@ class CalibrationReport:
 
     @staticmethod
     def uniformity_summary(test: dict) -> str:
+        families = test.get("families", {})
         if test["miscalibrated"]:
-            return fragments.box(
-                "warning",
-                fragments.items([fragments.escape(p) for p in test["miscalibrated"]]),
-                f"Ranks not uniform (p below {test['bonferroni_bound']:.2g})",
-            )
+            lines = [
+                f"{fragments.escape(family)} (p below {entry['bonferroni_bound']:.2g}): "
+                + ", ".join(fragments.escape(p) for p in entry["miscalibrated"])
+                for family, entry in families.items()
+                if entry["miscalibrated"]
+            ]
+            return fragments.box("warning", fragments.items(lines), "Ranks not uniform")
+        sizes = ", ".join(f"{family} {len(e['parameters'])}" for family, e in families.items())
         return fragments.box(
             "note" if test["unconverged_replicates"] else "ok",
-            f"{len(test['parameters'])} parameters, {test['replicates']} replicates: no rank "
-            "distribution departs from uniform beyond chance (Bonferroni over the parameters).",
+            f"{len(test['parameters'])} parameters ({sizes}), {test['replicates']} replicates: "
+            "no rank distribution departs from uniform beyond chance (Bonferroni within each "
+            "family: the verdict's effect and its SD across sites, the other scalars, the "
+            "per-level effects).",
         )
 
-    def ecdf_figure(self, name: str):
+    def bayes_factor_figure(self, name: str):
+        """The Bayes factors' calibration: P(H1 | y) by bin against the share of
+        replicates from H1, and log BF10 under each hypothesis; None without one."""
+        test = self.uniformity(name)
+        if not test.get("bayes_factor"):
+            return None
+        table = self.ranks(name, ["hypothesis", "log_bf10"])
+        fig = figures.bayes_factor_calibration(test["bayes_factor"], table)
+        return self._png(fig, f"{name.replace('/', '.')}.bayes_factor.png")
+
+    def _png(self, fig, file: str):
         import matplotlib.pyplot as plt
         from IPython.display import Image
 
-        ranks = self.ranks(name)
-        names = population_level(ranks.columns)[:MAX_PANELS]
-        fig = figures.sbc_ecdf(ranks_tree(ranks, names), names)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
         plt.close(fig)
-        file = name.replace("/", ".")
-        write_bytes(self.figures_dir / f"{file}.ecdf.png", buffer.getvalue())
+        write_bytes(self.figures_dir / file, buffer.getvalue())
         return Image(data=buffer.getvalue(), format="png")
+
+    def ecdf_figure(self, name: str):
+        ranks = self.ranks(name)
+        names = population_level(ranks.columns)[:MAX_PANELS]
+        fig = figures.sbc_ecdf(ranks_tree(ranks, names), names)
+        return self._png(fig, f"{name.replace('/', '.')}.ecdf.png")

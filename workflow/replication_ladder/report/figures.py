@@ -426,6 +426,30 @@ def robustness(curves: dict[str, list[dict]], test_point: dict | None, unit_labe
     return fig
 
 
+def bayes_factor_calibration(calibration: dict, table: pd.DataFrame):
+    """Schad et al.'s (2022) check drawn: within bins of P(H1 | y), the share of replicates
+    simulated from H1 against the bin's mean P (calibrated on the diagonal); beside it,
+    log BF10 on data from each hypothesis."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+    bins = pd.DataFrame(calibration["bins"])
+    left.plot([0, 1], [0, 1], color="0.6", linewidth=0.8, linestyle="--")
+    left.scatter(bins["mean_p_h1"], bins["share_from_h1"], s=12 + 3 * bins["replicates"])
+    left.set_xlabel("mean P(H1 | y) in the bin")
+    left.set_ylabel("share of replicates from H1")
+    left.set_title(
+        f"mean P(H1 | y) {calibration['mean_p_h1']:.3f} "
+        f"(+/- {calibration['mean_p_h1_mcse']:.3f}), expected {calibration['share_from_h1']:.2f}",
+        fontsize=9,
+    )
+    for (hypothesis, rows), color in zip(table.groupby("hypothesis"), MODEL_COLORS, strict=False):
+        right.hist(rows["log_bf10"].dropna(), bins=20, alpha=0.6, color=color, label=hypothesis)
+    right.axvline(0, color="0.6", linewidth=0.8)
+    right.set_xlabel("log BF10")
+    right.legend(frameon=False, title="simulated from")
+    fig.tight_layout()
+    return fig
+
+
 def sbc_ecdf(ranks_tree, var_names: list[str]):
     """PIT-ECDF differences with simultaneous bands (arviz-plots `plot_ecdf_pit`, its
     default pot_c method: the test `sbc_ranks.uniformity` reports; its "envelope" method fails

@@ -229,3 +229,20 @@ def prior_predictive_warnings(checks, label: str) -> str:
         for model, row in flagged.iterrows()
     ]
     return box("warning", items(lines), "Priors that allow outcomes off the scale")
+
+
+def bayes_factor_calibration(calibration: dict | None) -> str:
+    """The Bayes factors' calibration in a sentence: the mean P(H1 | y) against H1's share
+    of the replicates, within its Monte Carlo error or not."""
+    if not calibration:
+        return ""
+    given = calibration["mean_p_h1_given"]
+    text = (
+        f"Over {calibration['replicates']} replicates ({100 * calibration['share_from_h1']:.0f}% "
+        f"from H1), the mean posterior probability of H1 is {calibration['mean_p_h1']:.3f} "
+        f"(Monte Carlo error {calibration['mean_p_h1_mcse']:.3f}, z = {calibration['z']:.2f}); "
+        f"{given['H1']:.2f} on data from H1 and {given['H0']:.2f} on data from H0."
+    )
+    if calibration["calibrated"]:
+        return box("ok", text + " The Bayes factors are calibrated (Schad et al. 2022).")
+    return box("warning", text, "Bayes factors not calibrated")
