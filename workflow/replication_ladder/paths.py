@@ -47,6 +47,7 @@ COMPARISON = "results/{dataset}/loo.parquet"
 RECOVERY = "results/{dataset}/recovery.parquet"
 REPLICATION = "results/{dataset}/replication.json"
 MODEL_AVERAGING = "results/{dataset}/model_averaging.json"
+DESIGN_ANALYSIS = "results/{dataset}/design_analysis.json"
 LOSO = {
     "table": "results/{dataset}/loso.parquet",
     "sites": "results/{dataset}/loso_sites.parquet",

@@ -424,16 +424,22 @@ def converted_original(original: dict, unit: str, sites_sd: float) -> tuple[dict
     return converted, conversion
 
 
-def replication(snakemake) -> None:
-    spec = snakemake.params.spec
-    sites = pd.read_parquet(snakemake.input.sites[0]) if snakemake.input.sites else None
+def verdict_spec(spec: dict, sites: pd.DataFrame | None) -> dict:
+    """The verdict's spec with the original in the data's unit (converted_original) and
+    the test prior filled in: by default a normal with the original effect as its SD."""
     if spec["original"].get("unit") is not None:
         original, conversion = converted_original(
             spec["original"], spec["effect_size"], float(sites["outcome_sd"].iloc[0])
         )
         spec = {**spec, "original": original, "original_conversion": conversion}
     if "test_prior" not in spec:
-        spec["test_prior"] = bf.normal_prior(0.0, abs(float(spec["original"]["effect"])))
+        spec = {**spec, "test_prior": bf.normal_prior(0.0, abs(float(spec["original"]["effect"])))}
+    return spec
+
+
+def replication(snakemake) -> None:
+    sites = pd.read_parquet(snakemake.input.sites[0]) if snakemake.input.sites else None
+    spec = verdict_spec(snakemake.params.spec, sites)
     models = spec["models"]
     loo = pd.read_parquet(snakemake.input.loo)
     compared = loo[loo["comparable"]].sort_values("rank")

@@ -44,6 +44,7 @@ ENTRY_POINTS = {
     "recovery_table": "replication_ladder.recovery:recovery_table",
     "replication": "replication_ladder.replication:replication",
     "model_averaging": "replication_ladder.model_averaging:model_averaging",
+    "design_analysis": "replication_ladder.design_analysis:design_analysis",
     "loso": "replication_ladder.loso:loso",
     "loso_table": "replication_ladder.loso:loso_table",
     "new_rows": "replication_ladder.predict:new_rows",

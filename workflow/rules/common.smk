@@ -195,6 +195,11 @@ def report_inputs(dataset):
             if dataset in LADDER.averaged_datasets
             else None
         ),
+        "design_analysis": (
+            paths.at(paths.DESIGN_ANALYSIS, **names)
+            if dataset in LADDER.designed_datasets
+            else None
+        ),
         "comparison": paths.at(paths.COMPARISON, **names),
         "prior_predictive": paths.at(paths.PRIOR_PREDICTIVE, **names),
         "recovery": (

@@ -99,6 +99,28 @@ rule model_averaging:
         "../scripts/model_averaging.py"
 
 
+rule design_analysis:
+    input:
+        code("design_analysis"),
+        sites=lambda wildcards: sites_path(wildcards.dataset),
+    output:
+        paths.DESIGN_ANALYSIS,
+    log:
+        "logs/design_analysis/{dataset}.log",
+    wildcard_constraints:
+        dataset=one_of(LADDER.designed_datasets),
+    retries: 0
+    localrule: True
+    conda:
+        "../envs/ladder.yaml"
+    resources:
+        attempt=attempt,
+    params:
+        spec=lambda wildcards: LADDER.design_analysis_spec(wildcards.dataset),
+    script:
+        "../scripts/design_analysis.py"
+
+
 rule loso:
     input:
         code("loso"),

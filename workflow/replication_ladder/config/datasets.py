@@ -63,6 +63,16 @@ class DatasetQueries:
         ]
 
     @property
+    def designed_datasets(self) -> list[str]:
+        """Replication datasets with site estimates: their verdict's operating
+        characteristics are simulated at their sites (design_analysis)."""
+        return [
+            name
+            for name in self.replication_datasets
+            if name in self.summary_datasets or name in self.two_stage_datasets
+        ]
+
+    @property
     def averaged_datasets(self) -> list[str]:
         """Datasets whose meta-analysis is also model-averaged."""
         return [name for name in self.datasets if self.meta_analysis_rung(name)]

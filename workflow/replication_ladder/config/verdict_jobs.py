@@ -1,6 +1,7 @@
 """The params of the verdict's and the report's jobs."""
 
 from replication_ladder.hashing import canonical_hash
+from replication_ladder.seeds import derive_seed
 
 
 class VerdictJobs:
@@ -25,6 +26,34 @@ class VerdictJobs:
             "latent_scale": [m for m in self.models(dataset) if self.latent_scale(dataset, m)],
             "loo_compared": compared,
         }
+
+    def design_analysis_spec(self, dataset: str) -> dict:
+        """What the verdict's operating characteristics need (a job param): the original,
+        the test prior, and the meta-analysis priors (the dataset's rung's, else the
+        builder's defaults)."""
+        replication = self.dataset(dataset)["replication"]
+        rung = self.meta_analysis_rung(dataset)
+        spec = {
+            "dataset": dataset,
+            "original": replication["original"],
+            "effect_size": self.dataset(dataset)["effect_size"],
+            "ci_prob": self.raw["ci_prob"],
+            "rung": self.model_spec(dataset, rung)
+            if rung
+            else {
+                "dataset": dataset,
+                "model": "design_analysis",
+                "builder": "replication_ladder.builders.meta_analysis",
+                "priors": {},
+                "treatment": replication["treatment"],
+                "site": self.dataset(dataset)["site"],
+            },
+            **self.raw["design_analysis"],
+            "seed": derive_seed(self.seed, dataset, "design_analysis"),
+        }
+        if replication.get("test_prior"):
+            spec["test_prior"] = replication["test_prior"]
+        return spec
 
     def report_settings(self, dataset: str) -> dict:
         """What a dataset's report needs from the config (a job param), with its hash:

@@ -426,6 +426,26 @@ def robustness(curves: dict[str, list[dict]], test_point: dict | None, unit_labe
     return fig
 
 
+def operating_characteristics(scenarios: dict):
+    """Per true effect, the shares of simulated replications with each verdict, stacked
+    (Schoenbrodt & Wagenmakers' design analysis as one bar a scenario)."""
+    fig, ax = plt.subplots(figsize=(7, 0.7 * len(scenarios) + 1.2))
+    names = list(scenarios)
+    left = np.zeros(len(names))
+    groups = list(next(iter(scenarios.values()))["grouped"])
+    for group, color in zip(groups, (MODEL_COLORS[2], MODEL_COLORS[3], "0.7"), strict=False):
+        shares = np.array([scenarios[n]["grouped"][group] for n in names])
+        ax.barh(names, shares, left=left, color=color, label=group)
+        left += shares
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of simulated replications")
+    ax.set_yticks(range(len(names)), [f"{n} ({scenarios[n]['true_effect']:.3g})" for n in names])
+    ax.legend(frameon=False, fontsize=8, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.3))
+    ax.set_title("The verdict's operating characteristics by true effect")
+    fig.tight_layout()
+    return fig
+
+
 def bayes_factor_calibration(calibration: dict, table: pd.DataFrame):
     """Schad et al.'s (2022) check drawn: within bins of P(H1 | y), the share of replicates
     simulated from H1 against the bin's mean P (calibrated on the diagonal); beside it,

@@ -246,3 +246,21 @@ def bayes_factor_calibration(calibration: dict | None) -> str:
     if calibration["calibrated"]:
         return box("ok", text + " The Bayes factors are calibrated (Schad et al. 2022).")
     return box("warning", text, "Bayes factors not calibrated")
+
+
+def design_analysis(design: dict) -> str:
+    """The operating characteristics in words: how often each verdict comes out, and how
+    they were simulated."""
+    parts = [
+        f"with the true effect at {escape(name)} ({scenario['true_effect']:.3g}), "
+        + ", ".join(
+            f"{100 * share:.0f}% {escape(group)}" for group, share in scenario["grouped"].items()
+        )
+        for name, scenario in design["scenarios"].items()
+    ]
+    return (
+        f"<p>Of {design['simulations']} replications simulated at this design ({design['sites']} "
+        f"sites at their standard errors, tau {design['tau']:.3g} from "
+        f"{escape(design['tau_from'])}), each judged as the verdict is but by its "
+        f"{escape(design['method'])}: " + "; ".join(parts) + ".</p>"
+    )

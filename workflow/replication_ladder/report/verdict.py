@@ -105,3 +105,27 @@ class VerdictSection(Section):
         return self.report.save(
             figures.robustness(curves, point, sensitivity["unit_is"]), "ladder.robustness"
         )
+
+    @property
+    def design(self) -> dict | None:
+        """The verdict's operating characteristics (design_analysis), where simulated."""
+        return loaders.read_json(self.report.inputs.get("design_analysis"))
+
+    def design_sentence(self) -> str:
+        return fragments.design_analysis(self.design)
+
+    def design_table(self) -> pd.DataFrame:
+        """Per true effect, the share of simulated replications with each verdict."""
+        rows = {
+            f"{name} ({scenario['true_effect']:.3g})": {
+                **{f"P({group})": share for group, share in scenario["grouped"].items()},
+                "median log BF10": scenario["log_bf10_quantiles"]["q50"],
+            }
+            for name, scenario in self.design["scenarios"].items()
+        }
+        table = pd.DataFrame(rows).T.rename_axis("true effect")
+        return self.report.table(table, "ladder.operating_characteristics")
+
+    def design_figure(self):
+        fig = figures.operating_characteristics(self.design["scenarios"])
+        return self.report.save(fig, "ladder.operating_characteristics")
