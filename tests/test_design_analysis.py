@@ -47,11 +47,11 @@ def test_the_true_effects_are_zero_the_original_and_d33():
 
 def test_a_precise_design_gives_the_true_answer_and_a_vague_one_none():
     """Twelve sites with SE 0.05 (a pooled SE of 0.014): the verdict follows the truth in
-    nearly every replication; with SE 30, the interval holds both zero and the original
-    and every replication is inconclusive (SE 30: the prior is the posterior). The median log BF10 at zero against a fixed
-    effect's closed form at the median replication (|z| the median of a half-normal):
-    log N(y; 0, sqrt(s^2 + 0.6^2)) - log N(y; 0, s), within 0.2 (tau's prior, which the
-    random-effects model integrates, moves it a little)."""
+    nearly every replication; with SE 30 (the prior is the posterior) the interval holds
+    both zero and the original and every replication is inconclusive. The median log
+    BF10 at zero against a fixed effect's closed form at the median replication (|z| the
+    median of a half-normal): log N(y; 0, sqrt(s^2 + 0.6^2)) - log N(y; 0, s), within 0.2
+    (tau's prior, which the random-effects model integrates, moves it a little)."""
     precise = da.operating_characteristics(sites(0.05), PRIORS, spec())
     assert precise["tau"] == 0.0 and precise["sites"] == 12
     scenarios = precise["scenarios"]
