@@ -163,3 +163,98 @@ def test_the_sites_design_effect_of_the_treatment_is_not_the_grand_means(rrr_tab
     tau2 = random_effects(sites["effect"], sites["se"])["tau2"]
     assert site_design_effect_of_treatment(sites["se"], tau2) == pytest.approx(1.0)
     assert site_design_effect_of_treatment([0.5, 0.5, 0.5], 0.25) == pytest.approx(2.0)
+
+
+def paired_study(seed: int = 3, sites: int = 4, participants: int = 25) -> pd.DataFrame:
+    """Every participant in both conditions, several trials each, one trial missing here
+    and there, and one participant with no treated trial at all."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(sites):
+        for p in range(participants):
+            person = rng.normal(0, 1)
+            for treated in (0, 1):
+                for _ in range(3):
+                    rows.append(
+                        {
+                            "site": f"s{s}",
+                            "uid": p,
+                            "treated": treated,
+                            "y": 5 + person + 0.4 * treated + rng.normal(0, 1),
+                        }
+                    )
+    data = pd.DataFrame(rows).sample(frac=0.97, random_state=1)
+    lonely = (data["site"] == "s0") & (data["uid"] == 0) & (data["treated"] == 1)
+    return data[~lonely].reset_index(drop=True)
+
+
+def test_a_within_participant_design_is_read_from_the_data_and_paired():
+    """Each site's effect is the mean of its participants' differences (treated mean
+    minus control mean, per participant), its SE their SD over sqrt(n): written out here
+    with pandas; the participant without a treated trial is left out."""
+    from replication_ladder.sites import treatment_design
+
+    data = paired_study()
+    assert treatment_design(data, "uid", "treated", "site") == "within"
+    cells = participant_means(data, "site", "uid", "treated", "y", design="within")
+    table = per_site_effects(cells, "raw", "within")
+    by_person = data.groupby(["site", "uid", "treated"])["y"].mean().unstack()
+    differences = (by_person[1] - by_person[0]).dropna()
+    expected = differences.groupby(level="site").agg(["mean", "std", "count"])
+    np.testing.assert_allclose(table["effect"], expected["mean"], rtol=1e-12)
+    np.testing.assert_allclose(
+        table["se"], expected["std"] / np.sqrt(expected["count"]), rtol=1e-12
+    )
+    assert list(table["n_treatment"]) == list(expected["count"]) and table["n_treatment"][0] == 24
+    assert set(table["design"]) == {"within"} and table["correlation"].between(0.3, 0.9).all()
+
+
+def test_a_half_paired_design_is_refused_unless_declared():
+    """Two of nine participants in both conditions: neither design; the message says how
+    to declare it."""
+    from replication_ladder.sites import treatment_design
+
+    data = study()
+    data.loc[[0, 2], "treated"] = 1  # two of nine participants now in both
+    with pytest.raises(DataError, match=r"neither a between- nor a within-participant design"):
+        treatment_design(data, "uid", "treated", "site")
+
+
+PAIRED_ESCALC = """
+library(metafor)
+d <- read.csv("{path}")
+mc <- escalc("MC", m1i = mean_treatment, sd1i = sd_treatment, m2i = mean_control,
+             sd2i = sd_control, ri = correlation, ni = n_treatment, data = d)
+dz <- escalc("SMCC", m1i = mean_treatment, sd1i = sd_treatment, m2i = mean_control,
+             sd2i = sd_control, ri = correlation, ni = n_treatment, data = d)
+dav <- escalc("SMCR", m1i = mean_treatment, sd1i = sqrt((sd_treatment^2 + sd_control^2) / 2),
+              m2i = mean_control, ri = correlation, ni = n_treatment, data = d)
+write.csv(data.frame(mc = mc$yi, mc_v = mc$vi, dz = dz$yi, dz_v = dz$vi, dav = dav$yi,
+    dav_v = dav$vi), "{out}", row.names = FALSE)
+"""
+
+
+def test_paired_effect_sizes_match_metafor(tmp_path):
+    """escalc's MC (the raw mean change), SMCC (d_z) and SMCR with the conditions' average
+    SD as its standardizer (d_av) against ours, effects and variances, on the paired
+    study's sites."""
+    import shutil
+    import subprocess
+
+    from replication_ladder import effect_sizes
+
+    cells = participant_means(paired_study(), "site", "uid", "treated", "y", design="within")
+    table = per_site_effects(cells, "raw", "within")
+    path, out = tmp_path / "sites.csv", tmp_path / "metafor.csv"
+    table.to_csv(path, index=False)
+    rscript = shutil.which("Rscript")
+    assert rscript, "Rscript not found: `make setup-test` installs r-base-core and r-cran-metafor"
+    code = PAIRED_ESCALC.format(path=path, out=out)
+    subprocess.run([rscript, "-e", code], capture_output=True, text=True, check=True)
+    theirs = pd.read_csv(out, float_precision="round_trip")
+    columns = ("mean_treatment", "sd_treatment", "mean_control", "sd_control")
+    pairs = [*(table[c] for c in columns), table["correlation"], table["n_treatment"]]
+    for unit, name in (("raw", "mc"), ("dz", "dz"), ("dav", "dav")):
+        effect, se = effect_sizes.from_pairs(*pairs, unit)
+        np.testing.assert_allclose(effect, theirs[name], rtol=1e-10)
+        np.testing.assert_allclose(se**2, theirs[f"{name}_v"], rtol=1e-10)

@@ -18,12 +18,15 @@ test holds them to metafor's `escalc` on the same numbers.
 import numpy as np
 from scipy.special import gammaln
 
-UNITS = ("raw", "d", "g")
+UNITS = ("raw", "d", "g", "dz", "dav")
 LABELS = {
     "raw": "mean difference",
     "d": "Cohen's d",
     "g": "Hedges' g",
+    "dz": "d_z (standardized by the SD of the differences)",
+    "dav": "d_av (standardized by the conditions' average SD)",
 }
+WITHIN_UNITS = ("raw", "dz", "dav")  # a within-participant design's
 
 
 def pooled_sd(sd1, sd0, n1, n0) -> np.ndarray:
@@ -54,6 +57,43 @@ def from_arms(mean1, sd1, n1, mean0, sd0, n0, unit: str) -> tuple[np.ndarray, np
         return mean1 - mean0, np.sqrt(sd1**2 / n1 + sd0**2 / n0)
     effect, variance = standardized((mean1 - mean0) / pooled_sd(sd1, sd0, n1, n0), n1, n0, unit)
     return effect, np.sqrt(variance)
+
+
+def difference_sd(sd1, sd0, r) -> np.ndarray:
+    """The SD of paired differences from each condition's SD and their correlation."""
+    sd1, sd0, r = (np.asarray(v, dtype=float) for v in (sd1, sd0, r))
+    return np.sqrt(sd1**2 + sd0**2 - 2 * r * sd1 * sd0)
+
+
+def paired_standardizer(sd1, sd0, r, n, unit: str) -> np.ndarray:
+    """The SD a paired effect is standardized by, pooled over sites with n - 1 weights:
+    the differences' for dz, the conditions' average for dav and raw."""
+    sd1, sd0, n = (np.asarray(v, dtype=float) for v in (sd1, sd0, n))
+    per_site = difference_sd(sd1, sd0, r) if unit == "dz" else np.sqrt((sd1**2 + sd0**2) / 2)
+    return np.sqrt(((n - 1) * per_site**2).sum() / (n - 1).sum())
+
+
+def from_pairs(mean1, sd1, mean0, sd0, r, n, unit: str) -> tuple[np.ndarray, np.ndarray]:
+    """(effect, standard error) per site of a within-participant design, n participants
+    in both conditions with correlation r, as escalc computes them:
+      raw  the mean difference, var sd_diff^2 / n ("MC")
+      dz   J(n - 1) diff / sd_diff, var 1/n + dz^2 / (2n) ("SMCC")
+      dav  J(n - 1) diff / sqrt((sd1^2 + sd0^2) / 2), var 2(1 - r)/n + dav^2 / (2n)
+           ("SMCR" with that SD as its standardizer)."""
+    mean1, sd1, mean0, sd0, r, n = (
+        np.asarray(v, dtype=float) for v in (mean1, sd1, mean0, sd0, r, n)
+    )
+    difference, sd_diff = mean1 - mean0, difference_sd(sd1, sd0, r)
+    if unit == "raw":
+        return difference, sd_diff / np.sqrt(n)
+    j = hedges_j(n, np.ones_like(n))  # metafor's .cmicalc(n - 1)
+    if unit == "dz":
+        effect = j * difference / sd_diff
+        return effect, np.sqrt(1 / n + effect**2 / (2 * n))
+    if unit == "dav":
+        effect = j * difference / np.sqrt((sd1**2 + sd0**2) / 2)
+        return effect, np.sqrt(2 * (1 - r) / n + effect**2 / (2 * n))
+    raise ValueError(f"a within-participant effect is raw, dz or dav, not {unit!r}")
 
 
 def from_t(t, n1, n0, unit: str) -> tuple[np.ndarray, np.ndarray]:

@@ -1,10 +1,15 @@
 """Per-site effect estimates from participant means: the first stage of the two-stage
 analysis replication reports publish (and the data of the `meta_analysis` rung).
 
-Each participant's ratings are averaged first (they rated several stimuli: their ratings
-are not independent); then, per site, the effect is the difference of the mean of those
-participant means between the conditions (treatment minus control), with the standard
-error of a difference of two independent means, sqrt(s1^2/n1 + s0^2/n0).
+Each participant's ratings are averaged first, per condition (they rated several stimuli:
+their ratings are not independent); then, per site:
+  between participants (each in one condition): the difference of the conditions' means
+    of participant means, with the SE of a difference of two independent means,
+    sqrt(s1^2/n1 + s0^2/n0);
+  within participants (each in both): the mean of the participants' differences
+    (treatment minus control) with its SE, sd(difference) / sqrt(n) (metafor's "MC").
+Which one the data are is read from them (treatment_design) unless the config declares
+it (`design: {within: [...]}`), which is then checked against them.
 """
 
 import logging
@@ -33,39 +38,88 @@ COLUMNS = [
     "effect",
     "se",
     "outcome_sd",  # the SD that converts a standardized effect to the outcome's units
-    "effect_size",  # the effect's unit: raw, d or g
+    "effect_size",  # the effect's unit: raw, d, g (between), dz or dav (within)
+    "design",  # between or within participants
+    "correlation",  # within: of a participant's two condition means (NaN between)
 ]
+# A treatment varying within at least this share of participants is a within design;
+# above zero and below it, the data are refused as ambiguous unless the config says.
+WITHIN_SHARE = 0.5
 # The columns a meta-analysis rung reads, and their types: the `columns` of a
 # summary-level dataset, whose processed table is this one.
 MODELLED_COLUMNS = {"site": "category", "effect": "number", "se": "number"}
 
 
+def treatment_design(data: pd.DataFrame, participant: str | None, treatment: str, site=None):
+    """`between` or `within`: whether participants have rows in one condition or in both.
+    Refused when some are and most are not (a participant column that is no participant,
+    or a design the config must state)."""
+    if participant is None:
+        return "between"
+    keys = [site, participant] if site else [participant]
+    conditions = data.groupby(keys, observed=True)[treatment].nunique()
+    share = float((conditions > 1).mean())
+    if share >= WITHIN_SHARE:
+        return "within"
+    if share > 0:
+        raise DataError(
+            f"{100 * share:.0f}% of participants ({participant!r}) have rows in both "
+            f"conditions of {treatment!r} and the rest in one: neither a between- nor a "
+            "within-participant design; declare it (design: {within: [...]} or "
+            "{between: [...]}) or check the participant column"
+        )
+    return "between"
+
+
 def participant_means(
-    data: pd.DataFrame, site: str, participant: str | None, treatment: str, outcome: str
+    data: pd.DataFrame,
+    site: str,
+    participant: str | None,
+    treatment: str,
+    outcome: str,
+    design: str = "between",
 ) -> pd.DataFrame:
-    """One row per participant (within site): their condition and mean outcome. Without a
+    """One row per participant (within site) and condition: `treated` and the mean
+    outcome. Between participants each has one row; within, each has two, and those
+    with rows in only one condition are left out (said in the log). Without a
     participant column, each row is a participant."""
     if participant is None:
         frame = data[[site, treatment, outcome]].copy()
         return frame.rename(columns={site: "site", treatment: "treated", outcome: "mean"})
     keys = [site, participant]
-    grouped = data.groupby(keys, observed=True)
-    conditions = grouped[treatment].nunique()
-    mixed = conditions[conditions > 1]
-    if not mixed.empty:
-        (site_level, who), *_ = mixed.index
-        raise DataError(
-            f"participant {who!r} of site {site_level!r} has rows in both conditions of "
-            f"{treatment!r}: a two-stage analysis of participant means needs the condition "
-            "to vary between participants"
+    if design == "between":
+        grouped = data.groupby(keys, observed=True)
+        mixed = grouped[treatment].nunique()
+        mixed = mixed[mixed > 1]
+        if not mixed.empty:
+            (site_level, who), *_ = mixed.index
+            raise DataError(
+                f"participant {who!r} of site {site_level!r} has rows in both conditions of "
+                f"{treatment!r}, in a design between participants (declared or read from "
+                "the data): declare design: {within: [" + treatment + "]} if it is within"
+            )
+        means = grouped.agg(treated=(treatment, "first"), mean=(outcome, "mean")).reset_index()
+        return means.rename(columns={site: "site"}).drop(columns=[participant])
+    cells = data.groupby([*keys, treatment], observed=True)[outcome].mean().reset_index()
+    complete = cells.groupby(keys, observed=True)[treatment].transform("nunique") == 2
+    if (~complete).any():
+        dropped = cells.loc[~complete, keys].drop_duplicates()
+        log.warning(
+            "%d participants have rows in only one condition of %r and are left out of "
+            "the paired site estimates",
+            len(dropped),
+            treatment,
         )
-    means = grouped.agg(treated=(treatment, "first"), mean=(outcome, "mean")).reset_index()
-    return means.rename(columns={site: "site"}).drop(columns=[participant])
+    cells = cells[complete].rename(columns={site: "site", treatment: "treated", outcome: "mean"})
+    return cells.rename(columns={participant: "participant"})
 
 
-def per_site_effects(means: pd.DataFrame, unit: str = "raw") -> pd.DataFrame:
-    """Per site: participants and mean per condition, the effect in `unit` (raw, d or
-    g: replication_ladder.effect_sizes) and its standard error."""
+def per_site_effects(means: pd.DataFrame, unit: str = "raw", design: str = "between"):
+    """Per site: participants and mean per condition, the effect in `unit` (raw, d or g
+    between participants, raw, dz or dav within: replication_ladder.effect_sizes) and its
+    standard error."""
+    if design == "within":
+        return per_site_paired(means, unit)
     rows = []
     for level, part in means.groupby("site", observed=True, sort=True):
         control = part.loc[part["treated"] == 0, "mean"]
@@ -108,18 +162,64 @@ def per_site_effects(means: pd.DataFrame, unit: str = "raw") -> pd.DataFrame:
     deviations = means["mean"] - within.transform("mean")
     table["outcome_sd"] = float(np.sqrt((deviations**2).sum() / (len(means) - within.ngroups)))
     table["effect_size"] = unit
+    table["design"] = "between"
+    table["correlation"] = np.nan
+    return table[COLUMNS]
+
+
+def per_site_paired(cells: pd.DataFrame, unit: str = "raw") -> pd.DataFrame:
+    """Per site of a within-participant design: each condition's mean and SD of
+    participant means, their correlation, and the mean difference (or dz, dav) with its
+    standard error from the participants' differences."""
+    wide = cells.pivot_table(
+        index=["site", "participant"], columns="treated", values="mean", observed=True
+    )
+    rows = []
+    for level, part in wide.groupby(level="site", observed=True, sort=True):
+        if len(part) < 3:
+            log.warning("site %s: %d participants with both conditions: left out", level, len(part))
+            continue
+        control, treated = part[0], part[1]
+        rows.append(
+            {
+                "site": str(level),
+                **{f"n_{arm}": len(part) for arm in ("control", "treatment")},
+                "mean_control": control.mean(),
+                "mean_treatment": treated.mean(),
+                "sd_control": control.std(ddof=1),
+                "sd_treatment": treated.std(ddof=1),
+                "correlation": float(np.corrcoef(control, treated)[0, 1]),
+            }
+        )
+    if len(rows) < 2:
+        raise DataError(
+            f"only {len(rows)} site(s) have at least 3 participants in both conditions: "
+            "too few for a meta-analysis"
+        )
+    table = pd.DataFrame(rows)
+    table["effect"], table["se"] = effect_sizes.from_pairs(
+        *(table[c] for c in ("mean_treatment", "sd_treatment", "mean_control", "sd_control")),
+        table["correlation"],
+        table["n_treatment"],
+        unit,
+    )
+    table["outcome_sd"] = effect_sizes.paired_standardizer(
+        table["sd_treatment"], table["sd_control"], table["correlation"], table["n_treatment"], unit
+    )
+    table["effect_size"] = unit
+    table["design"] = "within"
     return table[COLUMNS]
 
 
 def site_estimates(snakemake) -> None:
     spec = snakemake.params.spec
-    means = participant_means(
-        pd.read_parquet(snakemake.input.data),
-        spec["site"],
-        spec["participant"],
-        spec["treatment"],
-        spec["outcome"],
+    data = pd.read_parquet(snakemake.input.data)
+    design = spec["design"] or treatment_design(
+        data, spec["participant"], spec["treatment"], spec["site"]
     )
-    table = per_site_effects(means, spec["effect_size"])
+    means = participant_means(
+        data, spec["site"], spec["participant"], spec["treatment"], spec["outcome"], design
+    )
+    table = per_site_effects(means, spec["effect_size"], design)
     write_parquet(snakemake.output[0], table)
     log.info("%d sites; effects:\n%s", len(table), table[["site", "effect", "se"]])

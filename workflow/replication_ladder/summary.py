@@ -134,6 +134,8 @@ def site_table(raw, summary: dict, unit: str, decimal: str = ".") -> tuple[pd.Da
     table["effect"], table["se"] = effect, se
     table["outcome_sd"] = outcome_sd(table)
     table["effect_size"] = unit
+    table["design"] = "between"
+    table["correlation"] = np.nan
     table["site"] = pd.Categorical(table["site"], categories=sites)
     return table[COLUMNS], left_out
 

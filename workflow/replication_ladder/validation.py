@@ -21,6 +21,7 @@ from replication_ladder.columns import canonical_level, column_type, declared_le
 from replication_ladder.errors import DataError
 from replication_ladder.hashing import sha256_file
 from replication_ladder.readers import RawTable, read_table, show
+from replication_ladder.sites import WITHIN_SHARE, treatment_design
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +236,7 @@ def process(raw_path: str | Path, spec: dict) -> tuple[pd.DataFrame, dict]:
         if spec["site"]
         else None,
         "participants": _participants(table, spec),
+        "treatment_design": _treatment_design(table, spec),
         "warnings": warnings,
     }
     return table, record
@@ -279,6 +281,18 @@ def _participants(table: pd.DataFrame, spec: dict) -> int | None:
     return int(table.groupby(keys, observed=True).ngroups)
 
 
+def _treatment_design(table: pd.DataFrame, spec: dict) -> str | None:
+    """The treatment's design, declared or read from the data (sites.treatment_design)."""
+    treatment = spec.get("treatment")
+    if treatment is None:
+        return None
+    design = spec.get("design") or {}
+    for kind in ("within", "between"):
+        if treatment in design.get(kind, []):
+            return kind
+    return treatment_design(table, spec.get("participant"), treatment, spec.get("site"))
+
+
 def _check_design(path: Path, table: pd.DataFrame, spec: dict) -> list[str]:
     """Problems of design, not of format: fatal ones raise, the rest are recorded."""
     warnings = []
@@ -290,6 +304,7 @@ def _check_design(path: Path, table: pd.DataFrame, spec: dict) -> list[str]:
                 f"{path}: column {treatment!r} (the treatment) has a single level "
                 f"{levels[0]!r} after removing missing rows: there is nothing to compare"
             )
+    _check_declared_design(path, table, spec)
     site = spec["site"]
     if site is not None:
         counts = table[site].value_counts()
@@ -302,6 +317,36 @@ def _check_design(path: Path, table: pd.DataFrame, spec: dict) -> list[str]:
     for warning in warnings:
         log.warning("%s: %s", path, warning)
     return warnings
+
+
+def _check_declared_design(path: Path, table: pd.DataFrame, spec: dict) -> None:
+    """Each column the config declares within participants varies within most of them;
+    each declared between them never does. Every fault is named at once."""
+    design, participant = spec.get("design") or {}, spec.get("participant")
+    declared = [(c, "within") for c in design.get("within", [])]
+    declared += [(c, "between") for c in design.get("between", [])]
+    if not declared:
+        return
+    keys = [spec["site"], participant] if spec.get("site") else [participant]
+    faults = []
+    for column, kind in declared:
+        varies = table.groupby(keys, observed=True)[column].nunique() > 1
+        share = float(varies.mean())
+        if kind == "within" and share < WITHIN_SHARE:
+            faults.append(
+                f"{column!r} is declared within participants but varies within "
+                f"{100 * share:.0f}% of them"
+            )
+        if kind == "between" and share > 0:
+            faults.append(
+                f"{column!r} is declared between participants but {int(varies.sum())} of "
+                "them have more than one of its values"
+            )
+    if faults:
+        raise DataError(
+            f"{path}: the design (datasets.{spec['dataset']}.design) does not hold: "
+            + "; ".join(faults)
+        )
 
 
 def write_processed(raw_path, spec: dict, table_path, record_path) -> dict:

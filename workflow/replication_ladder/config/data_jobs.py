@@ -24,6 +24,7 @@ class DataJobs:
             "pinned": "sha256" in source,
             "summary": spec.get("summary"),
             "effect_size": spec["effect_size"],
+            "design": spec["design"],
         }
 
     def sites_spec(self, dataset: str) -> dict:
@@ -36,6 +37,7 @@ class DataJobs:
             "treatment": spec["replication"]["treatment"],
             "outcome": self.response(dataset),
             "effect_size": spec["effect_size"],
+            "design": self.declared_design(dataset, spec["replication"]["treatment"]),
         }
 
     def new_rows_spec(self, dataset: str) -> dict:

@@ -81,6 +81,12 @@ class DatasetQueries:
     def predicted_datasets(self) -> list[str]:
         return [name for name in self.datasets if self.dataset(name)["predict"]]
 
+    def declared_design(self, dataset: str, column: str) -> str | None:
+        """`within` or `between` where the config declares the column's design (`design:`),
+        else None (the data stage reads it from the data)."""
+        design = self.dataset(dataset)["design"]
+        return next((kind for kind in ("within", "between") if column in design[kind]), None)
+
     def models(self, dataset: str) -> list[str]:
         return list(self.dataset(dataset)["models"])
 
