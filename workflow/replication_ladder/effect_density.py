@@ -30,7 +30,6 @@ import numpy as np
 from scipy.special import logsumexp
 
 from replication_ladder.densities import Densities
-from replication_ladder.mean_graph import slope_scale
 from replication_ladder.normal_block import NormalBlock
 from replication_ladder.prior import Prior
 
@@ -127,7 +126,7 @@ class EffectDensity:
         spread is then small: 0.04-0.06 nats on the RRR's rungs)."""
         if self.collapse is None:
             return MAX_DRAWS["conditional"]
-        if self.prior.spec["dist"] == "Normal" and slope_scale(self.collapse.graph, self.effect):
+        if self.collapse.slopes is not None:
             return MAX_DRAWS["over slopes' SD"]
         return MAX_DRAWS["collapsed"]
 

@@ -11,6 +11,7 @@ against the model's log-likelihood before use (normal_block).
 """
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from scipy import sparse
@@ -96,6 +97,11 @@ class MeanGraph:
         return graph if graph.valid else None
 
     # -- graphs ---------------------------------------------------------------------------
+
+    @cached_property
+    def point(self) -> dict:
+        """The model's initial point (values where the design is read)."""
+        return self.model.initial_point()
 
     @property
     def _observed(self):
@@ -219,7 +225,7 @@ class DesignReader:
     def _rest_draws_from_model(self) -> list[np.ndarray]:
         """One point of the rest (the model's initial point): the design does not depend
         on it, the mean being linear in the block."""
-        point = self.graph.model.initial_point()
+        point = self.graph.point
         return [np.asarray(point[v.name])[None, ...] for v in self.graph._rest]
 
     def _perturbed(self, rest, rows, position, blocks: list[np.ndarray]) -> np.ndarray:
@@ -256,14 +262,16 @@ class DesignReader:
 
 
 def slope_scale(graph: MeanGraph, effect: str):
-    """The one SD that scales the effect's group slopes (site slopes), with its log
-    prior density, or None (no such slopes, several terms of them, or an SD whose
-    prior depends on other parameters)."""
+    """The SD that scales the effect's group slopes over the fewest levels (the sites'
+    where participants have slopes too: the participants' SD is well pinned by their
+    number), with its log prior density, or None (no such slopes, or an SD whose prior
+    depends on other parameters)."""
     import pytensor
 
     slopes = [n for n in graph.block.names if parse(n).effect == effect and parse(n).group]
-    if len(slopes) != 1:
+    if not slopes:
         return None
+    slopes = [min(slopes, key=lambda n: graph.block.groups[n].size)]  # the sites', not a person's
     name = f"{slopes[0]}_sigma"
     free = {rv.name: rv for rv in graph.model.free_RVs}
     if name not in free or free[name].type.ndim != 0:

@@ -31,6 +31,7 @@ from scipy.special import logsumexp
 
 from replication_ladder.atomic import write_json
 from replication_ladder.errors import ConfigError
+from replication_ladder.normal_likelihood import log_normal_integral, posterior_draws
 from replication_ladder.prior import Prior
 from replication_ladder.small_studies import egger_test
 
@@ -111,13 +112,13 @@ def log_likelihood(effect, se, tau, effect_prior: Prior | None) -> np.ndarray:
     """log p(effects | tau) for each tau of an array, mu integrated out under
     `effect_prior` (or fixed at 0 when None): the likelihood of mu is a normal, so the
     integral is the prior's against it (closed for a normal prior, Simpson's rule for any
-    other: Prior.log_normal_integral)."""
+    other: normal_likelihood.log_normal_integral)."""
     if effect_prior is None:
         tau = np.atleast_1d(np.asarray(tau, dtype=float))[:, None]
         v = se[None, :] ** 2 + tau**2
         return -0.5 * (np.log(2 * math.pi * v) + effect[None, :] ** 2 / v).sum(1)
     mean, sd, outside = pooled(effect, se, tau)
-    return outside + effect_prior.log_normal_integral(mean, sd)
+    return outside + log_normal_integral(effect_prior, mean, sd)
 
 
 def tau_grid(effect, se, tau_prior) -> np.ndarray:
@@ -179,7 +180,7 @@ class Averaging:
         if not HAS_EFFECT[model]:
             return {"mu": np.zeros(n), "tau": tau}
         mean, sd, _ = pooled(self.effect, self.se, tau)
-        return {"mu": self.effect_prior.posterior_draws(mean, sd, rng), "tau": tau}
+        return {"mu": posterior_draws(self.effect_prior, mean, sd, rng), "tau": tau}
 
 
 def inclusion_bf(probabilities: dict, prior_probabilities: dict, included: dict) -> float:

@@ -5,9 +5,11 @@ With mean = m0 + B b (b the block: common effects and group effects with normal 
 B read off the model's graph), residual SD s c_i (s per draw, c_i fixed per row) and
 b ~ N(m, P^-1) given the rest, b's conditional is normal with precision B'WB / s^2 + P
 and linear term B'W (y - m0) / s^2 + P m, W = diag(1 / c_i^2). The effect's marginal in it
-is what the Savage-Dickey density needs. A participant's intercepts, one a row, are
-eliminated by their Schur complement, so that the dense solve is only as large as the
-common effects and the site slopes.
+is what the Savage-Dickey density needs. The effects of the largest grouping whose
+levels each own their rows (a participant's intercept, and slope where the treatment
+varies within participants) are eliminated level by level by their Schur complement, so
+that the dense solve is only as large as the common effects and the site slopes. Draws
+go through in chunks: no (draws x rows) array is held whole.
 """
 
 from functools import cached_property
@@ -18,9 +20,11 @@ from scipy.special import logsumexp
 
 from replication_ladder.densities import Densities
 from replication_ladder.mean_graph import DesignReader, MeanGraph, slope_scale
+from replication_ladder.normal_likelihood import log_normal_integral, log_posterior_at
 
 LINEAR_TOLERANCE = 1e-6  # nats: the log-likelihood agreement that proves the block exact
 HYPER_POINTS = 48  # grid points of the slopes' SD
+CHUNK = 1000  # draws at a time: a (draws x rows) block of 55 MB on the RRR
 
 
 class NormalBlock:
@@ -55,33 +59,64 @@ class NormalBlock:
     def effect_index(self) -> int:
         return int(self.graph.block.groups[self.effect][0])
 
+    @cached_property
+    def slopes(self):
+        """The SD of the effect's site slopes, integrated by quadrature (slope_scale)."""
+        return slope_scale(self.graph, self.effect)
+
+    @cached_property
+    def weight(self) -> np.ndarray:
+        """The rows' relative precisions (1 / c_i^2), fixed across draws."""
+        point = self.graph.point
+        rest = [np.asarray(point[v.name])[None, ...] for v in self.graph._rest]
+        zeros = [np.zeros((1, *shape)) for shape in self.graph.block.shapes]
+        _, sd = self.graph.mean_sd([*rest, *zeros], self.rung.rows())
+        return row_scale(np.atleast_2d(sd))[1]
+
+    def elimination(self, slopes) -> "Elimination":
+        keep = self._not_eliminated(slopes)
+        weighted = self.design.multiply(self.weight[:, None]).tocsr()
+        information = (self.design.T @ weighted).tocsr()  # B'WB
+        levels = level_blocks(information, self.graph.block.groups, keep)
+        return Elimination(information, weighted, levels, self.effect_index)
+
     def log_density_at(self, posterior, rows: dict, prior, value: float, log_lik_totals=None):
         """Per draw, log p(effect = value | y, rest) with every other coordinate of the
         block integrated out under its prior, and, where one SD scales the effect's group
-        slopes (site slopes), that SD too, by quadrature (hyper_grid): far from zero the
-        draws' own values of it would leave a few of them carrying the mean. The block
-        gives the effect's likelihood (a normal); its prior, whatever its family, is
-        applied to that (Prior.log_posterior_at)."""
-        base, sd, observed = self.graph.at_zero(posterior, rows)
-        scale, weight = row_scale(sd)
+        slopes over the fewest levels (site slopes), that SD too, by quadrature
+        (hyper_grid): far from zero the draws' own values of it would leave a few of them
+        carrying the mean. The block gives the effect's likelihood (a normal); its prior,
+        whatever its family, is applied to that (normal_likelihood.log_posterior_at)."""
+        slopes = self.slopes
+        structure = self.elimination(slopes)
+        grid = hyper_grid(posterior[slopes.sd].values.ravel()) if slopes else None
+        flat = posterior.stack(sample=("chain", "draw")).drop_vars(["sample", "chain", "draw"])
+        if log_lik_totals is not None:
+            log_lik_totals = np.asarray(log_lik_totals.sel(draw=posterior["draw"])).ravel()
+        terms = []
+        for start in range(0, flat.sizes["sample"], CHUNK):
+            part = slice(start, start + CHUNK)
+            chunk = flat.isel(sample=part).rename(sample="draw").expand_dims(chain=1)
+            chunk = chunk.transpose("chain", "draw", ...)
+            totals = None if log_lik_totals is None else log_lik_totals[part]
+            system = self._system(chunk, rows, structure, totals)
+            if slopes is None:
+                mean, variance, _ = system.solve()
+                terms.append(log_posterior_at(prior, value, mean, np.sqrt(variance)))
+            else:
+                terms.append(self._over_slope_sd(system, slopes, structure, grid, prior, value))
+        return np.concatenate(terms)
+
+    def _system(self, chunk, rows: dict, structure, log_lik_totals) -> "SchurSystem":
+        """The block's conditional for a chunk of draws (checked on the first)."""
+        base, sd, observed = self.graph.at_zero(chunk, rows)
+        scale, _ = row_scale(sd)
         if log_lik_totals is not None and not self.checked:
-            self._check(posterior, base, sd, observed, log_lik_totals)
-        weighted = self.design.multiply(weight[:, None]).tocsr()
-        information = (self.design.T @ weighted).tocsr()  # B'WB
-        score = (weighted.T @ (observed[None, :] - base).T).T  # per draw B'W r
-        prior_mean, prior_precision = self.graph.block_prior(posterior)
+            self._check(chunk, base, sd, observed, log_lik_totals)
+        score = (structure.weighted.T @ (observed[None, :] - base).T).T  # per draw B'W r
+        prior_mean, prior_precision = self.graph.block_prior(chunk)
         prior_precision[:, self.effect_index] = 0.0  # the effect's likelihood alone
-        slopes = slope_scale(self.graph, self.effect)
-        kept = np.setdiff1d(
-            np.arange(information.shape[0]),
-            diagonal_group(information, self.graph.block.groups, self._not_eliminated(slopes)),
-        )
-        system = SchurSystem(information, score, scale, prior_mean, prior_precision, kept)
-        at = int(np.searchsorted(kept, self.effect_index))
-        if slopes is None:
-            mean, variance, _ = system.solve(at)
-            return prior.log_posterior_at(value, mean, np.sqrt(variance))
-        return self._over_slope_sd(system, slopes, kept, at, posterior, prior, value)
+        return SchurSystem(structure, score, scale, prior_mean, prior_precision)
 
     def _not_eliminated(self, slopes) -> set[int]:
         keep = {self.effect_index}
@@ -89,34 +124,33 @@ class NormalBlock:
             keep |= set(self.graph.block.groups[slopes.block].tolist())
         return keep
 
-    def _over_slope_sd(self, system, slopes, kept, at, posterior, prior, value):
+    def _over_slope_sd(self, system, slopes, structure, grid, prior, value):
         """The density at `value` averaged over the slopes' SD on a grid, weighted by its
         conditional given the rest: the block's marginal likelihood (the effect's under its
         prior) times the SD's prior."""
-        coordinates = np.searchsorted(kept, self.graph.block.groups[slopes.block])
-        grid, log_step = hyper_grid(posterior[slopes.sd].values.ravel())
+        coordinates = np.searchsorted(structure.kept, self.graph.block.groups[slopes.block])
         terms, weights = [], []
         base_precision = system.precision_of(coordinates)
-        for sd, step in zip(grid, log_step, strict=True):
-            extra = np.zeros((system.draws, len(kept)))
+        for sd, step in zip(*grid, strict=True):
+            extra = np.zeros((system.draws, len(structure.kept)))
             extra[:, coordinates] = 1 / sd**2 - base_precision
-            mean, variance, log_evidence = system.solve(at, extra)
+            mean, variance, log_evidence = system.solve(extra)
             log_evidence += coordinates.size * np.log(1 / sd**2) / 2  # the slopes' prior
-            log_evidence += prior.log_normal_integral(mean, np.sqrt(variance))
+            log_evidence += log_normal_integral(prior, mean, np.sqrt(variance))
             weights.append(log_evidence + slopes.log_prior(sd) + step)
-            terms.append(prior.log_posterior_at(value, mean, np.sqrt(variance)))
+            terms.append(log_posterior_at(prior, value, mean, np.sqrt(variance)))
         weights = np.stack(weights)
         weights -= logsumexp(weights, axis=0)
         return logsumexp(weights + np.stack(terms), axis=0)
 
-    def _check(self, posterior, base, sd, observed, totals) -> None:
+    def _check(self, posterior, base, sd, observed, totals: np.ndarray) -> None:
         """The collapse is exact only if the model's log-likelihood is this normal one,
-        linear in the block: compare at the draws."""
+        linear in the block: compare at the draws (`totals`, the model's, in their order)."""
         block = self._block_values(posterior)
         mean = base + (self.design @ block.T).T
         normal = stats.norm.logpdf(observed[None, :], mean, sd).sum(axis=1)
         normal += self.graph.jacobian_total(observed)
-        expected = np.asarray(totals.sel(draw=posterior["draw"])).ravel()
+        expected = totals
         gap = float(np.max(np.abs(normal - expected)))
         if not gap < LINEAR_TOLERANCE * max(1.0, float(np.abs(expected).max()) * 1e-6):
             raise ValueError(
@@ -151,57 +185,84 @@ def row_scale(sd: np.ndarray):
     return scale, 1 / factor**2
 
 
-class SchurSystem:
-    """The block's normal conditional for a batch of draws: precision B'WB / s^2 + P,
-    linear term B'W r / s^2 + P m. The coordinates outside `kept` (a participant's
-    intercepts: one a row, so conditionally independent of each other) are eliminated by
-    their Schur complement once; `solve` then works on the kept ones (common effects,
-    site slopes) with any extra prior precision on them (a grid of the slopes' SD)."""
+class Elimination:
+    """What every chunk of draws shares: B'WB split into the kept coordinates and the
+    eliminated ones, these as (levels x m) positions (m variables sharing one grouping's
+    levels), their couplings C_i to the kept ones and the products of their rows."""
 
-    def __init__(self, information, score, scale, prior_mean, prior_precision, kept):
+    def __init__(self, information, weighted, levels: np.ndarray, effect: int):
         n = information.shape[0]
-        eliminated = np.setdiff1d(np.arange(n), kept)
+        self.weighted = weighted
+        self.levels = levels
+        self.kept = np.setdiff1d(np.arange(n), levels.ravel())
+        self.at = int(np.searchsorted(self.kept, effect))
+        self.dense = information[self.kept][:, self.kept].toarray()
+        m = levels.shape[1]
+        self.blocks = np.stack(
+            [
+                np.stack([_entries(information, levels[:, i], levels[:, j]) for j in range(m)], -1)
+                for i in range(m)
+            ],
+            -2,
+        )  # (levels, m, m)
+        self.coupling = [information[levels[:, i]][:, self.kept].tocsr() for i in range(m)]
+        self.pairs = {
+            (i, j): outer_pairs(self.coupling[i], self.coupling[j])
+            for i in range(m)
+            for j in range(m)
+        }
+
+
+class SchurSystem:
+    """The block's normal conditional for a chunk of draws: precision B'WB / s^2 + P,
+    linear term B'W r / s^2 + P m, the eliminated levels' blocks D_k taken out by their
+    Schur complement; `solve` then works on the kept coordinates (common effects, site
+    slopes) with any extra prior precision on them (a grid of the slopes' SD)."""
+
+    def __init__(self, structure: Elimination, score, scale, prior_mean, prior_precision):
+        kept, levels = structure.kept, structure.levels
         inv_s2 = 1 / scale**2
         linear = score * inv_s2[:, None] + prior_precision * prior_mean
-        self.draws = len(scale)
+        self.draws, self.at = len(scale), structure.at
         self.prior_precision = prior_precision[:, kept]
-        dense = information[kept][:, kept].toarray()
-        self.base = dense[None, :, :] * inv_s2[:, None, None]
+        self.base = structure.dense[None, :, :] * inv_s2[:, None, None]
         idx = np.arange(kept.size)
         self.base[:, idx, idx] += self.prior_precision
         self.rhs = linear[:, kept]
         self.log_det_eliminated = np.zeros(self.draws)
         self.quadratic_eliminated = np.zeros(self.draws)
-        # log det of the prior precision of the block, but for the grid's own part.
-        self.log_det_prior = np.log(np.where(prior_precision > 0, prior_precision, 1.0)).sum(1)
-        if eliminated.size:
-            coupling = information[eliminated][:, kept].tocsr()  # C
-            d = information.diagonal()[eliminated][None, :] * inv_s2[:, None]
-            d = d + prior_precision[:, eliminated]
-            pairs = outer_pairs(coupling)
-            weights = inv_s2[:, None] ** 2 / d
-            self.base -= (pairs.T @ weights.T).T.reshape(-1, kept.size, kept.size)
-            eliminated_linear = linear[:, eliminated]
-            self.rhs = self.rhs - inv_s2[:, None] * (coupling.T @ (eliminated_linear / d).T).T
-            self.log_det_eliminated = np.log(d).sum(1)
-            self.quadratic_eliminated = (eliminated_linear**2 / d).sum(1)
+        if levels.size:
+            m = levels.shape[1]
+            blocks = structure.blocks[None] * inv_s2[:, None, None, None]
+            diagonal = np.arange(m)
+            blocks[..., diagonal, diagonal] += prior_precision[:, levels]
+            inverse = np.linalg.inv(blocks)  # (draws, levels, m, m)
+            for (i, j), pairs in structure.pairs.items():
+                weights = inverse[..., i, j] * inv_s2[:, None] ** 2
+                self.base -= (pairs.T @ weights.T).T.reshape(-1, kept.size, kept.size)
+            eliminated = linear[:, levels]  # (draws, levels, m)
+            solved = np.einsum("dlij,dlj->dli", inverse, eliminated)
+            for i, coupling in enumerate(structure.coupling):
+                self.rhs -= inv_s2[:, None] * (coupling.T @ solved[..., i].T).T
+            self.log_det_eliminated = np.linalg.slogdet(blocks)[1].sum(1)
+            self.quadratic_eliminated = (eliminated * solved).sum((1, 2))
 
     def precision_of(self, coordinates) -> np.ndarray:
         """The prior precision the kept `coordinates` have in the base system."""
         return self.prior_precision[:, coordinates]
 
-    def solve(self, at: int, extra: np.ndarray | None = None):
-        """The kept coordinate `at`'s conditional mean and variance per draw, and the
-        log marginal likelihood of the block up to terms that `extra` does not change."""
+    def solve(self, extra: np.ndarray | None = None):
+        """The effect's conditional mean and variance per draw, and the log marginal
+        likelihood of the block up to terms that `extra` does not change."""
         precision = self.base if extra is None else self.base + _diagonal(extra)
         unit = np.zeros((self.draws, precision.shape[1]))
-        unit[:, at] = 1.0
+        unit[:, self.at] = 1.0
         both = np.linalg.solve(precision, np.stack([self.rhs, unit], axis=-1))
-        solved, variance = both[..., 0], both[:, at, 1]
+        solved, variance = both[..., 0], both[:, self.at, 1]
         _, log_det = np.linalg.slogdet(precision)
         quadratic = (self.rhs * solved).sum(1) + self.quadratic_eliminated
         log_evidence = -0.5 * (log_det + self.log_det_eliminated - quadratic)
-        return solved[:, at], variance, log_evidence
+        return solved[:, self.at], variance, log_evidence
 
 
 def _diagonal(values: np.ndarray) -> np.ndarray:
@@ -219,33 +280,53 @@ def hyper_grid(draws: np.ndarray, points: int = HYPER_POINTS):
     return upper * u**2, np.log(2 * upper * u / points)
 
 
-def outer_pairs(coupling) -> "sparse.csr_matrix":
-    """(rows x kept^2): each row of C as the flattened outer product c c'."""
-    coupling = coupling.tocsr()
-    k = coupling.shape[1]
+def outer_pairs(first, second) -> "sparse.csr_matrix":
+    """(rows x kept^2): per row k, the flattened outer product of row k of `first` with
+    row k of `second` (sparse, like them)."""
+    first, second = first.tocsr(), second.tocsr()
+    k = first.shape[1]
     rows, columns, values = [], [], []
-    for row in range(coupling.shape[0]):
-        start, end = coupling.indptr[row], coupling.indptr[row + 1]
-        index, data = coupling.indices[start:end], coupling.data[start:end]
-        rows.append(np.full(index.size**2, row))
-        columns.append((index[:, None] * k + index[None, :]).ravel())
-        values.append(np.outer(data, data).ravel())
+    for row in range(first.shape[0]):
+        a_index = first.indices[first.indptr[row] : first.indptr[row + 1]]
+        a_data = first.data[first.indptr[row] : first.indptr[row + 1]]
+        b_index = second.indices[second.indptr[row] : second.indptr[row + 1]]
+        b_data = second.data[second.indptr[row] : second.indptr[row + 1]]
+        rows.append(np.full(a_index.size * b_index.size, row))
+        columns.append((a_index[:, None] * k + b_index[None, :]).ravel())
+        values.append(np.outer(a_data, b_data).ravel())
     if not rows:
-        return sparse.csr_matrix((coupling.shape[0], k * k))
+        return sparse.csr_matrix((first.shape[0], k * k))
     return sparse.csr_matrix(
         (np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))),
-        shape=(coupling.shape[0], k * k),
+        shape=(first.shape[0], k * k),
     )
 
 
-def diagonal_group(information, groups: dict, keep: set[int]) -> np.ndarray:
-    """The coordinates of the largest variable whose coordinates do not inform each other
-    (its block of B'WB is diagonal), none of them in `keep`; or none."""
-    best = np.array([], dtype=int)
-    for index in groups.values():
-        if index.size <= best.size or keep & set(index.tolist()) or index.size < 2:
-            continue
-        sub = information[index][:, index]
-        if sub.nnz <= index.size and np.all(sub.diagonal() > 0):
-            best = index
+def level_blocks(information, groups: dict, keep: set[int]) -> np.ndarray:
+    """(levels x m) positions of the coordinates to eliminate: the variables of one
+    grouping (as many coordinates each, none in `keep`) whose coordinates inform only
+    their own level's, across all of them (B'WB block-diagonal by level), the set with
+    the most coordinates; (0 x 1) when there is none."""
+    best = np.empty((0, 1), dtype=int)
+    candidates = [
+        index for index in groups.values() if index.size >= 2 and not keep & set(index.tolist())
+    ]
+    for size in sorted({index.size for index in candidates}, reverse=True):
+        chosen = []
+        for index in (i for i in candidates if i.size == size):
+            if all(_level_diagonal(information, index, other) for other in [index, *chosen]):
+                chosen.append(index)
+        if chosen and size * len(chosen) > best.size:
+            best = np.stack(chosen, axis=1)
     return best
+
+
+def _level_diagonal(information, rows: np.ndarray, columns: np.ndarray) -> bool:
+    """Whether coordinate k of `rows` meets no coordinate of `columns` but their k-th."""
+    sub = information[rows][:, columns].tocoo()
+    return bool(np.all(sub.row == sub.col) or not sub.nnz)
+
+
+def _entries(matrix, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """matrix[rows[k], columns[k]] for each k, as a dense vector."""
+    return np.asarray(matrix[rows, columns]).ravel()

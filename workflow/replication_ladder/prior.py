@@ -8,7 +8,6 @@ hashes read; `Prior` is how the code uses one: with PyMC, with Bambi, as text.""
 from functools import cache
 
 import numpy as np
-from scipy import integrate, stats
 
 from replication_ladder.errors import ConfigError
 
@@ -20,7 +19,6 @@ POSITIVE = frozenset(
     {"HalfNormal", "HalfCauchy", "HalfStudentT", "Gamma", "InverseGamma", "Exponential"}
     | {"LogNormal", "Weibull", "HalfFlat", "ChiSquared"}
 )
-SIMPSON_POINTS = 201  # odd: Simpson's rule over a normal likelihood's reach (error < 1e-7)
 
 
 class Prior:
@@ -118,82 +116,6 @@ class Prior:
         elif self.dist in POSITIVE:
             lower = max(lower, 0.0)
         return lower, upper
-
-    def log_normal_integral(self, mean, sd) -> np.ndarray:
-        """log of the integral of the density times N(x; mean, sd), elementwise: the
-        marginal likelihood of a normal likelihood for x under this prior. A normal
-        prior's in closed form; any other by Simpson's rule over the likelihood's 12 SDs
-        either side, cut to the prior's support (a truncation's edge is a grid's end,
-        never inside it)."""
-        mean, sd = np.broadcast_arrays(np.asarray(mean, float), np.asarray(sd, float))
-        if self.dist == "Normal" and self.bounds is None:
-            mu0, s0 = float(self.args["mu"]), float(self.args["sigma"])
-            return stats.norm.logpdf(mean, mu0, np.sqrt(sd**2 + s0**2))
-        grid, values = self._grid(mean, sd)
-        top = np.max(values, axis=-1, keepdims=True)
-        top = np.where(np.isfinite(top), top, 0.0)
-        integral = integrate.simpson(np.exp(values - top), x=grid, axis=-1)
-        with np.errstate(divide="ignore"):
-            return np.log(integral) + top[..., 0]
-
-    def _grid(self, mean: np.ndarray, sd: np.ndarray):
-        """log_normal_integral's grid: the likelihood's 12 SDs either side, in the support."""
-        lower, upper = self.support
-        low = np.clip(mean - 12 * sd, lower, upper)
-        high = np.clip(mean + 12 * sd, lower, upper)
-        grid = low[..., None] + (high - low)[..., None] * np.linspace(0, 1, SIMPSON_POINTS)
-        base, offset = self._untruncated()
-        with np.errstate(divide="ignore"):
-            values = base.log_density(grid.ravel()).reshape(grid.shape) + offset
-            values += stats.norm.logpdf(grid, mean[..., None], sd[..., None])
-        return grid, values
-
-    def _untruncated(self) -> tuple["Prior", float]:
-        """The prior without its truncation, and the log of one over the mass it keeps:
-        within the support the two densities differ by that constant (PyMC's truncated
-        density costs a hundred times more a value)."""
-        if self.bounds is None:
-            return self, 0.0
-        base = Prior({k: v for k, v in self.spec.items() if k != "truncate"})
-        lower, upper = self.support
-        inside = np.asarray(
-            [(lower + upper) / 2 if np.isfinite(lower + upper) else min(upper, max(lower, 0.0) + 1)]
-        )
-        return base, float(self.log_density(inside)[0] - base.log_density(inside)[0])
-
-    def posterior_draws(self, mean, sd, rng: np.random.Generator) -> np.ndarray:
-        """A draw of x's posterior under this prior and a normal likelihood N(mean, sd),
-        per element: a normal prior's exactly, any other by inverting its CDF on the grid
-        log_normal_integral integrates over."""
-        mean, sd = np.broadcast_arrays(np.asarray(mean, float), np.asarray(sd, float))
-        if self.dist == "Normal" and self.bounds is None:
-            mu0, s0 = float(self.args["mu"]), float(self.args["sigma"])
-            precision = 1 / s0**2 + 1 / sd**2
-            return rng.normal((mu0 / s0**2 + mean / sd**2) / precision, 1 / np.sqrt(precision))
-        grid, values = self._grid(mean, sd)
-        density = np.exp(values - values.max(axis=-1, keepdims=True))
-        steps = np.diff(grid, axis=-1) * (density[..., 1:] + density[..., :-1]) / 2
-        cdf = np.concatenate([np.zeros((*mean.shape, 1)), np.cumsum(steps, axis=-1)], axis=-1)
-        target = rng.uniform(size=mean.shape) * cdf[..., -1]
-        index = np.clip((cdf < target[..., None]).sum(axis=-1), 1, grid.shape[-1] - 1)
-        below = np.take_along_axis(cdf, index[..., None] - 1, -1)[..., 0]
-        above = np.take_along_axis(cdf, index[..., None], -1)[..., 0]
-        left = np.take_along_axis(grid, index[..., None] - 1, -1)[..., 0]
-        right = np.take_along_axis(grid, index[..., None], -1)[..., 0]
-        share = np.where(
-            above > below, (target - below) / np.where(above > below, above - below, 1), 0
-        )
-        return left + share * (right - left)
-
-    def log_posterior_at(self, value: float, mean, sd) -> np.ndarray:
-        """log density at `value` of x's posterior under this prior and a normal
-        likelihood N(mean, sd) (elementwise): prior times likelihood over their integral."""
-        mean, sd = np.asarray(mean, float), np.asarray(sd, float)
-        return (
-            self.log_density(np.asarray([value]))[0]
-            + stats.norm.logpdf(value, mean, sd)
-            - self.log_normal_integral(mean, sd)
-        )
 
     def draws(self, seed: int, draws: int = 20_000) -> np.ndarray:
         import pymc as pm
