@@ -351,3 +351,24 @@ def test_the_meta_analysis_rung_matches_model_averagings_exact_marginals(z, prio
     exact = averaging.log_marginal("random_null") - averaging.log_marginal("random_effect")
     assert result["density"]["method"] == "collapsed"
     check(result, exact, z)
+
+
+def test_a_rung_whose_only_parameter_is_the_effect_is_exact():
+    """The fixed-effect meta-analysis: nothing but the effect, so every draw's term is
+    the posterior's own density at zero; against model averaging's closed form."""
+    from replication_ladder.model_averaging import Averaging
+
+    data = sites_table(3)
+    rung_spec = {
+        **spec(None, {"x": EFFECT}),
+        "kind": "pymc",
+        "level": "sites",
+        "builder": "replication_ladder.builders.fixed_effect",
+        "family": None,
+        "site": "site",
+    }
+    result = fitted_bf01(rung_spec, data)
+    averaging = Averaging(data["effect"], data["se"], EFFECT, {"dist": "HalfNormal", "sigma": 1})
+    exact = averaging.log_marginal("fixed_null") - averaging.log_marginal("fixed_effect")
+    assert result["density"]["log_density_mcse"] == 0.0
+    assert result["log_bf01"] == pytest.approx(exact, abs=1e-9)

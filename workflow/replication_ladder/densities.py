@@ -65,9 +65,10 @@ def batched_function(rung, outputs: list, variables: list, shapes: list, mode=No
 
     core = [output.ndim for output in outputs]
 
-    def call(values: list[np.ndarray], rows: dict) -> list[np.ndarray]:
-        """Outputs with a leading batch axis, also those no draw changes."""
-        size = len(values[0]) if values else 1
+    def call(values: list[np.ndarray], rows: dict, size: int | None = None) -> list[np.ndarray]:
+        """Outputs with a leading batch axis of `size` (the draws' number, by default the
+        first input's length), also those no draw changes."""
+        size = size if size is not None else len(values[0])
         results = function(*values, *(rows[name] for name in row_inputs))
         return [
             np.asarray(v) if np.ndim(v) > d else np.broadcast_to(v, (size, *np.shape(v)))

@@ -183,18 +183,19 @@ class MeanGraph:
         """(draws x coordinates) prior means and precisions of the block."""
         function = self.__dict__.setdefault("_prior", self._prior_function())
         rest = self._rest_draws(posterior)
-        values = _chunked(function, rest, self.rung.rows())
-        means = [values[2 * i].reshape(len(rest[0]), -1) for i in range(len(self.block.names))]
-        sds = [values[2 * i + 1].reshape(len(rest[0]), -1) for i in range(len(self.block.names))]
+        n = posterior.sizes["chain"] * posterior.sizes["draw"]
+        values = _chunked(function, rest, self.rung.rows(), n)
+        means = [values[2 * i].reshape(n, -1) for i in range(len(self.block.names))]
+        sds = [values[2 * i + 1].reshape(n, -1) for i in range(len(self.block.names))]
         return np.concatenate(means, axis=1), 1 / np.concatenate(sds, axis=1) ** 2
 
     def at_zero(self, posterior, rows: dict):
         """The mean with the block at zero and the SD, per draw and row, and the observed
         outcome (its log for a lognormal likelihood)."""
         rest = self._rest_draws(posterior)
-        n = len(rest[0])
+        n = posterior.sizes["chain"] * posterior.sizes["draw"]
         zeros = [np.zeros((n, *shape)) for shape in self.block.shapes]
-        mean, sd = _chunked(self.mean_sd, [*rest, *zeros], rows)
+        mean, sd = _chunked(self.mean_sd, [*rest, *zeros], rows, n)
         observed = np.asarray(rows[self.rung.observed_data_name], dtype=float)
         return mean, sd, np.log(observed) if self.log_scale else observed
 
@@ -285,10 +286,13 @@ def slope_scale(graph: MeanGraph, effect: str):
     return SlopeScale(slopes[0], name, lambda sd: float(function(np.asarray(sd, float))))
 
 
-def _chunked(function, draws: list[np.ndarray], rows: dict) -> list[np.ndarray]:
-    total = len(draws[0])
+def _chunked(function, draws: list[np.ndarray], rows: dict, total: int) -> list[np.ndarray]:
     parts = [
-        function([values[start : start + CHUNK] for values in draws], rows)
+        function(
+            [values[start : start + CHUNK] for values in draws],
+            rows,
+            size=min(CHUNK, total - start),
+        )
         for start in range(0, total, CHUNK)
     ]
     return [np.concatenate([part[i] for part in parts]) for i in range(len(parts[0]))]
