@@ -5,6 +5,7 @@ with the prior."""
 import pandas as pd
 
 from replication_ladder import bayes_factors as bf
+from replication_ladder.design_analysis import GROUPS
 from replication_ladder.report import figures, loaders
 from replication_ladder.report import html as fragments
 from replication_ladder.report.dataset import Section
@@ -108,8 +109,18 @@ class VerdictSection(Section):
 
     @property
     def design(self) -> dict | None:
-        """The verdict's operating characteristics (design_analysis), where simulated."""
-        return loaders.read_json(self.report.inputs.get("design_analysis"))
+        """The verdict's operating characteristics (design_analysis), where simulated,
+        scenarios and verdicts in the order they are read (JSON keeps them sorted)."""
+        design = loaders.read_json(self.report.inputs.get("design_analysis"))
+        if design is None:
+            return None
+        groups = list(dict.fromkeys(GROUPS.values()))
+        design["scenarios"] = {
+            name: {**scenario, "grouped": {g: scenario["grouped"][g] for g in groups}}
+            for name in ("zero", "original", "d33")
+            if (scenario := design["scenarios"].get(name))
+        }
+        return design
 
     def design_sentence(self) -> str:
         return fragments.design_analysis(self.design)
