@@ -59,6 +59,7 @@ def test_default_config_is_valid():
 MINIMAL = {
     "source": {"path": "data/mine.csv"},
     "columns": {"y": "number", "x": "number", "lab": "category"},
+    "outcome": {"range": [0, 10]},
     "site": "lab",
     "models": {"fixed": {"formula": "y ~ x"}, "random_intercept": {"formula": "y ~ x + (1|lab)"}},
 }
@@ -67,7 +68,7 @@ EXPLICIT = {
     "source": {"path": "data/mine.csv"},
     "columns": {"y": "number", "x": "number", "lab": "category"},
     "rename": {},
-    "outcome": {"label": None, "unit": None},
+    "outcome": {"label": None, "unit": None, "kind": None, "range": [0, 10]},
     "dropna": ["y", "x", "lab"],
     "site": "lab",
     "participant": None,

@@ -125,14 +125,17 @@ def test_a_directional_hypothesis_is_also_tested_one_sided():
     }
 
 
-def test_a_latent_scale_rung_is_never_the_verdicts():
-    """The ordinal rung's coefficient is a logit: chosen automatically only if nothing
-    else is there, and refused by name with a config error."""
+def test_only_a_rung_on_the_replications_scale_is_the_verdicts():
+    """The ordinal rung's coefficient is a latent logistic variable's: never the verdict's
+    where the original and the test prior are in rating points, and refused by name; a
+    dataset that states the latent scale takes it, and no other."""
     from replication_ladder.errors import ConfigError
 
-    assert "ordinal" in SPEC["latent_scale"]
+    assert SPEC["effect_scales"]["ordinal"] == "latent" and SPEC["scale"] == "outcome"
     ranking = ["ordinal", "participant", "meta_analysis", "fixed"]
     assert replication.choose_verdict_model(SPEC, ranking, ranking)[0] == "participant"
+    latent = {**SPEC, "scale": "latent"}
+    assert replication.choose_verdict_model(latent, ranking, ranking)[0] == "ordinal"
     config = config_copy()
     config["datasets"]["rrr"]["replication"]["verdict_model"] = "ordinal"
     with pytest.raises(ConfigError, match=r"verdict_model: 'ordinal' is a cumulative rung"):

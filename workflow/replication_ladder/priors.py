@@ -27,6 +27,8 @@ import math
 import numpy as np
 
 from replication_ladder.errors import ConfigError
+from replication_ladder.families import FAMILIES, FAMILY_PARAMETERS
+from replication_ladder.formulas import formula_terms
 from replication_ladder.parameter_names import parse
 from replication_ladder.prior import Prior
 
@@ -63,21 +65,32 @@ def _round(value: float) -> float:
 
 
 def outcome_scale_priors(
-    bounds: tuple[float, float],
+    bounds: tuple[float, float] | None,
     predictors: dict[str, float],
     *,
     treatment: str | None = None,
     site: str | None = None,
     participant: str | None = None,
+    family: str = "gaussian",
+    levels: int | None = None,
 ) -> dict[str, dict]:
-    """Priors for every term a scaffolded gaussian rung may have, by Bambi's term names:
-    `predictors` maps each common predictor to its SD in the data (a binary's is taken
-    as 0.5, so that its prior is that of a contrast)."""
-    low, high = bounds
+    """Priors for every term a rung of `family` may have, by Bambi's term names, stated on
+    its linear predictor's range (families.FAMILIES: the outcome's for an identity link,
+    its log for a log link, logit +-4 for a logit): `predictors` maps each common
+    predictor to its SD in the data (a binary's is taken as 0.5, so that its prior is
+    that of a contrast); an ordinal family's `levels` are its categories."""
+    entry = FAMILIES[family]
+    line = entry.predictor_range(bounds)
+    if line is None:
+        raise ValueError(f"{family}'s default priors need the outcome's range, not {bounds}")
+    low, high = line
     span = float(high - low)
     if not math.isfinite(span) or span <= 0:
         raise ValueError(f"the outcome's range must have two different ends, not {bounds}")
-    priors = {"Intercept": normal((low + high) / 2, span / 4)}
+    if entry.link == "cumulative logit":
+        priors = {"threshold": thresholds(levels)}
+    else:
+        priors = {"Intercept": normal((low + high) / 2, span / 4)}
     for name, sd in predictors.items():
         if name == treatment:
             priors[name] = normal(0, span / 8)
@@ -89,8 +102,16 @@ def outcome_scale_priors(
             priors[f"{treatment}|{site}"] = group(span / 16)
     if participant is not None:
         priors[f"1|{participant}"] = group(span / 6)
-    priors["sigma"] = half_normal(span / 4)
-    return priors
+    return priors | entry.auxiliary(span)
+
+
+def thresholds(levels: int | None) -> dict:
+    """An ordinal rung's K - 1 thresholds where K equally likely categories put them
+    (logit(k / K)), sorted, each give or take 1."""
+    if not levels or levels < 2:
+        raise ValueError("an ordinal family's default thresholds need its categories")
+    mu = [round(math.log(k / (levels - k)), 2) for k in range(1, levels)]
+    return {"dist": "Normal", "mu": mu, "sigma": 1, "transform": "ordered"}
 
 
 def rung_priors(all_priors: dict[str, dict], terms: set[str]) -> dict[str, dict]:
@@ -113,15 +134,22 @@ def group_prior(term: str, span: float, site: str | None, participant: str | Non
     return site_intercepts(span / 8)
 
 
+def has_rule(family: str, bounds) -> bool:
+    """Whether a rung of `family` has default priors for terms its config leaves out (a
+    family of the registry whose linear predictor's range follows from what is declared)."""
+    entry = FAMILIES.get(family)
+    return entry is not None and entry.predictor_range(bounds) is not None
+
+
 def resolved_priors(spec: dict, data, terms: list[str]) -> dict:
     """The priors a formula rung is built with: `priors: bambi` gives Bambi's defaults
-    (none stated); else the stated ones, and for a gaussian rung of a dataset with a
-    declared outcome range the rule above for every term left out."""
+    (none stated); else the stated ones, and the family's rule above for every term left
+    out (the config check refuses a rung with terms left out and no rule)."""
     stated = spec["priors"]
     if stated == BAMBI_DEFAULTS:
         return {}
     bounds = spec.get("outcome_range")
-    if bounds is None or spec.get("family") != "gaussian":
+    if not has_rule(spec["family"], bounds):
         return dict(stated)
     common = [t for t in terms if parse(t).group is None and t != "Intercept"]
     sds = {
@@ -130,12 +158,21 @@ def resolved_priors(spec: dict, data, terms: list[str]) -> dict:
         else None
         for t in common
     }
-    rule = outcome_scale_priors(tuple(bounds), sds, treatment=spec.get("treatment"))
-    span = float(bounds[1] - bounds[0])
+    family = spec["family"]
+    levels = None
+    if FAMILIES[family].link == "cumulative logit":
+        (response,) = formula_terms(spec["formula"], "formula")[2]
+        levels = int(data[response].nunique())
+    rule = outcome_scale_priors(
+        bounds, sds, treatment=spec.get("treatment"), family=family, levels=levels
+    )
+    low, high = FAMILIES[family].predictor_range(bounds)
+    span = float(high - low)
     for term in terms:
         if parse(term).group is not None:
             rule[term] = group_prior(term, span, spec.get("site"), spec.get("participant"))
-    return {**rule, **stated}
+    own = set(terms) | set(FAMILY_PARAMETERS[family])
+    return {**{term: prior for term, prior in rule.items() if term in own}, **stated}
 
 
 # -- checks of a config's priors -------------------------------------------------------
@@ -168,3 +205,17 @@ def check_rung_priors(priors, allowed: set, where: str, treatment: str | None) -
                 "the verdict's Bayes factors need its density (a hierarchical prior has "
                 "none in closed form)"
             )
+
+
+def check_family(family: str, outcome: dict, where: str) -> None:
+    """A declared outcome kind and the rung's family agree."""
+    kind = outcome.get("kind")
+    if kind is None:
+        return
+    models = [name for name, entry in FAMILIES.items() if kind in entry.kinds]
+    if family not in models:
+        raise ConfigError(
+            f"{where}.family: a {family} rung cannot model the outcome declared a {kind} "
+            f"({where.rsplit('.models.', 1)[0]}.outcome.kind); a {kind} takes "
+            f"{', '.join(models)}"
+        )

@@ -142,12 +142,13 @@ def rung_effects(posteriors: dict, priors: dict, spec: dict) -> dict:
 
 def choose_verdict_model(spec: dict, ranking: list[str], available: list[str]) -> tuple[str, str]:
     """The verdict's rung and how it was chosen: the design first (a rung that models
-    every level of clustering), row-level LOO only among those; never a rung whose
-    coefficient is on a latent scale (the test's priors and SESOI are in outcome units)."""
+    every level of clustering), row-level LOO only among those; only a rung whose
+    coefficient is on the scale the replication states (the test's priors and SESOI are
+    on it)."""
     if spec["verdict_model"] is not None:
         return spec["verdict_model"], "named in the config (replication.verdict_model)"
-    latent = set(spec.get("latent_scale", ()))
-    usable = [m for m in available if m not in latent]
+    scales, scale = spec.get("effect_scales", {}), spec.get("scale", "outcome")
+    usable = [m for m in available if scales.get(m, "outcome") == scale]
     design = [m for m in spec["respects_design"] if m in usable]
     ranked = [m for m in ranking if m in design]
     if ranked:

@@ -162,12 +162,13 @@ def check_test_prior(ladder: "Ladder", name: str) -> None:
         raise ConfigError(
             f"{where}.verdict_model: {verdict!r} is not a rung of datasets.{name}.models"
         )
-    if verdict is not None and ladder.latent_scale(name, verdict):
+    if verdict is not None and ladder.effect_scale(name, verdict) != replication["scale"]:
         raise ConfigError(
             f"{where}.verdict_model: {verdict!r} is a {ladder.family(name, verdict)} rung: its "
-            f"{replication['treatment']!r} coefficient is on a latent scale, while the test "
-            "prior, the original effect and the SESOI are in the outcome's units; name a "
-            "gaussian rung (its outcome-scale effect is in the report beside it)"
+            f"{replication['treatment']!r} coefficient is on the "
+            f"{ladder.effect_scale(name, verdict)} scale, while the test prior, the original "
+            f"effect and the SESOI are on the {replication['scale']} scale "
+            f"({where}.scale); name a rung on that scale, or say which scale they are on"
         )
 
 

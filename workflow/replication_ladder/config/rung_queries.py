@@ -100,8 +100,8 @@ class RungQueries:
         entry = self.rung(dataset, model)
         return self.kind(dataset, model).respects_design(entry, needed, self.where(dataset, model))
 
-    def latent_scale(self, dataset: str, model: str) -> bool:
-        """A rung whose treatment coefficient is not a difference on the outcome's scale
-        (a formula rung of any family but the gaussian: a logit, an ordinal threshold
-        model): the verdict's priors, SESOI and original effect are in outcome units."""
-        return self.kind(dataset, model).latent_scale(self.rung(dataset, model))
+    def effect_scale(self, dataset: str, model: str) -> str:
+        """What a rung's treatment coefficient is a difference of: the outcome's units, a
+        log ratio, log odds or a latent variable's (families.Family.effect_scale). Only a
+        rung on the scale the replication states can be the verdict's."""
+        return self.kind(dataset, model).effect_scale(self.rung(dataset, model))

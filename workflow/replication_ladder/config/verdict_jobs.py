@@ -23,7 +23,7 @@ class VerdictJobs:
             "respects_design": [
                 m for m in self.models(dataset) if self.respects_design(dataset, m)
             ],
-            "latent_scale": [m for m in self.models(dataset) if self.latent_scale(dataset, m)],
+            "effect_scales": {m: self.effect_scale(dataset, m) for m in self.models(dataset)},
             "loo_compared": compared,
         }
 

@@ -6,10 +6,10 @@ from html import escape
 import pandas as pd
 
 from replication_ladder.errors import ConfigError
-from replication_ladder.families import DISCRETE_FAMILIES, FAMILY_PARAMETERS
+from replication_ladder.families import DISCRETE_FAMILIES, FAMILIES, FAMILY_PARAMETERS
 from replication_ladder.formulas import formula_terms
 from replication_ladder.kinds.base import RungKind
-from replication_ladder.priors import check_rung_priors
+from replication_ladder.priors import check_family, check_rung_priors, has_rule
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,9 @@ class BambiFormula(RungKind):
     def family(self, entry: dict) -> str | None:
         return entry["family"]
 
-    def latent_scale(self, entry: dict) -> bool:
-        # A logit or an ordinal threshold model: its coefficient is not in outcome units.
-        return entry["family"] != "gaussian"
+    def effect_scale(self, entry: dict) -> str:
+        family = FAMILIES.get(entry["family"])
+        return family.effect_scale if family else f"{entry['family']}'s linear predictor"
 
     def auxiliary_parameters(self, entry: dict) -> tuple[str, ...]:
         return tuple(FAMILY_PARAMETERS.get(entry["family"], ()))
@@ -63,7 +63,18 @@ class BambiFormula(RungKind):
                 f"(Bambi offers: {', '.join(sorted(FAMILY_PARAMETERS))})"
             )
         treatment = (dataset["replication"] or {}).get("treatment")
-        check_rung_priors(entry["priors"], terms | set(FAMILY_PARAMETERS[family]), where, treatment)
+        own = terms | set(FAMILY_PARAMETERS[family])
+        check_rung_priors(entry["priors"], own, where, treatment)
+        check_family(family, dataset["outcome"], where)
+        unstated = sorted(own - set(entry["priors"] if entry["priors"] != "bambi" else own))
+        if unstated and not has_rule(family, dataset["outcome"]["range"]):
+            raise ConfigError(
+                f"{where}.priors: no prior for {', '.join(unstated)}: a {family} rung has default "
+                "priors only from the outcome's range"
+                + ("" if family in FAMILIES else " in the families the ladder states them for")
+                + f" ({where.rsplit('.models.', 1)[0]}.outcome.range); state them, or write "
+                "priors: bambi for Bambi's data-scaled defaults"
+            )
 
     def usable_rows(self, spec: dict, data: pd.DataFrame, where: str) -> pd.DataFrame:
         """Bambi would drop rows missing any of the formula's columns silently; dropping

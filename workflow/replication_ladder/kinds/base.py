@@ -42,9 +42,9 @@ class RungKind(ABC):
         """Bambi's family, for a kind that has one."""
         return None
 
-    def latent_scale(self, entry: dict) -> bool:
-        """Whether the treatment's coefficient is on another scale than the outcome's."""
-        return False
+    def effect_scale(self, entry: dict) -> str:
+        """What the treatment's coefficient is a difference of (families.Family)."""
+        return "outcome"
 
     def auxiliary_parameters(self, entry: dict) -> tuple[str, ...]:
         """Parameters that are not effects (a family's sigma), left out of the report's
