@@ -123,3 +123,116 @@ def test_zero_sum_site_intercepts_have_the_stated_distribution(noncentered):
     p_value = stats.kstest(standardised, stats.norm(0, np.sqrt(1 - 1 / sites)).cdf).pvalue
     print(f"margin: KS p = {p_value:.3f} (> 0.001)")
     assert p_value > 0.001
+
+
+@pytest.mark.parametrize(
+    ("family", "bounds", "intercept", "treatment", "auxiliary"),
+    [
+        # Identity: the rating's own range, 0 to 9.
+        ("gaussian", (0, 9), (4.5, 2.2), 1.1, {"sigma": {"dist": "HalfNormal", "sigma": 2.2}}),
+        # Log link: a time from 0.2 to 30 s is log 0.2 to log 30 (span 5.01).
+        (
+            "lognormal",
+            (0.2, 30),
+            (0.896, 1.3),
+            0.63,
+            {"sigma": {"dist": "HalfNormal", "sigma": 1.3}},
+        ),
+        # A count from 0 to 40: log(0.5) to log(40.5) (span 4.39).
+        (
+            "negativebinomial",
+            (0, 40),
+            (1.5, 1.1),
+            0.55,
+            {"alpha": {"dist": "Gamma", "alpha": 2.0, "beta": 0.2}},
+        ),
+        # Logit: +-4 whatever the data (span 8).
+        ("bernoulli", None, (0.0, 2.0), 1.0, {}),
+    ],
+)
+def test_each_family_states_its_priors_on_its_linear_predictors_range(
+    family, bounds, intercept, treatment, auxiliary
+):
+    """The rule written out: the family's range on its link's scale (span s), the
+    Intercept Normal(midpoint, s/4), the treatment Normal(0, s/8), its own parameters'."""
+    priors = outcome_scale_priors(bounds, {"pen": None}, treatment="pen", family=family)
+    assert priors["Intercept"]["mu"] == pytest.approx(intercept[0], abs=0.01)
+    assert priors["Intercept"]["sigma"] == pytest.approx(intercept[1], abs=0.01)
+    assert priors["pen"]["sigma"] == pytest.approx(treatment, abs=0.01)
+    assert {k: v for k, v in priors.items() if k not in ("Intercept", "pen")} == auxiliary
+
+
+def test_an_ordinal_rungs_thresholds_are_where_equal_categories_put_them():
+    """K = 5 categories: logit(k/5) for k = 1..4, sorted (the RRR's nine by hand)."""
+    priors = outcome_scale_priors(None, {}, family="cumulative", levels=5)
+    assert "Intercept" not in priors
+    assert priors["threshold"] == {
+        "dist": "Normal",
+        "mu": [-1.39, -0.41, 0.41, 1.39],
+        "sigma": 1,
+        "transform": "ordered",
+    }
+
+
+def rung_config(family: str, formula: str, **outcome) -> dict:
+    from conftest import config_copy
+
+    config = config_copy()
+    config["datasets"] = {
+        "mine": {
+            "source": {"path": "data/mine.csv"},
+            "columns": {"y": "number", "x": "binary", "lab": "category"},
+            "outcome": outcome,
+            "models": {"one": {"formula": formula, "family": family}},
+        }
+    }
+    config["default_datasets"] = False
+    config["sbc"]["datasets"] = []
+    return config
+
+
+def test_a_rung_with_no_prior_and_no_rule_is_refused_naming_its_terms():
+    """A family the registry has no rule for, or a gaussian with no range: every term
+    it would have left to Bambi's data-scaled defaults is named."""
+    from replication_ladder.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"models.one.priors: no prior for Intercept, alpha, x"):
+        Ladder(rung_config("gamma", "y ~ x"))
+    with pytest.raises(ConfigError, match=r"no prior for Intercept, sigma, x: a gaussian rung"):
+        Ladder(rung_config("gaussian", "y ~ x"))
+    Ladder(rung_config("gaussian", "y ~ x", range=[0, 5]))  # the rule applies
+
+
+def test_an_outcome_kind_and_a_family_that_disagree_are_refused_naming_both():
+    from replication_ladder.errors import ConfigError
+
+    with pytest.raises(
+        ConfigError, match=r"a gaussian rung cannot model the outcome declared a time"
+    ):
+        Ladder(rung_config("gaussian", "y ~ x", kind="time", range=[0.1, 9]))
+    Ladder(rung_config("lognormal", "y ~ x", kind="time", range=[0.1, 9]))
+
+
+def test_a_new_family_is_one_registry_entry(monkeypatch):
+    """Bambi's exgaussian (a reaction time's family), added to the registry alone: a rung
+    of it is accepted with no prior stated, and its priors follow its rule."""
+    from replication_ladder import families
+    from replication_ladder.priors import resolved_priors
+
+    entry = families.Family(
+        "exgaussian",
+        "identity",
+        "outcome",
+        ("time",),
+        lambda bounds: bounds,
+        lambda span: {
+            "sigma": {"dist": "HalfNormal", "sigma": span / 4},
+            "nu": {"dist": "HalfNormal", "sigma": span / 4},
+        },
+    )
+    monkeypatch.setitem(families.FAMILIES, "exgaussian", entry)
+    config = rung_config("exgaussian", "y ~ x", kind="time", range=[0, 2])
+    spec = Ladder(config).model_spec("mine", "one")
+    priors = resolved_priors(spec, pd.DataFrame({"x": [0, 1]}), ["Intercept", "x"])
+    assert priors["nu"] == {"dist": "HalfNormal", "sigma": 0.5}
+    assert priors["Intercept"] == {"dist": "Normal", "mu": 1.0, "sigma": 0.5}

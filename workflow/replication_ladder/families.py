@@ -176,7 +176,7 @@ FAMILIES: dict[str, Family] = {
             "log",
             "log",
             ("count",),
-            _log,
+            _log_count,
             lambda span: {"alpha": {"dist": "Gamma", "alpha": 2.0, "beta": 0.2}},
         ),
         Family("bernoulli", "logit", "log odds", ("binary",), _logit),
