@@ -137,6 +137,62 @@ def multisite(
     return Generated(pd.DataFrame(rows), truth)
 
 
+def within_sites(
+    rng: np.random.Generator,
+    sites: int,
+    participants: int,
+    trials: int,
+    intercept: float,
+    condition: float,
+    moderator: float,
+    site_sd_intercept: float,
+    site_sd_condition: float,
+    participant_sd_intercept: float,
+    participant_sd_condition: float,
+    sigma: float,
+    missing: float,
+) -> Generated:
+    """A multi-lab study with the treatment within participants and a skewed outcome:
+    every child sees `trials` trials of each condition, a looking time lognormal around
+    its mean (log scale: `intercept`, the condition's log ratio `condition` plus its lab's
+    and its child's deviations, the lab's centred mean age times `moderator` on the
+    effect), and a share `missing` of trials lost at random."""
+    (extra,) = rng.spawn(1)
+    counts = np.maximum(3, rng.poisson(participants, sites))
+    lab = np.repeat(np.arange(sites), counts)
+    n_children = lab.size
+    mean_age = np.round(rng.uniform(6, 14, sites), 1)  # months, a lab-level moderator
+    age_c = mean_age - mean_age.mean()
+    lab_intercepts = rng.normal(0, site_sd_intercept, sites)
+    lab_slopes = rng.normal(0, site_sd_condition, sites)
+    child_intercepts = extra.normal(0, participant_sd_intercept, n_children)
+    child_slopes = extra.normal(0, participant_sd_condition, n_children)
+    child = np.repeat(np.arange(n_children), 2 * trials)
+    treated = np.tile(np.repeat([0, 1], trials), n_children)
+    slope = condition + lab_slopes[lab] + moderator * age_c[lab] + child_slopes
+    log_mean = intercept + lab_intercepts[lab] + child_intercepts
+    log_time = log_mean[child] + slope[child] * treated + rng.normal(0, sigma, child.size)
+    kept = rng.uniform(size=child.size) >= missing
+    data = pd.DataFrame(
+        {
+            "lab": [f"lab{k + 1:02d}" for k in lab[child][kept]],
+            "child": child[kept] + 1,
+            "condition": treated[kept],
+            "mean_age": mean_age[lab[child][kept]],
+            "looking_time": np.round(np.exp(log_time[kept]), 3),
+        }
+    )
+    truth = {
+        "condition": condition,
+        "condition:center(mean_age)": moderator,
+        "sigma": sigma,
+        "condition|lab_sigma": site_sd_condition,
+        "1|child_sigma": participant_sd_intercept,
+        "condition|child_sigma": participant_sd_condition,
+    }
+    return Generated(data, truth)
+
+
 def measurement_error(
     rng: np.random.Generator, n: int, b: float, m: list[float], sigma: float, messages_median: float
 ) -> Generated:
@@ -162,6 +218,7 @@ GENERATORS: dict[str, Callable[..., Generated]] = {
     "categorical": categorical,
     "logit": logit,
     "multisite": multisite,
+    "within_sites": within_sites,
     "measurement_error": measurement_error,
 }
 

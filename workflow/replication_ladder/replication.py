@@ -322,18 +322,30 @@ def _bf01_value(point: dict) -> str:
     return f"{point['bf01']:.3g}"
 
 
+def scale_text(spec: dict, value: float) -> str:
+    """What an effect of `value` is on the scale the verdict is given on."""
+    scale = spec.get("scale", "outcome")
+    if scale == "log":
+        return f" on the log scale (a ratio of {math.exp(value):.3g})"
+    if scale == "log odds":
+        return f" in log odds (an odds ratio of {math.exp(value):.3g})"
+    if scale == "latent":
+        return " on the latent scale of the ordinal model"
+    unit = spec["outcome"]["unit"]
+    return f" {unit}" if unit else ""
+
+
 def verdict_sentence(effect: dict, model: str, spec: dict, figures: dict) -> str:
     """One paragraph: does the original effect replicate, and how sure is that."""
     original = spec["original"]["effect"]
     low, high, mean = effect["ci_low"], effect["ci_high"], effect["mean"]
     test = figures.get("test_prior", {})
     outcome, evidence = verdict_outcome(effect, original, test)
-    unit = spec["outcome"]["unit"]
     names = spec.get("labels") or spec.get("contrast")
     what = f"{spec['treatment']}" + (f" ({names[1]} minus {names[0]})" if names else "")
     parts = [
         f"The original effect ({original:g}) {outcome} ({evidence}): the pooled effect of "
-        f"{what} is {mean:.2f}{' ' + unit if unit else ''} ({100 * spec['ci_prob']:.0f}% CI "
+        f"{what} is {mean:.2f}{scale_text(spec, mean)} ({100 * spec['ci_prob']:.0f}% CI "
         f"{low:.2f} to {high:.2f}) in the {model} model"
     ]
     if "bf01" in test:

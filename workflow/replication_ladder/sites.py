@@ -211,9 +211,25 @@ def per_site_paired(cells: pd.DataFrame, unit: str = "raw") -> pd.DataFrame:
     return table[COLUMNS]
 
 
+def on_scale(data: pd.DataFrame, outcome: str, scale: str) -> pd.DataFrame:
+    """The outcome on the verdict's scale: its log for a log ratio (positive values
+    only), as it is for the outcome's own units."""
+    if scale == "outcome":
+        return data
+    if scale != "log":
+        raise DataError(
+            f"site estimates on the {scale} scale are not computed from participant means; "
+            "a summary file of the sites' effects on it can be read instead"
+        )
+    values = data[outcome].to_numpy(float)
+    if (values <= 0).any():
+        raise DataError(f"column {outcome!r} has values <= 0: no log ratio of them")
+    return data.assign(**{outcome: np.log(values)})
+
+
 def site_estimates(snakemake) -> None:
     spec = snakemake.params.spec
-    data = pd.read_parquet(snakemake.input.data)
+    data = on_scale(pd.read_parquet(snakemake.input.data), spec["outcome"], spec["scale"])
     design = spec["design"] or treatment_design(
         data, spec["participant"], spec["treatment"], spec["site"]
     )

@@ -38,6 +38,8 @@ class DataJobs:
             "outcome": self.response(dataset),
             "effect_size": spec["effect_size"],
             "design": self.declared_design(dataset, spec["replication"]["treatment"]),
+            # On the verdict's scale: a log ratio's sites are differences of mean logs.
+            "scale": spec["replication"]["scale"],
         }
 
     def new_rows_spec(self, dataset: str) -> dict:

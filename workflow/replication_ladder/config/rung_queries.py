@@ -103,5 +103,11 @@ class RungQueries:
     def effect_scale(self, dataset: str, model: str) -> str:
         """What a rung's treatment coefficient is a difference of: the outcome's units, a
         log ratio, log odds or a latent variable's (families.Family.effect_scale). Only a
-        rung on the scale the replication states can be the verdict's."""
+        rung on the scale the replication states can be the verdict's. A rung of site
+        effects is on theirs: computed on the replication's scale, or read as given."""
+        replication = self.dataset(dataset)["replication"]
+        if replication and self.rung_level(dataset, model) == "sites":
+            return replication["scale"]
+        if replication and dataset in self.summary_datasets:
+            return replication["scale"]
         return self.kind(dataset, model).effect_scale(self.rung(dataset, model))

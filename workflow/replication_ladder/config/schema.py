@@ -27,9 +27,12 @@ def key_path(*parts: Any) -> str:
 
 @functools.cache
 def load_schema(schema_path: Path = SCHEMA_PATH) -> dict:
-    """The schema file, with what the registry of rung kinds says: the values `kind` may
-    take and the keys each kind requires."""
+    """The schema file, with what the registries say: the values `kind` may take and the
+    keys each kind requires, and the generators a synthetic source may name."""
+    from replication_ladder.datasets import GENERATORS
+
     schema = yaml.safe_load(Path(schema_path).read_text())
+    schema["$defs"]["source"]["properties"]["generator"]["enum"] = list(GENERATORS)
     model = schema["$defs"]["model"]
     model["properties"]["kind"]["enum"] = list(KINDS)
     model["allOf"] = [
