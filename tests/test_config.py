@@ -45,6 +45,7 @@ def test_default_config_is_valid():
         "categorical",
         "logit",
         "measurement_error",
+        "within",
     }
     assert ladder.models("rrr") == [
         "fixed",

@@ -20,7 +20,7 @@ from replication_ladder.errors import DataError
 from replication_ladder.readers import read_table
 from replication_ladder.scaffold_summary import recognise
 from replication_ladder.sites import participant_means, per_site_effects
-from replication_ladder.summary import SUMMARY_FORMS, site_table
+from replication_ladder.summary import site_table, summary_form
 
 from conftest import copy_workflow, new_dataset, run_command
 
@@ -88,9 +88,58 @@ def test_bad_summary_files_are_refused_naming_line_and_column(tmp_path):
     [
         (HEADER, "arms", "raw"),
         (["study", "m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"], "arms", "raw"),
+        # Arms under the study's own labels, the statistic before or after them.
+        (
+            [
+                "lab",
+                "n_treated",
+                "mean_treated",
+                "sd_treated",
+                "n_control",
+                "mean_control",
+                "sd_control",
+            ],
+            "arms",
+            "raw",
+        ),
+        (
+            [
+                "Site",
+                "Experimental Mean",
+                "Experimental SD",
+                "Experimental N",
+                "Control Mean",
+                "Control SD",
+                "Control N",
+            ],
+            "arms",
+            "raw",
+        ),
+        (
+            [
+                "lab",
+                "treatment_mean",
+                "treatment_sd",
+                "treatment_n",
+                "ctrl_mean",
+                "ctrl_sd",
+                "ctrl_n",
+            ],
+            "arms",
+            "raw",
+        ),
         (["Study name", "Hedges's g", "Std Err", "Lower limit"], "effect", "g"),
-        (["lab", "yi", "sei"], "effect", "raw"),
+        (["lab", "yi", "sei"], "effect", "given"),
+        (["lab", "yi", "vi"], "variance", "given"),
+        (["study", "logOR", "SE"], "effect", "logOR"),
+        (["study", "log_rr", "var"], "variance", "logRR"),
+        (["study", "SMD", "lower", "upper"], "interval", "g"),
+        (["lab", "est", "ci_low", "ci_high"], "interval", "given"),
+        (["lab", "r", "se"], "effect", "given"),
+        (["lab", "z", "se"], "effect", "z"),
         (["Lab", "t", "n treatment", "n control"], "t", "d"),
+        # A 2x2 table per site: events and n of each arm.
+        (["lab", "events_treated", "n_treated", "events_control", "n_control"], "counts", "logOR"),
     ],
 )
 def test_the_scaffold_recognises_each_form_of_summary_file(header, form, unit):
@@ -100,8 +149,35 @@ def test_the_scaffold_recognises_each_form_of_summary_file(header, form, unit):
         seen[name] = seen.get(name, -1) + 1
         tidy[i] = f"{name}.{seen[name]}" if seen[name] else name
     summary, found_unit = recognise(tidy)
-    assert SUMMARY_FORMS[form](summary) and found_unit == unit
+    assert summary_form(summary) == form and found_unit == unit
     assert recognise(["Subject ID", "Lab", "Pen", "Item", "Rating"]) is None
+
+
+def test_arms_the_header_cannot_tell_apart_are_asked_for_by_name():
+    """Per-arm columns under two labels with no treated/control in their names (a real
+    file's `n_teeth`, `n_lips`): refused naming the flag; with it, read."""
+    from replication_ladder.errors import LadderError
+
+    header = ["lab", "n_teeth", "mean_teeth", "sd_teeth", "n_lips", "mean_lips", "sd_lips"]
+    with pytest.raises(LadderError, match=r"say which is the treatment with --arms"):
+        recognise(header)
+    summary, unit = recognise(header, {"arms": ["teeth", "lips"]})
+    assert summary["treatment"] == {"mean": "mean_teeth", "sd": "sd_teeth", "n": "n_teeth"}
+    assert summary["site"] == "lab" and unit == "raw"
+    with pytest.raises(LadderError, match=r"--arms teeth,pens: no mean, SD and n"):
+        recognise(header, {"arms": ["teeth", "pens"]})
+
+
+def test_a_summary_file_in_no_known_form_is_refused_never_regressed():
+    """A log odds ratio with its SE named unusually: no ladder of `se ~ logor`, no
+    config without a site; the flags that would name it are said."""
+    from replication_ladder.errors import LadderError
+    from replication_ladder.scaffold_summary import refuse_summary_columns
+
+    with pytest.raises(LadderError, match=r"looks like per-site summaries \(logOR, SE\)"):
+        refuse_summary_columns(["lab", "logOR", "SE", "weight"], {})
+    summary, unit = recognise(["lab", "lnOR", "precision"], {"effect": "lnOR", "se": "precision"})
+    assert summary == {"site": "lab", "effect": "lnOR", "se": "precision"} and unit == "logOR"
 
 
 @pytest.mark.workflow
@@ -215,3 +291,67 @@ def test_a_summary_dataset_in_d_with_a_raw_original_leaves_its_test_prior_to_the
     config["datasets"]["rrr"]["effect_size"] = "d"
     with pytest.raises(Exception, match=r"datasets\.rrr\.effect_size: d for a trial-level"):
         Ladder(config)
+
+
+COUNTS_ESCALC = """
+library(metafor)
+d <- read.csv("{path}")
+or <- escalc("OR", ai = a, n1i = n1, ci = c, n2i = n2, data = d)
+rr <- escalc("RR", ai = a, n1i = n1, ci = c, n2i = n2, data = d)
+write.csv(data.frame(or = or$yi, or_v = or$vi, rr = rr$yi, rr_v = rr$vi), "{out}",
+    row.names = FALSE)
+"""
+
+
+def test_counts_variances_and_intervals_give_metafors_effects(tmp_path):
+    """A 2x2 table per site (one with no events in an arm) read as escalc's OR and RR
+    with its half added to an empty cell's site; an effect with its variance, and with
+    its 95% interval, give the SE back."""
+    import shutil
+
+    from replication_ladder.readers import read_table
+
+    counts = pd.DataFrame(
+        {
+            "lab": ["a", "b", "c", "d"],
+            "a": [12, 0, 30, 7],
+            "n1": [40, 35, 60, 20],
+            "c": [6, 4, 22, 9],
+            "n2": [41, 30, 58, 22],
+        }
+    )
+    path, out = tmp_path / "counts.csv", tmp_path / "metafor.csv"
+    counts.to_csv(path, index=False)
+    rscript = shutil.which("Rscript")
+    assert rscript, "Rscript not found: `make setup-test` installs r-base-core and r-cran-metafor"
+    code = COUNTS_ESCALC.format(path=path, out=out)
+    subprocess.run([rscript, "-e", code], capture_output=True, text=True, check=True)
+    theirs = pd.read_csv(out, float_precision="round_trip")
+    block = {
+        "site": "lab",
+        "treatment": {"events": "a", "n": "n1"},
+        "control": {"events": "c", "n": "n2"},
+    }
+    raw = read_table(path, "csv", {})
+    for unit, name in (("logOR", "or"), ("logRR", "rr")):
+        table, _ = site_table(raw, block, unit)
+        np.testing.assert_allclose(table["effect"], theirs[name], rtol=1e-10)
+        np.testing.assert_allclose(table["se"] ** 2, theirs[f"{name}_v"], rtol=1e-10)
+    given = pd.DataFrame(
+        {
+            "lab": ["a", "b"],
+            "yi": [0.3, -0.1],
+            "vi": [0.04, 0.09],
+            "lower": [0.3 - 1.959963984540054 * 0.2, -0.1 - 1.959963984540054 * 0.3],
+            "upper": [0.3 + 1.959963984540054 * 0.2, -0.1 + 1.959963984540054 * 0.3],
+        }
+    )
+    given.to_csv(path, index=False)
+    raw = read_table(path, "csv", {})
+    for block in (
+        {"site": "lab", "effect": "yi", "variance": "vi"},
+        {"site": "lab", "effect": "yi", "lower": "lower", "upper": "upper"},
+    ):
+        table, _ = site_table(raw, block, "given")
+        np.testing.assert_allclose(table["se"], [0.2, 0.3], rtol=1e-12)
+        np.testing.assert_allclose(table["effect"], [0.3, -0.1], rtol=1e-12)

@@ -18,13 +18,23 @@ test holds them to metafor's `escalc` on the same numbers.
 import numpy as np
 from scipy.special import gammaln
 
-UNITS = ("raw", "d", "g", "dz", "dav")
+UNITS = ("raw", "d", "g", "dz", "dav", "logOR", "logRR", "z", "given")
 LABELS = {
     "raw": "mean difference",
     "d": "Cohen's d",
     "g": "Hedges' g",
     "dz": "d_z (standardized by the SD of the differences)",
     "dav": "d_av (standardized by the conditions' average SD)",
+    "logOR": "log odds ratio",
+    "logRR": "log risk ratio",
+    "z": "Fisher's z of a correlation",
+    "given": "the effect as the file gives it",
+}
+# The units a summary file's form can give (summary.SUMMARY_FORMS).
+FORM_UNITS = {
+    "arms": ("raw", "d", "g"),
+    "counts": ("logOR", "logRR"),
+    "t": ("d", "g"),
 }
 WITHIN_UNITS = ("raw", "dz", "dav")  # a within-participant design's
 
@@ -105,3 +115,21 @@ def from_t(t, n1, n0, unit: str) -> tuple[np.ndarray, np.ndarray]:
         np.asarray(t, dtype=float) * np.sqrt(1 / n1 + 1 / n0), n1, n0, unit
     )
     return effect, np.sqrt(variance)
+
+
+def from_counts(events1, n1, events0, n0, unit: str) -> tuple[np.ndarray, np.ndarray]:
+    """(effect, standard error) per site from each arm's events and size (a 2x2 table),
+    as escalc computes them with its default correction (a half added to every cell of a
+    site with an empty one, to="only0"):
+      logOR  log((a d) / (b c)), var 1/a + 1/b + 1/c + 1/d
+      logRR  log((a / n1) / (c / n0)), var 1/a - 1/n1 + 1/c - 1/n0."""
+    a, n1, c, n0 = (np.asarray(v, dtype=float) for v in (events1, n1, events0, n0))
+    b, d = n1 - a, n0 - c
+    empty = (np.stack([a, b, c, d]) == 0).any(axis=0)
+    a, b, c, d = (cell + 0.5 * empty for cell in (a, b, c, d))
+    n1, n0 = a + b, c + d
+    if unit == "logOR":
+        return np.log(a * d / (b * c)), np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+    if unit == "logRR":
+        return np.log((a / n1) / (c / n0)), np.sqrt(1 / a - 1 / n1 + 1 / c - 1 / n0)
+    raise ValueError(f"counts give a log odds or risk ratio, not {unit!r}")

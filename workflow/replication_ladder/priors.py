@@ -114,9 +114,10 @@ def thresholds(levels: int | None) -> dict:
     return {"dist": "Normal", "mu": mu, "sigma": 1, "transform": "ordered"}
 
 
-def rung_priors(all_priors: dict[str, dict], terms: set[str]) -> dict[str, dict]:
-    """The priors of the terms a rung has (and its residual SD)."""
-    return {term: prior for term, prior in all_priors.items() if term in terms | {"sigma"}}
+def rung_priors(all_priors: dict[str, dict], terms: set[str], family: str) -> dict[str, dict]:
+    """The priors of the terms a rung has, and of its family's own parameters."""
+    own = terms | set(FAMILY_PARAMETERS[family])
+    return {term: prior for term, prior in all_priors.items() if term in own}
 
 
 BAMBI_DEFAULTS = "bambi"

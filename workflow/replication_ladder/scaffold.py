@@ -14,6 +14,8 @@ edited.
 import argparse
 import re
 import sys
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +24,10 @@ import yaml
 
 from replication_ladder import scaffold_summary
 from replication_ladder.errors import DataError, LadderError
+from replication_ladder.families import FAMILIES, OUTCOME_KINDS
 from replication_ladder.priors import outcome_scale_priors, rung_priors
 from replication_ladder.readers import FORMATS, read_table
+from replication_ladder.sites import treatment_design
 from replication_ladder.summary import site_rows, summary_form
 from replication_ladder.validation import MISSING
 
@@ -100,163 +104,329 @@ def numeric(values: pd.Series, decimal: str) -> np.ndarray:
     return pd.to_numeric(text.where(~text.isin(MISSING)), errors="coerce").to_numpy(float)
 
 
-def rung(formula: str, priors: dict, terms: set[str]) -> dict:
-    return {"formula": formula, "priors": rung_priors(priors, terms)}
+def rung(formula: str, priors: dict, terms: set[str], family: str) -> dict:
+    return {"formula": formula, "family": family, "priors": rung_priors(priors, terms, family)}
 
 
-def scaffold(
-    path: Path,
-    name: str,
-    *,
-    outcome: str | None = None,
-    treatment: str | None = None,
-    site: str | None = None,
-    participant: str | None = None,
-    read: dict | None = None,
-    original_effect: float | None = None,
-) -> str:
-    """The text of a config file with one commented dataset block for `path`."""
-    if not NAME.match(name):
-        raise LadderError(f"NAME {name!r}: use lower case letters, digits and underscores")
-    read = {k: v for k, v in (read or {}).items() if v is not None}
+# What each kind of outcome is modelled with (families.FAMILIES names it for each).
+FAMILY_OF_KIND = {
+    "rating": "gaussian",
+    "time": "lognormal",
+    "count": "negativebinomial",
+    "binary": "bernoulli",
+    "proportion": "beta",
+}
+
+
+@dataclass
+class Study:
+    """A study's file as the scaffold reads it: the table with columns renamed to
+    formula names (labelled codes read as their labels) and each column's type."""
+
+    path: Path
+    fmt: str
+    read: dict
+    raw: object
+    table: pd.DataFrame
+    types: dict
+    renamed: dict
+
+    def pick(self, given: str | None, role: str) -> str | None:
+        """A column given for a role, by its name in the file or in the formulas."""
+        if given is None:
+            return None
+        chosen = self.renamed.get(given, given)
+        if chosen not in self.types:
+            raise LadderError(
+                f"{self.path}: no column {given!r} for the {role} "
+                f"(columns: {', '.join(self.raw.header)})"
+            )
+        return chosen
+
+    def numbers(self, column: str) -> np.ndarray:
+        return numeric(self.table[column], self.read.get("decimal", "."))
+
+
+def read_study(path: Path, read: dict) -> tuple[Study | None, object, str]:
+    """The file, and a Study of it unless it is a file of per-site summaries."""
     fmt = read.pop("format", None) or path.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise LadderError(f"{path}: cannot tell the format from the extension; pass --format")
     raw = read_tolerant(path, fmt, read)
-    summary = scaffold_summary.recognise(raw.header)
-    if summary is not None:
-        return summary_config(path, fmt, name, raw, read, *summary, original_effect)
     renamed = {column: model_name(column) for column in raw.header}
-    original_name = {new: old for old, new in renamed.items()}
-    # Labelled codes (SPSS, Stata) read as their labels, as the validation reads them.
     table = pd.DataFrame(
         {
             renamed[c]: [raw.value_labels.get(c, {}).get(v, v) for v in raw.cells[c]]
             for c in raw.header
         }
     )
-    types = {}
-    for column in raw.header:
-        kind = (
-            "category"
-            if column in raw.value_labels
-            else infer_type(raw.cells[column], read.get("decimal", "."))
-        )
-        types[renamed[column]] = kind
-    names = list(types)
+    types = {
+        renamed[c]: "category"
+        if c in raw.value_labels
+        else infer_type(raw.cells[c], read.get("decimal", "."))
+        for c in raw.header
+    }
+    return Study(path, fmt, read, raw, table, types, renamed), raw, fmt
 
-    def pick(given: str | None, role: str) -> str | None:
-        if given is None:
-            return None
-        chosen = renamed.get(given, given)
-        if chosen not in names:
-            raise LadderError(
-                f"{path}: no column {given!r} for the {role} (columns: {', '.join(raw.header)})"
-            )
-        return chosen
 
-    outcome = pick(outcome, "outcome") or next(
-        (c for c in reversed(names) if types[c] in ("number", "integer")), None
+@dataclass
+class Roles:
+    """What each column is: the outcome, the treatment, the site, the participant, the
+    moderators, and the common predictors of the ladder."""
+
+    outcome: str
+    treatment: str | None
+    site: str | None
+    participant: str | None
+    moderators: list[str]
+    predictors: list[str]
+
+
+def choose_roles(study: Study, given: dict) -> Roles:
+    """The roles given, and the rest guessed: the outcome the last numeric column, a
+    site a category named like one, a participant an identifier on several rows."""
+    names = list(study.types)
+    outcome = study.pick(given.get("outcome"), "outcome") or next(
+        (c for c in reversed(names) if study.types[c] in ("number", "integer")), None
     )
     if outcome is None:
-        raise LadderError(f"{path}: no numeric column to take as the outcome; pass --outcome")
-    treatment = pick(treatment, "treatment")
-    site = pick(site, "site") or guess_site(
-        {c: k for c, k in types.items() if c not in (outcome, treatment)}, table
+        raise LadderError(f"{study.path}: no numeric column to take as the outcome; pass --outcome")
+    treatment = study.pick(given.get("treatment"), "treatment")
+    others = {c: k for c, k in study.types.items() if c not in (outcome, treatment)}
+    site = study.pick(given.get("site"), "site") or guess_site(others, study.table)
+    participant = study.pick(given.get("participant"), "participant") or guess_participant(
+        study.types, study.table, {outcome, treatment, site}
     )
-    participant = pick(participant, "participant") or guess_participant(
-        types, table, {outcome, treatment, site}
+    moderators = [study.pick(m, "moderator") for m in given.get("moderators") or ()]
+    taken = {outcome, treatment, site, participant, *moderators}
+    predictors = [treatment] if treatment else []
+    predictors += [c for c in names if c not in taken and study.types[c] in ("number", "binary")][
+        : 4 - len(predictors)
+    ]
+    return Roles(outcome, treatment, site, participant, moderators, predictors)
+
+
+def outcome_kind(values: np.ndarray, given: str | None) -> tuple[str, str]:
+    """The outcome's kind (families.OUTCOME_KINDS) and why: given, or guessed from its
+    values: 0/1 binary, inside (0, 1) a proportion, few whole numbers a rating, other
+    whole numbers from 0 a count, positive and right-skewed a time, else a rating."""
+    if given is not None:
+        return given, "given (--outcome-kind)"
+    present = values[np.isfinite(values)]
+    unique = np.unique(present)
+    whole = bool(np.all(present == np.round(present)))
+    if set(unique) <= {0.0, 1.0}:
+        return "binary", "guessed: its values are 0 and 1"
+    if present.min() > 0 and present.max() < 1:
+        return "proportion", "guessed: every value lies between 0 and 1"
+    if whole and unique.size <= 11:
+        return "rating", f"guessed: {unique.size} whole-number values"
+    if whole and present.min() >= 0:
+        return "count", "guessed: whole numbers from 0"
+    skew = float(((present - present.mean()) ** 3).mean() / present.std() ** 3)
+    if present.min() > 0 and skew > 1:
+        return "time", f"guessed: positive and right-skewed (skewness {skew:.1f})"
+    return "rating", "guessed: a continuous score"
+
+
+def design_of(study: Study, roles: Roles) -> dict:
+    """Whether participants have more than one row, and whether the treatment varies
+    within them (sites.treatment_design)."""
+    if roles.participant is None:
+        return {"repeated": False, "within": False}
+    keys = [roles.site, roles.participant] if roles.site else [roles.participant]
+    rows = study.table.groupby(keys, observed=True).size()
+    within = roles.treatment is not None and (
+        treatment_design(study.table, roles.participant, roles.treatment, roles.site) == "within"
     )
-    for column in (site, participant):
+    return {"repeated": bool(rows.max() > 1), "within": within}
+
+
+def ladder(roles: Roles, design: dict, family: str, priors: dict) -> dict:
+    """The standard ladder: fixed effects, a random intercept and slope per site, and
+    with repeated measures the participants too (a slope each where the treatment varies
+    within them); the moderators, centred, with their interaction with the treatment in
+    the top rungs (the treatment's effect is then at their means)."""
+    outcome, treatment, site, participant = (
+        roles.outcome,
+        roles.treatment,
+        roles.site,
+        roles.participant,
+    )
+    right = " + ".join(roles.predictors) or "1"
+    common = {"Intercept", *roles.predictors}
+    models = {"fixed": rung(f"{outcome} ~ {right}", priors, common, family)}
+    if site is None:
+        return models
+    moderated = right + "".join(
+        f" + center({m}) + {treatment}:center({m})" for m in roles.moderators if treatment
+    )
+    common_top = common | {
+        term
+        for m in roles.moderators
+        if treatment
+        for term in (f"center({m})", f"{treatment}:center({m})")
+    }
+    slope = treatment or "1"
+    slopes = {f"{treatment}|{site}"} if treatment else set()
+    models["random_intercept"] = rung(
+        f"{outcome} ~ {right} + (1|{site})", priors, common | {f"1|{site}"}, family
+    )
+    models["random_slope"] = rung(
+        f"{outcome} ~ {moderated} + ({slope}|{site})",
+        priors,
+        common_top | {f"1|{site}"} | slopes,
+        family,
+    )
+    if participant is not None and design["repeated"]:
+        person = f"({treatment}|{participant})" if design["within"] else f"(1|{participant})"
+        person_terms = {f"1|{participant}"} | (
+            {f"{treatment}|{participant}"} if design["within"] else set()
+        )
+        models["participant"] = rung(
+            f"{outcome} ~ {moderated} + ({slope}|{site}) + {person}",
+            priors,
+            common_top | {f"1|{site}"} | slopes | person_terms,
+            family,
+        )
+    return models
+
+
+def scaffold(path: Path, name: str, *, read: dict | None = None, **given) -> str:
+    """The text of a config file with one commented dataset block for `path`. `given`
+    holds what the command line says: outcome, treatment, site, participant, moderators,
+    outcome_kind, original_effect (and for a summary file arms, effect, se)."""
+    if not NAME.match(name):
+        raise LadderError(f"NAME {name!r}: use lower case letters, digits and underscores")
+    read = {k: v for k, v in (read or {}).items() if v is not None}
+    study, raw, fmt = read_study(path, read)
+    summary = scaffold_summary.recognise(raw.header, given)
+    if summary is not None:
+        return summary_config(path, fmt, name, raw, read, *summary, given.get("original_effect"))
+    scaffold_summary.refuse_summary_columns(raw.header, given)
+    roles = choose_roles(study, given)
+    kind, why_kind = outcome_kind(study.numbers(roles.outcome), given.get("outcome_kind"))
+    family = FAMILY_OF_KIND[kind]
+    design = design_of(study, roles)
+    types = typed(study, roles, kind)
+    values = study.numbers(roles.outcome)
+    bounds = (float(np.nanmin(values)), float(np.nanmax(values)))
+    line = bounds if FAMILIES[family].predictor_range(bounds) else None
+    sds = {c: None if types[c] == "binary" else _sd(study.numbers(c)) for c in roles.predictors}
+    for m in roles.moderators if roles.treatment else ():
+        sds |= {f"center({m})": _sd(study.numbers(m)), f"{roles.treatment}:center({m})": None}
+    priors = outcome_scale_priors(
+        line,
+        sds,
+        treatment=roles.treatment,
+        site=roles.site,
+        participant=roles.participant,
+        family=family,
+        levels=int(np.unique(values[np.isfinite(values)]).size),
+    )
+    block = dataset_block(
+        study, roles, design, kind, types, bounds, ladder(roles, design, family, priors)
+    )
+    if roles.treatment is not None and given.get("original_effect") is not None:
+        block["replication"] = replication_block(study, roles, types, given["original_effect"])
+        if kind != "rating":
+            block["replication"]["scale"] = FAMILIES[family].effect_scale
+    notes = {"kind": f"{kind}, {why_kind}: every rung is {family}", "design": design}
+    return header(name, path, roles, bounds, notes) + config_yaml(name, block)
+
+
+def _sd(values: np.ndarray) -> float | None:
+    present = values[np.isfinite(values)]
+    return float(present.std()) if present.size > 1 else None
+
+
+def typed(study: Study, roles: Roles, kind: str) -> dict:
+    """The declared types: the site and participant categories, the treatment binary or
+    a category, the outcome a number (a rating's whole numbers too: never codes)."""
+    types = dict(study.types)
+    for column in (roles.site, roles.participant):
         if column is not None:
             types[column] = "category"
-    if treatment is not None and types[treatment] not in ("binary", "category"):
-        types[treatment] = "category"
-    predictors = [treatment] if treatment else []
-    for column in names:
-        if column not in (outcome, treatment, site, participant) and types[column] in (
-            "number",
-            "binary",
-        ):
-            predictors.append(column)
-    predictors = predictors[:4]
-    right = " + ".join(predictors) or "1"
-    numbers = {c: numeric(table[c], read.get("decimal", ".")) for c in [outcome, *predictors]}
-    bounds = (float(np.nanmin(numbers[outcome])), float(np.nanmax(numbers[outcome])))
-    priors = outcome_scale_priors(
-        bounds,
-        {c: None if types[c] == "binary" else float(np.nanstd(numbers[c])) for c in predictors},
-        treatment=treatment,
-        site=site,
-        participant=participant,
-    )
-    common = {"Intercept", *predictors}
-    models = {"fixed": rung(f"{outcome} ~ {right}", priors, common)}
-    if site is not None:
-        slope = treatment or "1"
-        slopes = {f"{treatment}|{site}"} if treatment else set()
-        models["random_intercept"] = rung(
-            f"{outcome} ~ {right} + (1|{site})", priors, common | {f"1|{site}"}
-        )
-        models["random_slope"] = rung(
-            f"{outcome} ~ {right} + ({slope}|{site})", priors, common | {f"1|{site}"} | slopes
-        )
-        if participant is not None:
-            # The data stage labels participants within sites (site:participant).
-            models["participant"] = rung(
-                f"{outcome} ~ {right} + ({slope}|{site}) + (1|{participant})",
-                priors,
-                common | {f"1|{site}", f"1|{participant}"} | slopes,
-            )
-    used = {outcome, treatment, site, participant, *predictors}
-    source = _source(path, fmt, read)
+    if roles.treatment is not None and types[roles.treatment] not in ("binary", "category"):
+        types[roles.treatment] = "category"
+    if kind in ("count", "binary"):
+        types[roles.outcome] = "integer" if kind == "count" else "binary"
+    elif types[roles.outcome] not in ("number", "integer"):
+        types[roles.outcome] = "number"
+    return types
+
+
+def dataset_block(study, roles, design, kind, types, bounds, models) -> dict:
+    used = {roles.outcome, roles.treatment, roles.site, roles.participant, *roles.moderators}
+    used |= set(roles.predictors)
     block = {
-        "description": f"{name}: scaffolded from {path.name}; edit me",
-        "source": source,
-        "columns": {c: types[c] for c in names if c in used},
-        "outcome": {"range": list(bounds)},
+        "description": f"scaffolded from {study.path.name}; edit me",
+        "source": _source(study.path, study.fmt, study.read),
+        "columns": {c: types[c] for c in study.types if c in used},
+        "outcome": {"kind": kind, "range": list(bounds)},
         # Only the declared columns are read: rename those alone.
-        "rename": {
-            original: new for original, new in renamed.items() if original != new and new in used
-        },
-        "site": site,
-        "participant": participant,
+        "rename": {o: n for o, n in study.renamed.items() if o != n and n in used},
+        "site": roles.site,
+        "participant": roles.participant,
         "models": models,
     }
+    if design["within"]:
+        block["design"] = {"within": [roles.treatment]}
+    if roles.moderators:
+        block["moderators"] = list(roles.moderators)
     if not block["rename"]:
         del block["rename"]
-    if treatment is not None and original_effect is not None:
-        present = set(table[treatment][table[treatment].str.strip() != ""])
-        labelled = raw.value_labels.get(original_name[treatment], {}).values()
-        # Labels in the order of their codes (the levels' order), else sorted.
-        levels = [v for v in labelled if v in present] or sorted(present)
-        block["replication"] = {
-            "treatment": treatment,
-            "contrast": [int(float(v)) for v in levels[:2]]
-            if types[treatment] == "binary"
-            else levels[:2],
-            "original": {"effect": float(original_effect)},
-        }
-    header = (
+    return block
+
+
+def replication_block(study: Study, roles: Roles, types: dict, original_effect: float) -> dict:
+    treatment = roles.treatment
+    original_name = {new: old for old, new in study.renamed.items()}
+    present = set(study.table[treatment][study.table[treatment].str.strip() != ""])
+    labelled = study.raw.value_labels.get(original_name[treatment], {}).values()
+    # Labels in the order of their codes (the levels' order), else sorted.
+    levels = [v for v in labelled if v in present] or sorted(present)
+    return {
+        "treatment": treatment,
+        "contrast": [int(float(v)) for v in levels[:2]]
+        if types[treatment] == "binary"
+        else levels[:2],
+        "original": {"effect": float(original_effect)},
+    }
+
+
+def header(name: str, path: Path, roles: Roles, bounds, notes: dict) -> str:
+    design = notes["design"]
+    if roles.participant is None:
+        participants = "none: no participant rung"
+    elif not design["repeated"]:
+        participants = "one row each: no participant level, no participant rung"
+    elif design["within"]:
+        participants = "each in both conditions (design: within): a slope each"
+    else:
+        participants = "several rows each: a random intercept each"
+    return (
         f"# A config for {name}, scaffolded from {path} by `make new-dataset`.\n"
         f"# Run it: make run CONFIG=<this file>. Check every guess below:\n"
         f"#   columns   the types inferred from the file (number, integer, binary, category)\n"
-        f"#   site      {site!r} (guessed unless given)\n"
-        f"#   participant {participant!r}: a rung with its random intercept is added when set\n"
-        f"#   outcome.range {list(bounds)}: the smallest and largest {outcome} in the file;\n"
-        f"#             set it to the scale's true ends. Every prior below is stated on it\n"
-        f"#             (span s): Intercept Normal(midpoint, s/4), the treatment Normal(0,\n"
-        f"#             s/8), another predictor Normal(0, s/8 / (2 SD)), SDs of site\n"
-        f"#             intercepts HalfNormal(s/8) (summing to zero: ZeroSumNormal) and\n"
-        f"#             slopes HalfNormal(s/16), of participants HalfNormal(s/6), sigma\n"
-        f"#             HalfNormal(s/4)\n"
-        f"#             (replication_ladder/priors.py says why). The report's prior\n"
-        f"#             predictive check shows the outcomes they imply.\n"
+        f"#   outcome   {roles.outcome!r}: {notes['kind']}\n"
+        f"#   site      {roles.site!r} (guessed unless given)\n"
+        f"#   participant {roles.participant!r}: {participants}\n"
+        f"#   moderators {roles.moderators or 'none'} (centred; with the treatment in the\n"
+        f"#             top rungs, so that its effect is the one at their means)\n"
+        f"#   outcome.range {list(bounds)}: the smallest and largest {roles.outcome} in the\n"
+        f"#             file; set it to the scale's true ends. Every prior below is stated\n"
+        f"#             on it, on the family's scale (span s: the log of a time, logit +-4\n"
+        f"#             for a probability): Intercept Normal(midpoint, s/4), the treatment\n"
+        f"#             Normal(0, s/8), another predictor Normal(0, s/8 / (2 SD)), SDs of\n"
+        f"#             site intercepts HalfNormal(s/8) (summing to zero: ZeroSumNormal)\n"
+        f"#             and slopes HalfNormal(s/16), of participants HalfNormal(s/6), a\n"
+        f"#             gaussian's sigma HalfNormal(s/4) (priors.py and families.py say\n"
+        f"#             why). The report's prior predictive check shows what they imply.\n"
         f"#   replication  add one (treatment, contrast, original) for a verdict; see\n"
         f"#             config/README.md\n"
         f"# default_datasets: false runs this dataset alone, without the shipped ones.\n"
     )
-    return header + config_yaml(name, block)
 
 
 def read_tolerant(path: Path, fmt: str, read: dict):
@@ -291,24 +461,37 @@ def summary_config(path, fmt, name, raw, read, summary, unit, original_effect) -
     block = scaffold_summary.dataset_block(name, _source(path, fmt, read), summary, unit, scale)
     if original_effect is not None:
         block["replication"] = {"treatment": "treatment", "original": {"effect": original_effect}}
+        if unit in scaffold_summary.VERDICT_SCALE:
+            block["replication"]["scale"] = scaffold_summary.VERDICT_SCALE[unit]
     header = (
         f"# A config for {name}, scaffolded from {path} by `make new-dataset`: a file of\n"
         f"# per-site summaries ({len(rows)} sites). Run it: make run CONFIG=<this file>.\n"
         f"# Check every guess below:\n"
         f"#   summary      the columns read for each site ({summary_form(summary)} form)\n"
-        f"#   effect_size  {unit}: raw (mean difference), d or g; the rungs fit this unit\n"
-        f"#   priors       the pooled effect Normal(0, s), the SD of the sites' effects\n"
-        f"#                HalfNormal(s/2), with {why}\n"
+        f"#   effect_size  {unit}: the unit the rungs fit (effect_sizes.LABELS)\n"
+        f"#   priors       RoBMA's: the pooled effect Normal(0, s), the SD of the sites'\n"
+        f"#                effects InverseGamma(1, 0.15 s), with {why}\n"
         f"#   replication  add one (original: effect) for a verdict; see config/README.md\n"
         f"# default_datasets: false runs this dataset alone, without the shipped ones.\n"
     )
     return header + config_yaml(name, block)
 
 
+class PlainDumper(yaml.SafeDumper):
+    """YAML a person edits: a repeated prior written out each time, never as an anchor
+    (`&id001`) and its aliases (`*id001`)."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
 def config_yaml(name: str, block: dict) -> str:
     """A config file's body holding one dataset, without the shipped ones."""
-    return yaml.safe_dump(
-        {"default_datasets": False, "datasets": {name: block}}, sort_keys=False, allow_unicode=True
+    return yaml.dump(
+        {"default_datasets": False, "datasets": {name: block}},
+        Dumper=PlainDumper,
+        sort_keys=False,
+        allow_unicode=True,
     )
 
 
@@ -330,17 +513,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "file",
         type=Path,
-        help="the study's data: one row per rating, or one row per site (means, SDs and n "
-        "of both arms, an effect and its standard error, or t and n; recognised by the header)",
+        help="the study's data: one row per rating, or one row per site (each arm's mean, "
+        "SD and n; an effect with its SE, variance or interval; t and n; 2x2 counts: "
+        "recognised by the header, or named with --arms, --effect, --se)",
     )
     parser.add_argument("name", help="the dataset's name in the config (lower case, _, digits)")
     parser.add_argument("--out", type=Path, help="where to write (default: config/NAME.yaml)")
-    parser.add_argument("--outcome", help="the rating's column (default: the last numeric one)")
+    parser.add_argument("--outcome", help="the outcome's column (default: the last numeric one)")
+    parser.add_argument(
+        "--outcome-kind",
+        choices=OUTCOME_KINDS,
+        help="what the outcome is, which chooses the rungs' family (default: guessed from "
+        "its values and said in the header)",
+    )
     parser.add_argument("--treatment", help="the manipulated condition's column (two levels)")
     parser.add_argument("--site", help="the lab or site column (default: guessed from names)")
+    parser.add_argument("--participant", help="the participant column when each has several rows")
     parser.add_argument(
-        "--participant", help="the participant column when each rates several stimuli"
+        "--moderators", help="columns that may moderate the effect, comma-separated (centred)"
     )
+    parser.add_argument(
+        "--arms", help="a summary file's arm labels, treatment first: --arms teeth,lips"
+    )
+    parser.add_argument("--effect", help="a summary file's effect column, with --se")
+    parser.add_argument("--se", help="a summary file's standard error column")
     parser.add_argument(
         "--original-effect",
         type=float,
@@ -361,17 +557,22 @@ def main(argv: list[str] | None = None) -> int:
         "encoding": args.encoding,
         "sheet": int(args.sheet) if args.sheet and args.sheet.isdigit() else args.sheet,
     }
+    given = {
+        "outcome": args.outcome,
+        "outcome_kind": args.outcome_kind,
+        "treatment": args.treatment,
+        "site": args.site,
+        "participant": args.participant,
+        "moderators": args.moderators.split(",") if args.moderators else [],
+        "arms": args.arms.split(",") if args.arms else None,
+        "effect": args.effect,
+        "se": args.se,
+        "original_effect": args.original_effect,
+    }
     try:
-        text = scaffold(
-            args.file,
-            args.name,
-            outcome=args.outcome,
-            treatment=args.treatment,
-            site=args.site,
-            participant=args.participant,
-            read=read,
-            original_effect=args.original_effect,
-        )
+        with warnings.catch_warnings():  # a file's empty columns are said in the header
+            warnings.simplefilter("ignore", RuntimeWarning)
+            text = scaffold(args.file, args.name, read=read, **given)
     except LadderError as error:
         print(f"ladder-new-dataset: {error}", file=sys.stderr)
         return 1

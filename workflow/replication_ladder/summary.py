@@ -1,10 +1,13 @@
 """Read a summary-level file, one row per site, into the table of per-site effects that
 the trial-level route writes too (replication_ladder.sites.COLUMNS).
 
-`datasets.<name>.summary` names the file's columns in one of three forms:
+`datasets.<name>.summary` names the file's columns in one of these forms:
 
   arms      treatment: {mean, sd, n} and control: {mean, sd, n}
+  counts    treatment: {events, n} and control: {events, n} (logOR or logRR)
   effect    effect and se: an effect already in the dataset's unit (effect_size)
+  variance  effect and variance (se = its square root)
+  interval  effect, lower and upper: its 95% interval (se = its width / 2 z_.975)
   t         t, n_treatment and n_control: a two-sample t (standardized units only)
 
 Exports of meta-analysis software are read as they come (with `read.headers: tidy`,
@@ -32,13 +35,17 @@ log = logging.getLogger(__name__)
 
 FOOTER = re.compile(r"^\s*(total|overall|pooled|combined|summary|average|all\b)", re.IGNORECASE)
 ARMS = {"treatment": "treatment", "control": "control"}
-STATISTICS = ("mean", "sd", "n")
+STATISTICS = ("mean", "sd", "n", "events")
+Z_975 = 1.959963984540054  # a 95% interval's half width in standard errors
 
 
-# The three forms of a `summary` block, by what each needs.
+# The forms of a `summary` block, by what each needs.
 SUMMARY_FORMS = {
+    "counts": lambda summary: "events" in summary.get("treatment", {}),
     "arms": lambda summary: "treatment" in summary and "control" in summary,
     "effect": lambda summary: "effect" in summary and "se" in summary,
+    "variance": lambda summary: "effect" in summary and "variance" in summary,
+    "interval": lambda summary: {"effect", "lower", "upper"} <= set(summary),
     "t": lambda summary: {"t", "n_treatment", "n_control"} <= set(summary),
 }
 
@@ -54,9 +61,9 @@ def named_columns(summary: dict) -> dict[str, str]:
     roles = {"site": summary["site"]}
     for arm in ARMS:
         for statistic in STATISTICS:
-            if arm in summary:
+            if statistic in summary.get(arm, {}):
                 roles[f"{statistic}_{arm}"] = summary[arm][statistic]
-    for key in ("effect", "se", "t", "n_treatment", "n_control"):
+    for key in ("effect", "se", "variance", "lower", "upper", "t", "n_treatment", "n_control"):
         if key in summary:
             roles[key] = summary[key]
     return roles
@@ -89,10 +96,10 @@ def _numbers(raw, rows: list[int], roles: dict, role: str, decimal: str) -> np.n
                 f"{show(raw.cells[roles['site']][i].strip())}"
             )
         value = parse_number(where, column, token, decimal)
-        positive = role.startswith(("sd_", "n_")) or role == "se"
+        positive = role.startswith(("sd_", "n_")) or role in ("se", "variance")
         if positive and value <= 0:
             raise DataError(f"{where}: column {column!r} ({role}) must be positive: {show(token)}")
-        if role.startswith("n_") and value != int(value):
+        if role.startswith(("n_", "events_")) and value != int(value):
             raise DataError(f"{where}: column {column!r} ({role}) is a count: {show(token)}")
         values.append(value)
     return np.asarray(values, dtype=float)
@@ -116,28 +123,34 @@ def site_table(raw, summary: dict, unit: str, decimal: str = ".") -> tuple[pd.Da
         raise DataError(f"{raw.path}: column {roles['site']!r}: site {repeated[0]!r} is repeated")
     values = {role: _numbers(raw, rows, roles, role, decimal) for role in roles if role != "site"}
     table = pd.DataFrame({"site": sites})
-    form = summary_form(summary)
     for role in ARM_COLUMNS:
         table[role] = values.get(role, np.full(len(rows), np.nan))
-    if form == "arms":
-        effect, se = effect_sizes.from_arms(
-            *(values[f"{s}_treatment"] for s in STATISTICS),
-            *(values[f"{s}_control"] for s in STATISTICS),
-            unit,
-        )
-    elif form == "t":
-        effect, se = effect_sizes.from_t(
-            values["t"], values["n_treatment"], values["n_control"], unit
-        )
-    else:
-        effect, se = values["effect"], values["se"]
-    table["effect"], table["se"] = effect, se
+    table["effect"], table["se"] = site_effects(summary_form(summary), values, unit)
     table["outcome_sd"] = outcome_sd(table)
     table["effect_size"] = unit
     table["design"] = "between"
     table["correlation"] = np.nan
     table["site"] = pd.Categorical(table["site"], categories=sites)
     return table[COLUMNS], left_out
+
+
+def site_effects(form: str, values: dict, unit: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each site's effect and standard error, from the columns of its form."""
+    if form == "arms":
+        arms = [values[f"{s}_{arm}"] for arm in ARMS for s in ("mean", "sd", "n")]
+        return effect_sizes.from_arms(*arms, unit)
+    if form == "counts":
+        arms = [values[f"{s}_{arm}"] for arm in ARMS for s in ("events", "n")]
+        return effect_sizes.from_counts(*arms, unit)
+    if form == "t":
+        return effect_sizes.from_t(values["t"], values["n_treatment"], values["n_control"], unit)
+    if form == "variance":
+        return values["effect"], np.sqrt(values["variance"])
+    if form == "interval":
+        if np.any(values["lower"] >= values["upper"]):
+            raise DataError("an interval's lower end must lie below its upper end")
+        return values["effect"], (values["upper"] - values["lower"]) / (2 * Z_975)
+    return values["effect"], values["se"]
 
 
 def outcome_sd(table: pd.DataFrame) -> float:

@@ -48,6 +48,9 @@ def check_dataset(ladder: "Ladder", name: str) -> None:
         raise ConfigError(f"{where}.site: column {spec['site']!r} must have type category")
     if spec["replication"]:
         check_replication(ladder, name)
+    check_design(spec, where)
+    if "summary" in spec:
+        check_summary(spec, where)
     for model, entry in spec["models"].items():
         check_model(ladder, name, model, entry)
     rows = ladder.row_models(name)
@@ -61,6 +64,34 @@ def check_dataset(ladder: "Ladder", name: str) -> None:
             f"({listed}); a ladder compares models of one outcome"
         )
     check_predict(ladder, name)
+
+
+def check_summary(spec: dict, where: str) -> None:
+    """A summary file's form gives the effect sizes it can (effect_sizes.FORM_UNITS)."""
+    from replication_ladder.effect_sizes import FORM_UNITS
+    from replication_ladder.summary import summary_form
+
+    form, unit = summary_form(spec["summary"]), spec["effect_size"]
+    allowed = FORM_UNITS.get(form)
+    if allowed is not None and unit not in allowed:
+        raise ConfigError(
+            f"{where}.effect_size: {unit} from a summary of the {form} form; it gives "
+            f"{', '.join(allowed)}"
+        )
+
+
+def check_design(spec: dict, where: str) -> None:
+    """A declared design needs participants, and names declared columns, once each."""
+    within, between = spec["design"]["within"], spec["design"]["between"]
+    if (within or between) and spec["participant"] is None:
+        raise ConfigError(
+            f"{where}.design: a design within or between participants needs {where}.participant"
+        )
+    for column in [*within, *between]:
+        if column not in spec["columns"]:
+            raise ConfigError(f"{where}.design: {column!r} is not in {where}.columns")
+    for column in set(within) & set(between):
+        raise ConfigError(f"{where}.design: {column!r} is declared both within and between")
 
 
 def check_source(ladder: "Ladder", name: str) -> None:
