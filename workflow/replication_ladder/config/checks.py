@@ -49,6 +49,9 @@ def check_dataset(ladder: "Ladder", name: str) -> None:
     if spec["replication"]:
         check_replication(ladder, name)
     check_design(spec, where)
+    for column in spec["moderators"]:
+        if column not in spec["columns"]:
+            raise ConfigError(f"{where}.moderators: {column!r} is not in {where}.columns")
     if "summary" in spec:
         check_summary(spec, where)
     for model, entry in spec["models"].items():

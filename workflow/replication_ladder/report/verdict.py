@@ -140,3 +140,21 @@ class VerdictSection(Section):
     def design_figure(self):
         fig = figures.operating_characteristics(self.design["scenarios"])
         return self.report.save(fig, "ladder.operating_characteristics")
+
+    def moderator_table(self) -> pd.DataFrame | None:
+        """Each rung's interaction of the treatment with each declared moderator (centred
+        or not, as its formula has it): mean and interval."""
+        treatment, moderators = self.report.treatment, self.report.spec["moderators"]
+        if not moderators or treatment is None:
+            return None
+        rows = {}
+        for model in self.report.settings["models"]:
+            summary = self.report.summary(model)
+            for moderator in moderators:
+                for term in (f"{treatment}:center({moderator})", f"{treatment}:{moderator}"):
+                    if term in summary.index:
+                        rows[(model, moderator)] = summary.loc[term, ["mean", "ci_low", "ci_high"]]
+        if not rows:
+            return None
+        table = pd.DataFrame(rows).T.rename_axis(["model", "moderator"])
+        return self.report.table(table, "ladder.moderators")
