@@ -567,3 +567,27 @@ def test_the_order_of_a_configs_keys_does_not_reach_the_jobs():
         assert repr(theirs.model_spec("rrr", model)) == repr(ours.model_spec("rrr", model))
     assert repr(theirs.data_spec("rrr")) == repr(ours.data_spec("rrr"))
     assert theirs.models("rrr") == ours.models("rrr")  # the ladder's own order is kept
+
+
+def test_a_column_named_like_an_arviz_dimension_is_read_under_another_name():
+    """`draw` as a covariate would be a posterior variable xarray takes for its draw
+    coordinate: it is read as `draw_`, in the rename, the formulas and the priors."""
+    config = {
+        "default_datasets": False,
+        "datasets": {
+            "mine": {
+                **copy.deepcopy(MINIMAL),
+                "columns": {"y": "number", "draw": "number", "lab": "category"},
+                "models": {
+                    "fixed": {
+                        "formula": "y ~ draw + (draw|lab)",
+                        "priors": {"draw": {"dist": "Normal", "mu": 0, "sigma": 1}},
+                    }
+                },
+            }
+        },
+    }
+    spec = Ladder(config).dataset("mine")
+    assert spec["rename"] == {"draw": "draw_"} and "draw_" in spec["columns"]
+    assert spec["models"]["fixed"]["formula"] == "y ~ draw_ + (draw_|lab)"
+    assert set(spec["models"]["fixed"]["priors"]) == {"draw_"}

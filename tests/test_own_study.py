@@ -374,3 +374,61 @@ def test_a_within_participant_study_goes_from_flags_to_a_verdict(tmp_path):
         print(f"margin: {model}: {ours['mean']:.4f} against {theirs:.4f} (within {line:.4f})")
         assert abs(ours["mean"] - theirs) < line
     assert "on the log scale" in (workdir / "reports/infants.html").read_text()
+
+
+def test_columns_named_like_the_packages_own_names_go_through_to_a_report(tmp_path):
+    """A study whose treatment is `group`, outcome `effect`, site `site`, participant
+    `chain` and covariate `draw` (names ArviZ, xarray and the site table use themselves):
+    fitted, given a verdict and reported, its figures drawn."""
+    workdir = copy_workflow(tmp_path / "run")
+    rng = np.random.default_rng(3)
+    people = 120
+    group = rng.integers(0, 2, people)
+    frame = pd.DataFrame(
+        {
+            "chain": np.repeat(np.arange(people), 2),
+            "site": np.repeat(rng.choice(["a", "b", "c", "d"], people), 2),
+            "group": np.repeat(group, 2),
+            "draw": rng.normal(0, 1, 2 * people),
+        }
+    )
+    frame["effect"] = 5 + 0.5 * frame["group"] + 0.2 * frame["draw"] + rng.normal(0, 1, 2 * people)
+    path = tmp_path / "names.csv"
+    frame.to_csv(path, index=False)
+    block = {
+        "source": {"path": str(path)},
+        "columns": {
+            "chain": "category",
+            "site": "category",
+            "group": "binary",
+            "draw": "number",
+            "effect": "number",
+        },
+        "outcome": {"range": [0, 10]},
+        "site": "site",
+        "participant": "chain",
+        "replication": {
+            "treatment": "group",
+            "contrast": [0, 1],
+            "original": {"effect": 0.6, "t": 2.2, "n1": 30, "n2": 30},
+        },
+        "models": {
+            "fixed": {"formula": "effect ~ group + draw"},
+            "participant": {"formula": "effect ~ group + draw + (group|site) + (1|chain)"},
+            "meta_analysis": {
+                "kind": "pymc",
+                "builder": "replication_ladder.builders.meta_analysis",
+            },
+        },
+    }
+    config = tmp_path / "names.yaml"
+    config.write_text(
+        yaml.safe_dump({"default_datasets": False, "preset": "smoke", "datasets": {"names": block}})
+    )
+    result = run_pipeline(workdir, "reports/names.html", "--configfile", str(config))
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((workdir / "results/names/replication.json").read_text())
+    assert report["treatment"] == "group" and report["verdict"]
+    html = (workdir / "reports/names.html").read_text()
+    assert "Replication verdict" in html and "Traceback" not in html
+    assert (workdir / "reports/names/ladder.savage_dickey.png").exists()

@@ -9,6 +9,7 @@ from replication_ladder.config.checks import check
 from replication_ladder.config.data_jobs import DataJobs
 from replication_ladder.config.datasets import DatasetQueries, converts_original
 from replication_ladder.config.model_jobs import ModelJobs
+from replication_ladder.config.reserved import rename_reserved
 from replication_ladder.config.rung_queries import RungQueries
 from replication_ladder.config.sbc_jobs import SbcJobs
 from replication_ladder.config.schema import (
@@ -74,6 +75,8 @@ class Ladder(DatasetQueries, RungQueries, DataJobs, ModelJobs, VerdictJobs, SbcJ
         validate_schema(config, schema_path)
         _keep_only(config)
         for name, spec in config["datasets"].items():
+            if "summary" not in spec:
+                rename_reserved(spec)
             self._fill_dataset(spec, key_path("datasets", name))
         validate_schema(config, schema_path)  # the filled-in values too
         order_keys(config, schema, schema)

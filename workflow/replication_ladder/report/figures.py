@@ -438,6 +438,7 @@ def operating_characteristics(scenarios: dict):
         ax.barh(names, shares, left=left, color=color, label=group)
         left += shares
     ax.set_xlim(0, 1)
+    ax.invert_yaxis()  # the scenarios read top down: zero, the original's, d33
     ax.set_xlabel("share of simulated replications")
     ax.set_yticks(range(len(names)), [f"{n} ({scenarios[n]['true_effect']:.3g})" for n in names])
     ax.legend(frameon=False, fontsize=8, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.3))
