@@ -261,3 +261,27 @@ def test_an_unpinned_file_is_recorded_with_its_hash(tmp_path):
     digest = hashlib.sha256(content.encode()).hexdigest()
     assert record["raw_sha256"] == digest and not record["pinned"]
     assert any("not pinned" in w and digest in w for w in record["warnings"])
+
+
+def test_a_filter_keeps_the_rows_of_the_analysis_and_counts_the_rest(tmp_path):
+    """Rows of other stimuli than the two listed are not part of the analysis: left out
+    and counted, as missing values are, under the filter's column."""
+    spec = {**SPEC, "filter": {"stimulus": ["rating_c1"]}}
+    rows = [*ROWS, ROWS[3].replace("rating_c2", "practice")]
+    table, record = run(tmp_path, csv_text(*rows), spec)
+    assert list(table["stimulus"].astype(str)) == ["rating_c1"] * 3
+    assert record["removed_by_column"]["stimulus not in filter"] == 2
+    assert record["rows_removed"] == 2
+
+
+def test_a_declared_design_is_checked_against_the_data(tmp_path):
+    """A treatment declared within participants that no participant has both levels of,
+    and a column declared between them that varies within one: both named at once."""
+    spec = {**SPEC, "participant": "uid", "design": {"within": ["condition"], "between": ["age"]}}
+    rows = [*ROWS, ROWS[0].replace("24.0", "25.0")]  # participant 1 at two ages
+    with pytest.raises(
+        DataError,
+        match=r"'condition' is declared within participants but varies "
+        r"within 0% of them; 'age' is declared between participants but 1 of",
+    ):
+        run(tmp_path, csv_text(*rows), spec)

@@ -193,6 +193,10 @@ def process(raw_path: str | Path, spec: dict) -> tuple[pd.DataFrame, dict]:
     for column in spec["dropna"]:
         drop |= missing[column]
     removed_by_column = {column: int(missing[column].sum()) for column in spec["dropna"]}
+    filtered = filtered_out(converted, spec.get("filter") or {})
+    for column, out in filtered.items():
+        removed_by_column[f"{column} not in filter"] = int((out & ~drop).sum())
+        drop |= out
     keep = ~drop
     if not keep.any():
         raise DataError(
@@ -240,6 +244,18 @@ def process(raw_path: str | Path, spec: dict) -> tuple[pd.DataFrame, dict]:
         "warnings": warnings,
     }
     return table, record
+
+
+def filtered_out(converted: dict, kept_levels: dict) -> dict[str, np.ndarray]:
+    """Per column of the `filter`, the rows whose value is none of its listed ones (rows
+    that are not part of the analysis: practice trials, another task)."""
+    out = {}
+    for column, levels in kept_levels.items():
+        wanted = {canonical_level(level) for level in levels}
+        values = converted[column].astype("object")
+        as_text = values.map(lambda v: None if pd.isna(v) else canonical_level(v))
+        out[column] = ~as_text.isin(wanted).to_numpy()
+    return out
 
 
 def source_record(raw_path: Path, spec: dict, warnings: list[str]) -> dict:

@@ -34,9 +34,10 @@ def check_dataset(ladder: "Ladder", name: str) -> None:
     where = key_path("datasets", name)
     columns = spec["columns"]
     check_source(ladder, name)
-    for column in spec["dropna"]:
-        if column not in columns:
-            raise ConfigError(f"{where}.dropna: {column!r} is not in {where}.columns")
+    for key in ("dropna", "filter"):
+        for column in spec[key]:
+            if column not in columns:
+                raise ConfigError(f"{where}.{key}: {column!r} is not in {where}.columns")
     for original, renamed in spec["rename"].items():
         if renamed not in columns:
             raise ConfigError(f"{where}.rename.{original}: {renamed!r} is not in {where}.columns")

@@ -17,6 +17,7 @@ class DataJobs:
             "columns": spec["columns"],
             "rename": spec["rename"],
             "dropna": spec["dropna"],
+            "filter": spec["filter"],
             "site": spec["site"],
             "participant": spec["participant"],
             "treatment": replication.get("treatment"),
