@@ -83,6 +83,25 @@ def test_bad_summary_files_are_refused_naming_line_and_column(tmp_path):
         effect_sizes.from_t([2.0], [20], [20], "raw")
 
 
+def test_every_fault_of_a_summary_file_is_listed_at_once(tmp_path):
+    """Three bad cells in two rows and two columns: one error naming all three."""
+    sites = random_sites(5, seed=2)
+    path = write_export(sites, tmp_path / "export.csv")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for line, column, token in ((3, 2, ""), (4, 2, "-1"), (4, 3, "n/a?")):
+        cells = lines[line].split(",")
+        cells[column] = token
+        lines[line] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as error:
+        site_table(read_table(path, "csv", TIDY), SUMMARY, "raw")
+    message = str(error.value)
+    assert message.startswith("3 problem(s) in the file")
+    assert "line 4: column 'Treated Std-Dev' (sd_treatment) is empty" in message
+    assert "line 5: column 'Treated Std-Dev' (sd_treatment) must be positive" in message
+    assert "line 5: column 'Treated Sample size'" in message and "is not a number" in message
+
+
 @pytest.mark.parametrize(
     ("header", "form", "unit"),
     [

@@ -84,36 +84,58 @@ def site_rows(raw, site_column: str) -> tuple[list[int], list[str]]:
     return kept, left_out
 
 
-def _numbers(raw, rows: list[int], roles: dict, role: str, decimal: str) -> np.ndarray:
-    """The numbers of one named column at the site rows; errors name row, column, site."""
+def _numbers(raw, rows: list[int], roles: dict, role: str, decimal: str, faults: list):
+    """The numbers of one named column at the site rows (NaN where a cell is at fault);
+    each fault, naming row, column and site, is added to `faults`."""
     column, values = roles[role], []
     for i in rows:
         token = raw.cells[column][i].strip()
         where = f"{raw.path}: {raw.locations[i]}"
-        if token in MISSING:
-            raise DataError(
-                f"{where}: column {column!r} ({role}) is empty for site "
-                f"{show(raw.cells[roles['site']][i].strip())}"
-            )
-        value = parse_number(where, column, token, decimal)
-        positive = role.startswith(("sd_", "n_")) or role in ("se", "variance")
-        if positive and value <= 0:
-            raise DataError(f"{where}: column {column!r} ({role}) must be positive: {show(token)}")
-        if role.startswith(("n_", "events_")) and value != int(value):
-            raise DataError(f"{where}: column {column!r} ({role}) is a count: {show(token)}")
-        values.append(value)
+        fault = _cell_fault(where, column, role, token, decimal, raw.cells[roles["site"]][i])
+        if fault:
+            faults.append(fault)
+            values.append(np.nan)
+        else:
+            values.append(parse_number(where, column, token, decimal))
     return np.asarray(values, dtype=float)
+
+
+def _cell_fault(where: str, column: str, role: str, token: str, decimal: str, site: str):
+    """What is wrong with one cell, or None."""
+    if token in MISSING:
+        return f"{where}: column {column!r} ({role}) is empty for site {show(site.strip())}"
+    try:
+        value = parse_number(where, column, token, decimal)
+    except DataError as error:
+        return str(error)
+    positive = role.startswith(("sd_", "n_")) or role in ("se", "variance")
+    if positive and value <= 0:
+        return f"{where}: column {column!r} ({role}) must be positive: {show(token)}"
+    if role.startswith(("n_", "events_")) and value != int(value):
+        return f"{where}: column {column!r} ({role}) is a count: {show(token)}"
+    return None
+
+
+def _refuse(faults: list[str]) -> None:
+    """Every fault of a file at once (the first 20 in full)."""
+    if faults:
+        more = f"\n  ... and {len(faults) - 20} more" if len(faults) > 20 else ""
+        raise DataError(
+            f"{len(faults)} problem(s) in the file:\n  " + "\n  ".join(faults[:20]) + more
+        )
 
 
 def site_table(raw, summary: dict, unit: str, decimal: str = ".") -> tuple[pd.DataFrame, list]:
     """The per-site table (sites.COLUMNS) of a raw summary file, and the rows left out."""
     roles = named_columns(summary)
-    for role, column in roles.items():
-        if column not in raw.header:
-            raise DataError(
-                f"{raw.path}: missing column {column!r} (summary: {role}); the header has: "
-                f"{', '.join(raw.header)}"
-            )
+    _refuse(
+        [
+            f"{raw.path}: missing column {column!r} (summary: {role}); the header has: "
+            f"{', '.join(raw.header)}"
+            for role, column in roles.items()
+            if column not in raw.header
+        ]
+    )
     rows, left_out = site_rows(raw, roles["site"])
     if len(rows) < 2:
         raise DataError(f"{raw.path}: {len(rows)} site row(s): a meta-analysis needs 2 or more")
@@ -121,7 +143,11 @@ def site_table(raw, summary: dict, unit: str, decimal: str = ".") -> tuple[pd.Da
     repeated = sorted({s for s in sites if sites.count(s) > 1})
     if repeated:
         raise DataError(f"{raw.path}: column {roles['site']!r}: site {repeated[0]!r} is repeated")
-    values = {role: _numbers(raw, rows, roles, role, decimal) for role in roles if role != "site"}
+    faults: list[str] = []
+    values = {
+        role: _numbers(raw, rows, roles, role, decimal, faults) for role in roles if role != "site"
+    }
+    _refuse(faults)
     table = pd.DataFrame({"site": sites})
     for role in ARM_COLUMNS:
         table[role] = values.get(role, np.full(len(rows), np.nan))
