@@ -32,10 +32,10 @@ COMPILE_CACHE = (
 
 # Tests that fit in this process compile into the same cache as the workflow's jobs, with
 # the jobs' flags (one thread each: the test workers share two cores).
-from replication_ladder.runtime import configure_environment  # noqa: E402
+from replication_ladder.jobs.runtime import configure_environment  # noqa: E402
 
 configure_environment(1, COMPILE_CACHE)
-from replication_ladder.atomic import write_json  # noqa: E402
+from replication_ladder.base.atomic import write_json  # noqa: E402
 
 RRR_SHA256 = "66fc4acb116fedfba86e3b4826aa516e2cb4a95919ded846a61d0a4fea054da4"
 CONFIG = yaml.safe_load((PROJECT / "config" / "config.yaml").read_text())
@@ -78,7 +78,7 @@ def rrr_mirror() -> Path:
 def rrr_table(rrr_mirror):
     """The RRR, validated as the workflow validates it."""
     from replication_ladder.config import Ladder
-    from replication_ladder.validation import process
+    from replication_ladder.data.validation import process
 
     table, _ = process(rrr_mirror / "rrr_long.csv", Ladder(config_copy()).data_spec("rrr"))
     return table

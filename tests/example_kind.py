@@ -5,11 +5,11 @@ SD, as a PyMC model. The entry names outcome and group as a formula, `value ~ co
 import numpy as np
 import pandas as pd
 
-from replication_ladder.builders import stated
-from replication_ladder.errors import ConfigError
-from replication_ladder.formulas import formula_terms
-from replication_ladder.kinds.base import RungKind
-from replication_ladder.prior import Prior
+from replication_ladder.base.errors import ConfigError
+from replication_ladder.models.builders import stated
+from replication_ladder.models.formulas import formula_terms
+from replication_ladder.models.kinds.base import RungKind
+from replication_ladder.models.prior import Prior
 
 
 class WelchModel:
@@ -83,6 +83,6 @@ class Welch(RungKind):
             raise ConfigError(f"{where}.formula: {model.group!r} must be a binary column")
 
     def build(self, spec: dict, data: pd.DataFrame, where: str):
-        from replication_ladder.rungs import PymcRung
+        from replication_ladder.models.rungs import PymcRung
 
         return PymcRung(spec, data, self._model(spec, where))

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from replication_ladder.effect_sizes import from_arms
+from replication_ladder.data.effect_sizes import from_arms
 
 LABS = [
     "Zürich", "São Paulo", "Köln", "Łódź", "Besançon", "Tilburg", "Århus", "Graz",
@@ -82,8 +82,8 @@ def write_export(sites: pd.DataFrame, path: Path) -> Path:
 
 def rrr_sites(rrr: pd.DataFrame) -> pd.DataFrame:
     """The RRR's per-lab summaries of participant means, as the trial-level route
-    computes them (replication_ladder.sites)."""
-    from replication_ladder.sites import participant_means, per_site_effects
+    computes them (replication_ladder.data.sites)."""
+    from replication_ladder.data.sites import participant_means, per_site_effects
 
     data = rrr.dropna(subset=["value", "condition", "study", "uid"]).copy()
     data["participant"] = data["study"].astype(str) + ":" + data["uid"].astype(str)

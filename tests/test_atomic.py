@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from replication_ladder import atomic
+from replication_ladder.base import atomic
 
 
 def test_the_file_is_synced_before_the_rename_and_the_directory_after(tmp_path, monkeypatch):
@@ -42,7 +42,7 @@ def test_a_failed_write_leaves_nothing(tmp_path):
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, np.float64("nan")])
 def test_non_finite_numbers_become_null_with_a_warning(tmp_path, caplog, bad):
     target = tmp_path / "loso.json"
-    with caplog.at_level(logging.WARNING, logger="replication_ladder.atomic"):
+    with caplog.at_level(logging.WARNING, logger="replication_ladder.base.atomic"):
         atomic.write_json(target, {"sites": [{"elpd_site": bad, "rows": 4}], "max_r_hat": 1.0})
     assert json.loads(target.read_text()) == {
         "sites": [{"elpd_site": None, "rows": 4}],

@@ -19,9 +19,9 @@ import pytest
 import xarray as xr
 from scipy import stats
 
-from replication_ladder import bayes_factors as bf
-from replication_ladder import equivalence
-from replication_ladder.prior import Prior
+from replication_ladder.models.prior import Prior
+from replication_ladder.verdict import bayes_factors as bf
+from replication_ladder.verdict import equivalence
 
 N, YBAR, TAU0 = 100, 0.05, 12.0  # data like a null replication; a wide fitted prior
 SE = 1 / math.sqrt(N)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from replication_ladder import scaffold
+from replication_ladder.scaffold import trial as scaffold
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "tests" / "benchmarks"))

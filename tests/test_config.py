@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 import yaml
 
+from replication_ladder.base.errors import ConfigError
+from replication_ladder.base.hashing import canonical_hash
+from replication_ladder.base.seeds import derive_seed
 from replication_ladder.config import Ladder, load_schema
-from replication_ladder.errors import ConfigError
-from replication_ladder.families import FAMILY_PARAMETERS
-from replication_ladder.hashing import canonical_hash
-from replication_ladder.seeds import derive_seed
+from replication_ladder.models.families import FAMILY_PARAMETERS
 
 from conftest import CONFIG, PROJECT, config_copy
 
@@ -447,7 +447,7 @@ def test_a_fixed_effect_meta_analysis_never_decides_a_summary_level_verdict():
     """Sites differ: of rrr_labs' two rungs only the random-effects one models them, so
     the verdict cannot fall to the fixed effect however LOO ranks 17 points (it won by
     0.57 nats)."""
-    from replication_ladder.replication import choose_verdict_model
+    from replication_ladder.verdict.replication import choose_verdict_model
 
     ladder = Ladder(config_copy())
     spec = ladder.replication_spec("rrr_labs")
@@ -474,7 +474,7 @@ def test_a_fixed_effect_meta_analysis_never_decides_a_summary_level_verdict():
 def test_a_meta_analysis_takes_a_packages_default_priors_by_name(priors, effect_size, error):
     """metaBMA's Cauchy(0, 0.707) and RoBMA's Normal(0, 1) on d, both with
     InverseGamma(1, 0.15) on tau, by name; refused on a raw effect, which they are not on."""
-    from replication_ladder.builders import PRIOR_SETS, meta_analysis
+    from replication_ladder.models.builders import PRIOR_SETS, meta_analysis
 
     config = config_copy()
     labs = config["datasets"]["rrr_labs"]

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from replication_ladder.datasets import GENERATORS, generate
+from replication_ladder.data.synthetic import GENERATORS, generate
 
 from conftest import PROJECT
 

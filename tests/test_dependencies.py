@@ -10,8 +10,8 @@ import textwrap
 
 import pytest
 
-from replication_ladder import dependencies
-from replication_ladder.runtime import ENTRY_POINTS, entry_module
+from replication_ladder.jobs import dependencies
+from replication_ladder.jobs.runtime import ENTRY_POINTS, entry_module
 
 from conftest import PROJECT
 
@@ -85,7 +85,7 @@ def test_what_a_job_imports_is_found_by_the_walk(rule):
     probe = (
         "import json, sys; import importlib; "
         f"importlib.import_module({module!r}); "
-        "importlib.import_module('replication_ladder.runtime'); "
+        "importlib.import_module('replication_ladder.jobs.runtime'); "
         "print(json.dumps(sorted(m.__file__ for n, m in sys.modules.items() "
         "if n.startswith('replication_ladder') and getattr(m, '__file__', None))))"
     )
@@ -99,7 +99,7 @@ def test_what_a_job_imports_is_found_by_the_walk(rule):
         ).stdout
     )
     walked = {str(p) for p in dependencies.module_closure(module)} | {
-        str(p) for p in dependencies.module_closure("replication_ladder.runtime")
+        str(p) for p in dependencies.module_closure("replication_ladder.jobs.runtime")
     }
     assert set(loaded) <= walked, set(loaded) - walked
 
@@ -110,16 +110,18 @@ def test_every_module_is_run_by_some_job():
     import re
 
     common = (PROJECT / "workflow" / "rules" / "common.smk").read_text()
-    snakefile_modules = re.findall(r"^from (replication_ladder[\w.]*) import", common, re.M)
-    snakefile_modules += [
-        f"replication_ladder.{name.strip()}"
-        for names in re.findall(r"^from replication_ladder import (.+)$", common, re.M)
-        for name in names.split(",")
-    ]
+    snakefile_modules = []
+    for module, names in re.findall(r"^from (replication_ladder[\w.]*) import (.+)$", common, re.M):
+        imported = [f"{module}.{name.split(' as ')[0].strip()}" for name in names.split(",")]
+        snakefile_modules += [module, *(n for n in imported if dependencies.module_file(n))]
     run = set()
     for rule in ENTRY_POINTS:
         run |= set(dependencies.module_closure(entry_module(rule)))
-    for module in [*snakefile_modules, "replication_ladder.runtime", "replication_ladder.scaffold"]:
+    for module in [
+        *snakefile_modules,
+        "replication_ladder.jobs.runtime",
+        "replication_ladder.scaffold.trial",
+    ]:
         run |= set(dependencies.module_closure(module.split(" as ")[0]))
     for notebook in (PROJECT / "workflow" / "notebooks").glob("*.ipynb"):
         run |= set(dependencies.notebook_closure(notebook))

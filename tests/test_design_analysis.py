@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from replication_ladder import design_analysis as da
-from replication_ladder.equivalence import d33
+from replication_ladder.verdict import design_analysis as da
+from replication_ladder.verdict.equivalence import d33
 
 ORIGINAL = {"effect": 0.6, "t": 2.0, "n1": 40, "n2": 40}
 PRIORS = {

@@ -22,10 +22,10 @@ import pytest
 from scipy import integrate, stats
 from scipy.special import expit, logsumexp
 
-from replication_ladder import bayes_factors as bf
-from replication_ladder.fit import with_densities
-from replication_ladder.rungs import build_rung
-from replication_ladder.samplers import compile_rung
+from replication_ladder.models.fit import with_densities
+from replication_ladder.models.rungs import build_rung
+from replication_ladder.models.samplers import compile_rung
+from replication_ladder.verdict import bayes_factors as bf
 
 from conftest import SEED
 
@@ -334,7 +334,7 @@ METABMA = (  # metaBMA's default priors: no normal on the effect, no half-normal
     + [(z, METABMA) for z in (0, 4, 8)],
 )
 def test_the_meta_analysis_rung_matches_model_averagings_exact_marginals(z, priors):
-    from replication_ladder.model_averaging import Averaging
+    from replication_ladder.verdict.model_averaging import Averaging
 
     data = sites_table(z)
     effect, tau = priors
@@ -342,7 +342,7 @@ def test_the_meta_analysis_rung_matches_model_averagings_exact_marginals(z, prio
         **spec(None, {"x": effect, "x|site_sigma": tau}),
         "kind": "pymc",
         "level": "sites",
-        "builder": "replication_ladder.builders.meta_analysis",
+        "builder": "replication_ladder.models.builders.meta_analysis",
         "family": None,
         "site": "site",
     }
@@ -356,14 +356,14 @@ def test_the_meta_analysis_rung_matches_model_averagings_exact_marginals(z, prio
 def test_a_rung_whose_only_parameter_is_the_effect_is_exact():
     """The fixed-effect meta-analysis: nothing but the effect, so every draw's term is
     the posterior's own density at zero; against model averaging's closed form."""
-    from replication_ladder.model_averaging import Averaging
+    from replication_ladder.verdict.model_averaging import Averaging
 
     data = sites_table(3)
     rung_spec = {
         **spec(None, {"x": EFFECT}),
         "kind": "pymc",
         "level": "sites",
-        "builder": "replication_ladder.builders.fixed_effect",
+        "builder": "replication_ladder.models.builders.fixed_effect",
         "family": None,
         "site": "site",
     }

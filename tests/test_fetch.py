@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from replication_ladder.errors import FetchError
-from replication_ladder.fetch import copy_verified, download, fetch_source
+from replication_ladder.base.errors import FetchError
+from replication_ladder.data.fetch import copy_verified, download, fetch_source
 
 from conftest import RRR_SHA256, snakemake
 

@@ -88,7 +88,7 @@ def test_the_pareto_k_figure_draws_each_models_k_against_the_threshold():
     """ArviZ's plot_khat, a row per model: the points drawn are the k given, in order,
     the line across is the threshold, and each title counts what psis.high_k counts (k
     above the threshold or NaN)."""
-    from replication_ladder.psis import high_k
+    from replication_ladder.scoring.psis import high_k
 
     rng = np.random.default_rng(2)
     ks = {"fixed": rng.uniform(-0.2, 0.6, 50), "participant": rng.uniform(0.0, 1.0, 50)}

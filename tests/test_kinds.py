@@ -6,12 +6,14 @@ import pandas as pd
 import pytest
 from example_kind import Welch
 
-from replication_ladder import datasets, readers, samplers
+from replication_ladder.base.errors import ConfigError
 from replication_ladder.config import Ladder, load_schema
-from replication_ladder.errors import ConfigError
-from replication_ladder.kinds import KINDS
-from replication_ladder.rungs import build_rung
-from replication_ladder.samplers import compile_rung
+from replication_ladder.data import readers
+from replication_ladder.data import synthetic as datasets
+from replication_ladder.models import samplers
+from replication_ladder.models.kinds import KINDS
+from replication_ladder.models.rungs import build_rung
+from replication_ladder.models.samplers import compile_rung
 
 from conftest import SMOKE, config_copy
 
@@ -79,7 +81,7 @@ def test_no_class_of_the_package_is_over_150_lines():
     """The house rule, read from the syntax tree of every module of the package."""
     import ast
 
-    from replication_ladder import dependencies
+    from replication_ladder.jobs import dependencies
 
     long = []
     for path in sorted(dependencies.PACKAGE_DIR.rglob("*.py")):

@@ -14,9 +14,9 @@ import pytest
 import xarray as xr
 from scipy.special import logsumexp
 
-from replication_ladder import compare, elpd_loo, loo, psis
+from replication_ladder.base.errors import DataError
 from replication_ladder.config import Ladder
-from replication_ladder.errors import DataError
+from replication_ladder.scoring import compare, elpd_loo, loo, psis
 
 from conftest import config_copy
 
@@ -196,7 +196,8 @@ LADDER = Ladder(config_copy())
 
 def fit_with_outlier(folder: Path, outlier: float, draws: int) -> dict:
     """A linear regression of 30 rows whose first row is moved to (3, outlier)."""
-    from replication_ladder import fit, paths
+    from replication_ladder.base import paths
+    from replication_ladder.models import fit
 
     rng = np.random.default_rng(1)
     x = rng.normal(size=30)

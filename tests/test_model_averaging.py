@@ -15,10 +15,15 @@ import pytest
 from scipy import integrate, stats
 from summary_exports import random_sites
 
-from replication_ladder import effect_sizes
-from replication_ladder.builders import meta_analysis
-from replication_ladder.model_averaging import HAS_EFFECT, MODELS, Averaging, averaged_meta_analysis
-from replication_ladder.small_studies import egger_test
+from replication_ladder.data import effect_sizes
+from replication_ladder.models.builders import meta_analysis
+from replication_ladder.verdict.model_averaging import (
+    HAS_EFFECT,
+    MODELS,
+    Averaging,
+    averaged_meta_analysis,
+)
+from replication_ladder.verdict.small_studies import egger_test
 
 EFFECT_PRIOR = {"dist": "Normal", "mu": 0.0, "sigma": 0.5}
 TAU_PRIORS = [

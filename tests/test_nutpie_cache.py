@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from replication_ladder import nutpie_cache
+from replication_ladder.models import nutpie_cache
 
 SIGMA = 2.0
 # A regression with its rows in a shared container, as a rung's are.
@@ -55,7 +55,7 @@ def _draws_digest(compiled) -> str:
 CHILD = """
 import json, sys
 sys.path.insert(0, {tests!r})
-from replication_ladder import nutpie_cache
+from replication_ladder.models import nutpie_cache
 from test_nutpie_cache import _draws_digest, _namespace
 ns = _namespace()
 model = ns["regression"](*ns["rows"](50, 1))

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from replication_ladder.config import Ladder
-from replication_ladder.rungs import build_rung
+from replication_ladder.models.rungs import build_rung
 
 from conftest import SMOKE, config_words, copy_workflow, new_dataset, run_command, snakemake
 
@@ -328,7 +328,7 @@ def test_a_within_participant_study_goes_from_flags_to_a_verdict(tmp_path):
     lme4's REML estimate on the same rows, and its meta-analysis rung metafor's on the
     same paired site estimates, each within a fifth of a posterior SD plus the Monte
     Carlo error; the report says the verdict."""
-    from replication_ladder.datasets import generate
+    from replication_ladder.data.synthetic import generate
 
     workdir = copy_workflow(tmp_path / "run")
     source = Ladder(yaml.safe_load((workdir / "config/config.yaml").read_text()))
@@ -350,7 +350,7 @@ def test_a_within_participant_study_goes_from_flags_to_a_verdict(tmp_path):
     assert {m["family"] for m in block["models"].values()} == {"lognormal"}
     block["models"]["meta_analysis"] = {
         "kind": "pymc",
-        "builder": "replication_ladder.builders.meta_analysis",
+        "builder": "replication_ladder.models.builders.meta_analysis",
     }
     out.write_text(
         yaml.safe_dump(
@@ -417,7 +417,7 @@ def test_columns_named_like_the_packages_own_names_go_through_to_a_report(tmp_pa
             "participant": {"formula": "effect ~ group + draw + (group|site) + (1|chain)"},
             "meta_analysis": {
                 "kind": "pymc",
-                "builder": "replication_ladder.builders.meta_analysis",
+                "builder": "replication_ladder.models.builders.meta_analysis",
             },
         },
     }

@@ -4,7 +4,7 @@ model's common and group-specific terms."""
 import numpy as np
 import pandas as pd
 
-from replication_ladder.parameter_names import parse
+from replication_ladder.models.parameter_names import parse
 
 
 def test_names_are_read_as_bambi_lists_its_terms():

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from replication_ladder.sites import participant_means, per_site_effects
+from replication_ladder.data.sites import participant_means, per_site_effects
 
 from conftest import LOSO_SITES, PIPELINE_RUNGS, config_copy
 

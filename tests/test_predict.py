@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
+from replication_ladder.base.errors import ConfigError, DataError
 from replication_ladder.config import Ladder
-from replication_ladder.errors import ConfigError, DataError
-from replication_ladder.predict import rows_to_predict
+from replication_ladder.models.predict import rows_to_predict
 
 from conftest import CONFIG, config_copy
 
@@ -14,7 +14,7 @@ LADDER = Ladder(config_copy())
 
 @pytest.fixture(scope="module")
 def categorical_data():
-    from replication_ladder.datasets import generate
+    from replication_ladder.data.synthetic import generate
 
     data = generate(CONFIG["datasets"]["categorical"]["source"]).data
     data["D"] = pd.Categorical(data["D"].astype(str), categories=["0", "1"])

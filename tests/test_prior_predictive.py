@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from replication_ladder import prior_predictive as pp
+from replication_ladder.calibration import prior_predictive as pp
 from replication_ladder.config import Ladder
-from replication_ladder.rungs import build_rung
+from replication_ladder.models.rungs import build_rung
 
 from conftest import config_copy
 
@@ -94,8 +94,8 @@ def test_bambis_defaults_are_flagged_and_the_stated_priors_are_not(rrr_table):
 def test_every_shipped_rung_states_every_prior(dataset):
     """No shipped rung of the replication datasets runs on Bambi's data-scaled defaults:
     every term of its formula and every family parameter has a stated prior."""
-    from replication_ladder.families import FAMILY_PARAMETERS
-    from replication_ladder.formulas import formula_terms
+    from replication_ladder.models.families import FAMILY_PARAMETERS
+    from replication_ladder.models.formulas import formula_terms
 
     for model in LADDER.models(dataset):
         entry = LADDER.rung(dataset, model)

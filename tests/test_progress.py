@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from replication_ladder import progress, run_summary
-from replication_ladder.progress import ChainProgress, Progress
+from replication_ladder.base import progress
+from replication_ladder.base.progress import ChainProgress, Progress
+from replication_ladder.jobs import run_summary
 
 from conftest import PIPELINE_SAMPLERS, PIPELINE_THREADS, PROJECT, SMOKE, linked_copy, snakemake
 
@@ -35,7 +36,7 @@ def test_in_a_log_progress_is_a_line_per_interval_and_the_last_one(caplog):
     line that says the work is done: not one line per draw."""
     stream = io.StringIO()  # not a terminal: log lines
     reporter = Progress("rrr/ordinal", stream=stream, interval=3600)
-    with caplog.at_level(logging.INFO, logger="replication_ladder.progress"):
+    with caplog.at_level(logging.INFO, logger="replication_ladder.base.progress"):
         reporter.phase("sampling with nutpie")
         for done in range(0, 1001, 10):
             reporter.chains([ChainProgress(done, 1000, done < 500)] * 2)
@@ -97,10 +98,10 @@ TERMINAL_FIT = """
 import logging, sys
 sys.path.insert(0, "tests")
 from conftest import SMOKE, config_copy, mirror_dir
-from replication_ladder import paths
+from replication_ladder.base import paths
 from replication_ladder.config import Ladder
-from replication_ladder.fit import fit_rung
-from replication_ladder.validation import process
+from replication_ladder.models.fit import fit_rung
+from replication_ladder.data.validation import process
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 out = sys.argv[1]
 ladder = Ladder(config_copy())
@@ -138,7 +139,7 @@ def test_every_fit_log_of_the_pipeline_says_its_phases_and_its_chains(pipeline):
         fit = "/".join(log.with_suffix("").parts[-2:])
         text = log.read_text()
         for phase in ("building", "sampling with ", "writing"):
-            assert f"replication_ladder.progress: {fit}: {phase}" in text, (log, phase)
+            assert f"replication_ladder.base.progress: {fit}: {phase}" in text, (log, phase)
         done = re.findall(rf"{fit}: sampling with \w+ (chain 1 (\d+)/(\d+).*); 100%$", text, re.M)
         assert done and done[-1][1] == done[-1][2], (log, done)
         assert "\r" not in text

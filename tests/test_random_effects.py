@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from replication_ladder.random_effects import random_effects
-from replication_ladder.sites import participant_means, per_site_effects
+from replication_ladder.data.sites import participant_means, per_site_effects
+from replication_ladder.verdict.random_effects import random_effects
 
 METAFOR = """
 library(metafor)

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from replication_ladder.errors import DataError
-from replication_ladder.readers import read_table, source_format
-from replication_ladder.validation import process
+from replication_ladder.base.errors import DataError
+from replication_ladder.data.readers import read_table, source_format
+from replication_ladder.data.validation import process
 
 ROWS = 24
 SITES = ["Zürich Lab", "São Paulo", "Köln"]

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from replication_ladder import replication
 from replication_ladder.config import Ladder
+from replication_ladder.verdict import replication
 
 from conftest import config_copy
 
@@ -129,7 +129,7 @@ def test_only_a_rung_on_the_replications_scale_is_the_verdicts():
     """The ordinal rung's coefficient is a latent logistic variable's: never the verdict's
     where the original and the test prior are in rating points, and refused by name; a
     dataset that states the latent scale takes it, and no other."""
-    from replication_ladder.errors import ConfigError
+    from replication_ladder.base.errors import ConfigError
 
     assert SPEC["effect_scales"]["ordinal"] == "latent" and SPEC["scale"] == "outcome"
     ranking = ["ordinal", "participant", "meta_analysis", "fixed"]

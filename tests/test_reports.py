@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from browser import check_pages, screenshot_figures
 
-from replication_ladder.render import isolated_jupyter
+from replication_ladder.report.render import isolated_jupyter
 
 from conftest import linked_copy, snakemake
 

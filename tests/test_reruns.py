@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from replication_ladder import dependencies
-from replication_ladder.runtime import ENTRY_POINTS, entry_module
+from replication_ladder.jobs import dependencies
+from replication_ladder.jobs.runtime import ENTRY_POINTS, entry_module
 
 from conftest import PIPELINE_THREADS, linked_copy, snakemake, write_config
 
@@ -36,7 +36,7 @@ def rules_running(module_file: Path, workdir: Path) -> set[str]:
     running = set()
     for rule in ENTRY_POINTS:
         files = set(dependencies.module_closure(entry_module(rule)))
-        files |= set(dependencies.module_closure("replication_ladder.runtime"))
+        files |= set(dependencies.module_closure("replication_ladder.jobs.runtime"))
         notebook = {"report": "report.ipynb", "sbc_report": "sbc.ipynb"}.get(rule)
         if notebook:
             files |= set(dependencies.notebook_closure(workdir / "workflow/notebooks" / notebook))

@@ -6,8 +6,8 @@ import json
 import pandas as pd
 import pytest
 
-from replication_ladder import resources
-from replication_ladder.resources import DataSize
+from replication_ladder.jobs import resources
+from replication_ladder.jobs.resources import DataSize
 
 QUICK = {"draws": 400, "tune": 400, "chains": 2}
 DEFAULT = {"draws": 1000, "tune": 1000, "chains": 4}

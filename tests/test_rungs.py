@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from replication_ladder import rungs
+from replication_ladder.base.errors import ModelError
 from replication_ladder.config import Ladder
-from replication_ladder.densities import Densities
-from replication_ladder.errors import ModelError
-from replication_ladder.prior import Prior
-from replication_ladder.samplers import compile_rung, thinned
+from replication_ladder.models import rungs
+from replication_ladder.models.densities import Densities
+from replication_ladder.models.prior import Prior
+from replication_ladder.models.samplers import compile_rung, thinned
 
 from conftest import SMOKE, config_copy
 
@@ -20,7 +20,7 @@ LADDER = Ladder(config_copy())
 
 
 def small_multisite(sites: int = 4, participants: int = 12) -> pd.DataFrame:
-    from replication_ladder.datasets import generate
+    from replication_ladder.data.synthetic import generate
 
     source = LADDER.dataset("multisite")["source"]
     source = {
@@ -112,7 +112,7 @@ def test_log_likelihood_equals_bambis(formula, family):
     """Our vectorised log-likelihood (every fit's) against Bambi's compute_log_likelihood,
     which for the cumulative family is Bambi's own: a Categorical of all K category
     probabilities (ours takes the two thresholds each row needs, ordered_logit.py)."""
-    from replication_ladder.fit import with_densities
+    from replication_ladder.models.fit import with_densities
 
     data = small_multisite()
     data["rating"] = np.clip(np.round(data["value"]), 0, 9).astype(int)
@@ -151,7 +151,7 @@ def test_pymc_log_likelihood_and_prior_equal_pymcs_own():
     measurement-error model."""
     import pymc as pm
 
-    from replication_ladder.datasets import generate
+    from replication_ladder.data.synthetic import generate
 
     data = generate(LADDER.dataset("measurement_error")["source"]).data
     spec = spec_of("measurement_error", "measurement_error")
@@ -174,7 +174,9 @@ def test_pymc_log_likelihood_and_prior_equal_pymcs_own():
         np.testing.assert_allclose(ours[name], expected, atol=1e-10)
 
 
-def test_priors_as_used_include_bambis_defaults_and_ours():
+def test_priors_as_used_are_the_stated_and_the_outcome_scale_rules():
+    """The custom rung states C(D); its outcome's range ([-20, 30], span 50) gives the
+    rest by the rule (priors.py): no term is left to Bambi's defaults."""
     rng = np.random.default_rng(0)
     data = pd.DataFrame(
         {
@@ -186,7 +188,8 @@ def test_priors_as_used_include_bambis_defaults_and_ours():
     rung = rungs.build_rung(spec_of("categorical", "custom_prior"), data)
     priors = rung.priors()
     assert priors["C(D)"] == {"dist": "Normal", "mu": 0.5, "sigma": 10.0}
-    assert priors["sigma"]["dist"] == "HalfStudentT"
+    assert priors["sigma"] == {"dist": "HalfNormal", "sigma": 12.0}
+    assert priors["Intercept"] == {"dist": "Normal", "mu": 5.0, "sigma": 12.0}
     assert set(priors) == {"Intercept", "X", "C(D)", "sigma"}
     assert "C(D) ~ Normal(mu: 0.5, sigma: 10.0)" in rung.description()
 
@@ -207,9 +210,9 @@ def test_builder_priors_are_config_shaped():
         "condition|study_sigma": {"dist": "HalfNormal", "sigma": 0.5},
     }
     scaled = rungs.build_rung(spec_of("rrr", "meta_analysis", priors={}), data)
-    assert scaled.priors() == {  # none stated: scaled by the SD of participant means
-        "condition": {"dist": "Normal", "mu": 0.0, "sigma": 3.75},
-        "condition|study_sigma": {"dist": "HalfNormal", "sigma": 0.75},
+    assert scaled.priors() == {  # none stated: RoBMA's on d, scaled by the SD (1.5)
+        "condition": {"dist": "Normal", "mu": 0.0, "sigma": 1.5},
+        "condition|study_sigma": {"dist": "InverseGamma", "alpha": 1.0, "beta": 0.15 * 1.5},
     }
 
 
@@ -230,7 +233,7 @@ def test_the_ordinal_likelihood_is_the_logistic_cdfs_difference_even_far_out():
     import pytensor.tensor as pt
     from scipy.special import log_expit
 
-    from replication_ladder.ordered_logit import _log_probability
+    from replication_ladder.models.ordered_logit import _log_probability
 
     cut = np.array([[-1.0, 0.5, 2.0], [-1.0, 0.5, 2.0], [-1.0, 0.5, 2.0], [40.0, 45.0, 50.0]])
     value = np.array([0, 2, 3, 1])
@@ -251,7 +254,7 @@ def test_the_ordinal_likelihood_is_finite_past_any_open_end():
     import pytensor.tensor as pt
     from scipy.special import log_expit
 
-    from replication_ladder.ordered_logit import _log_probability
+    from replication_ladder.models.ordered_logit import _log_probability
 
     eta = pt.dvector("eta")
     thresholds = np.array([-1.0, 0.5, 2.0])
@@ -278,7 +281,7 @@ def test_simulated_ratings_follow_the_category_probabilities():
     a chi-square goodness-of-fit test on 20,000 draws of each of two rows (p > 0.001)."""
     from scipy import stats
 
-    from replication_ladder.ordered_logit import _draw
+    from replication_ladder.models.ordered_logit import _draw
 
     cut = np.array([[-2.0, -0.5, 0.3, 1.5], [-4.0, -3.5, 2.0, 2.1]])
     draws = _draw(np.repeat(cut[None], 20_000, axis=0), rng=np.random.default_rng(5))
@@ -298,13 +301,13 @@ def test_an_ordinal_rung_with_an_uncentred_predictor_is_warned_about(caplog):
     data["rating"] = np.clip(np.round(data["value"]), 0, 9).astype(int)
     data["age"] = 20 + (np.arange(len(data)) % 5)
     uncentred = spec_of("rrr", "ordinal", formula="rating ~ condition + age + (1|study)")
-    with caplog.at_level("WARNING", logger="replication_ladder.rungs"):
+    with caplog.at_level("WARNING", logger="replication_ladder.models.rungs"):
         rungs.build_rung(uncentred, data)
     (message,) = [r.getMessage() for r in caplog.records if "center(" in r.getMessage()]
     assert message.startswith("datasets.rrr.models.ordinal.formula: age has mean 22 and SD 1.41")
     assert "Write center(age) in the formula" in message
     caplog.clear()
-    with caplog.at_level("WARNING", logger="replication_ladder.rungs"):
+    with caplog.at_level("WARNING", logger="replication_ladder.models.rungs"):
         rungs.build_rung(spec_of("rrr", "ordinal", formula="rating ~ center(age)"), data)
         rungs.build_rung(spec_of("rrr", "fixed", formula="rating ~ condition + age"), data)
     assert not [r for r in caplog.records if "center(" in r.getMessage()]

@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 from scipy import stats
 
-from replication_ladder import sbc, sbc_ranks
+from replication_ladder.calibration import sbc, sbc_ranks
 from replication_ladder.config import Ladder
 
 from conftest import SMOKE, config_copy
@@ -31,7 +31,7 @@ def linear_spec(replicates=4, batch_size=3, **sampling) -> dict:
 
 
 def linear_data() -> pd.DataFrame:
-    from replication_ladder.datasets import generate
+    from replication_ladder.data.synthetic import generate
 
     return generate(config_copy()["datasets"]["linear"]["source"]).data
 
@@ -216,8 +216,8 @@ def test_the_meta_analysis_rungs_bayes_factors_are_calibrated(tmp_path):
     replicates from its prior and 40 with the effect at zero, each fitted and its
     Savage-Dickey BF10 computed as the verdict does; the mean P(H1 | y) is within 2.58
     Monte Carlo errors of a half, and the H1 replicates' ranks are uniform."""
-    from replication_ladder.datasets import generate
-    from replication_ladder.sites import participant_means, per_site_effects
+    from replication_ladder.data.sites import participant_means, per_site_effects
+    from replication_ladder.data.synthetic import generate
 
     config = config_copy()
     config["sbc"] |= {"replicates": 40, "batch_size": 40, "datasets": ["multisite"]}
@@ -277,7 +277,7 @@ def test_the_uniformity_test_runs_in_a_fresh_process():
 
     code = (
         "import numpy as np, pandas as pd\n"
-        "from replication_ladder import sbc_ranks\n"
+        "from replication_ladder.calibration import sbc_ranks\n"
         "ranks = pd.DataFrame({'replicate': range(20), 'draws_ranked': 99, 'divergences': 0,\n"
         "    'max_r_hat': 1.0, 'min_ess_bulk': 100.0, 'a': np.arange(0, 100, 5)})\n"
         "print(sbc_ranks.uniformity(ranks, seed=1, max_r_hat=1.01)['parameters']['a'])\n"
@@ -361,8 +361,8 @@ def test_prior_draws_are_the_fitted_prior(model, formula):
     from scipy import stats
     from test_rungs import small_multisite, spec_of
 
-    from replication_ladder.rungs import build_rung
-    from replication_ladder.samplers import compile_rung
+    from replication_ladder.models.rungs import build_rung
+    from replication_ladder.models.samplers import compile_rung
 
     data = small_multisite()
     data["rating"] = np.clip(np.round(data["value"]), 0, 9).astype(int)
@@ -400,7 +400,7 @@ def test_the_summary_level_random_effects_rung_is_calibrated(tmp_path):
     (issue 28's goal for `make sbc`; 0 of 100 when measured)."""
     from summary_exports import random_sites
 
-    from replication_ladder.effect_sizes import from_arms
+    from replication_ladder.data.effect_sizes import from_arms
 
     config = config_copy()
     config["sbc"] |= {"replicates": 100, "batch_size": 100, "draws": 1000, "tune": 500}

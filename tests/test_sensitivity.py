@@ -4,7 +4,7 @@
 import numpy as np
 import xarray as xr
 
-from replication_ladder.sensitivity import THRESHOLD, power_scaling
+from replication_ladder.scoring.sensitivity import THRESHOLD, power_scaling
 
 
 def _conflicting_fit(draws: int = 4000):

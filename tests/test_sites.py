@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from replication_ladder.design import intraclass_correlation
-from replication_ladder.errors import DataError
-from replication_ladder.sites import participant_means, per_site_effects
+from replication_ladder.base.errors import DataError
+from replication_ladder.data.design_effects import intraclass_correlation
+from replication_ladder.data.sites import participant_means, per_site_effects
 
 
 def study() -> pd.DataFrame:
@@ -99,9 +99,9 @@ def test_the_meta_analysis_rung_reproduces_the_published_rrr(rrr_table):
     published: it integrates over the labs' heterogeneity where the published analysis
     plugged in a point estimate; 15% would leave no room for Monte Carlo error."""
     from replication_ladder.config import Ladder
-    from replication_ladder.fit import with_densities
-    from replication_ladder.rungs import build_rung
-    from replication_ladder.samplers import compile_rung
+    from replication_ladder.models.fit import with_densities
+    from replication_ladder.models.rungs import build_rung
+    from replication_ladder.models.samplers import compile_rung
 
     from conftest import config_copy
 
@@ -154,8 +154,8 @@ def test_the_sites_design_effect_of_the_treatment_is_not_the_grand_means(rrr_tab
     but not in the pen's effect (REML tau^2 = 0, metafor's figure): the treatment's
     design effect from sites is 1. Closed form: with tau^2 = se^2 at every site, the
     variance doubles."""
-    from replication_ladder.design import site_design_effect_of_treatment
-    from replication_ladder.random_effects import random_effects
+    from replication_ladder.data.design_effects import site_design_effect_of_treatment
+    from replication_ladder.verdict.random_effects import random_effects
 
     grand_mean = intraclass_correlation(rrr_table["value"], rrr_table["study"])
     assert grand_mean["design_effect"] > 5
@@ -192,7 +192,7 @@ def test_a_within_participant_design_is_read_from_the_data_and_paired():
     """Each site's effect is the mean of its participants' differences (treated mean
     minus control mean, per participant), its SE their SD over sqrt(n): written out here
     with pandas; the participant without a treated trial is left out."""
-    from replication_ladder.sites import treatment_design
+    from replication_ladder.data.sites import treatment_design
 
     data = paired_study()
     assert treatment_design(data, "uid", "treated", "site") == "within"
@@ -212,7 +212,7 @@ def test_a_within_participant_design_is_read_from_the_data_and_paired():
 def test_a_half_paired_design_is_refused_unless_declared():
     """Two of nine participants in both conditions: neither design; the message says how
     to declare it."""
-    from replication_ladder.sites import treatment_design
+    from replication_ladder.data.sites import treatment_design
 
     data = study()
     data.loc[[0, 2], "treated"] = 1  # two of nine participants now in both
@@ -241,7 +241,7 @@ def test_paired_effect_sizes_match_metafor(tmp_path):
     import shutil
     import subprocess
 
-    from replication_ladder import effect_sizes
+    from replication_ladder.data import effect_sizes
 
     cells = participant_means(paired_study(), "site", "uid", "treated", "y", design="within")
     table = per_site_effects(cells, "raw", "within")

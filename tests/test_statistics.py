@@ -13,13 +13,14 @@ import pytest
 import xarray as xr
 from scipy import stats
 
-from replication_ladder import fit, paths
+from replication_ladder.base import paths
+from replication_ladder.calibration.recovery import recovered
 from replication_ladder.config import Ladder
-from replication_ladder.datasets import generate
-from replication_ladder.priors import site_intercepts
-from replication_ladder.recovery import recovered
-from replication_ladder.rungs import build_rung
-from replication_ladder.samplers import compile_rung
+from replication_ladder.data.synthetic import generate
+from replication_ladder.models import fit
+from replication_ladder.models.priors import site_intercepts
+from replication_ladder.models.rungs import build_rung
+from replication_ladder.models.samplers import compile_rung
 
 from conftest import config_copy
 
@@ -47,7 +48,7 @@ def test_the_ordinal_likelihood_draws_bambis_cumulative_posterior(monkeypatch):
     Categorical), on a small multisite dataset's ratings rounded to 0-9 (480 rows, 6
     sites): the same sampler and settings (nutpie, 4 x 1000), every mean and sd within
     4.5 combined Monte Carlo standard errors (as the test below)."""
-    from replication_ladder import ordered_logit
+    from replication_ladder.models import ordered_logit
 
     data, _ = multisite()
     data["rating"] = np.clip(np.round(data["value"]), 0, 9).astype(int)
@@ -138,7 +139,7 @@ def test_the_participant_rung_recovers_the_multisite_truth(tmp_path):
     generated = generate(source)
     data_path = tmp_path / "multisite.csv"
     generated.data.to_csv(data_path, index=False)
-    from replication_ladder.validation import write_processed
+    from replication_ladder.data.validation import write_processed
 
     processed = tmp_path / "multisite.parquet"
     write_processed(
@@ -187,9 +188,9 @@ def test_prediction_intervals_cover_held_out_rows(tmp_path, dataset, model):
     """The share of held-out true values inside their 95% interval for a new observation
     must be consistent with 95%: the count lies in the central 99.9% of Binomial(n, 0.95)
     (50 rows: 42 to 50; 100 rows: 88 to 99). A sharper check would fail by chance."""
-    from replication_ladder.predict import prediction_table, rows_to_predict
-    from replication_ladder.seeds import derive_seed
-    from replication_ladder.validation import write_processed
+    from replication_ladder.base.seeds import derive_seed
+    from replication_ladder.data.validation import write_processed
+    from replication_ladder.models.predict import prediction_table, rows_to_predict
 
     source = LADDER.dataset(dataset)["source"]
     generated = generate(source)

@@ -1,12 +1,12 @@
 """The workflow's shape: rule, script and entry function share a name; every rule has a
-log; artefact paths are named once (replication_ladder.paths), never spelt in rules."""
+log; artefact paths are named once (replication_ladder.base.paths), never spelt in rules."""
 
 import re
 
 import pytest
 
-from replication_ladder import paths
-from replication_ladder.runtime import ENTRY_POINTS
+from replication_ladder.base import paths
+from replication_ladder.jobs.runtime import ENTRY_POINTS
 
 from conftest import PROJECT
 
@@ -50,7 +50,7 @@ def test_fits_are_benchmarked():
 
 
 def test_no_rule_spells_an_artefact_path():
-    """Outputs come from replication_ladder.paths: no 'results/...' or 'reports/...'
+    """Outputs come from replication_ladder.base.paths: no 'results/...' or 'reports/...'
     literal in a rule file (logs are the rules' own)."""
     for smk in RULES.glob("*.smk"):
         for line in smk.read_text().splitlines():

@@ -15,12 +15,12 @@ import xarray as xr
 import yaml
 from summary_exports import HEADER, LABS, SUMMARY, random_sites, write_export
 
-from replication_ladder import effect_sizes
-from replication_ladder.errors import DataError
-from replication_ladder.readers import read_table
-from replication_ladder.scaffold_summary import recognise
-from replication_ladder.sites import participant_means, per_site_effects
-from replication_ladder.summary import site_table, summary_form
+from replication_ladder.base.errors import DataError
+from replication_ladder.data import effect_sizes
+from replication_ladder.data.readers import read_table
+from replication_ladder.data.sites import participant_means, per_site_effects
+from replication_ladder.data.summary_files import site_table, summary_form
+from replication_ladder.scaffold.summary import recognise
 
 from conftest import copy_workflow, new_dataset, run_command
 
@@ -175,7 +175,7 @@ def test_the_scaffold_recognises_each_form_of_summary_file(header, form, unit):
 def test_arms_the_header_cannot_tell_apart_are_asked_for_by_name():
     """Per-arm columns under two labels with no treated/control in their names (a real
     file's `n_teeth`, `n_lips`): refused naming the flag; with it, read."""
-    from replication_ladder.errors import LadderError
+    from replication_ladder.base.errors import LadderError
 
     header = ["lab", "n_teeth", "mean_teeth", "sd_teeth", "n_lips", "mean_lips", "sd_lips"]
     with pytest.raises(LadderError, match=r"say which is the treatment with --arms"):
@@ -190,8 +190,8 @@ def test_arms_the_header_cannot_tell_apart_are_asked_for_by_name():
 def test_a_summary_file_in_no_known_form_is_refused_never_regressed():
     """A log odds ratio with its SE named unusually: no ladder of `se ~ logor`, no
     config without a site; the flags that would name it are said."""
-    from replication_ladder.errors import LadderError
-    from replication_ladder.scaffold_summary import refuse_summary_columns
+    from replication_ladder.base.errors import LadderError
+    from replication_ladder.scaffold.summary import refuse_summary_columns
 
     with pytest.raises(LadderError, match=r"looks like per-site summaries \(logOR, SE\)"):
         refuse_summary_columns(["lab", "logOR", "SE", "weight"], {})
@@ -278,7 +278,7 @@ def test_the_original_is_converted_with_its_own_sd():
     The SD is the original's own: given, or from its SE (0.44 with 31 and 31: SD 1.732,
     so d = 0.473); the replication's pooled SD (1.6 here) only where neither is known,
     and the conversion says which. With the replication's SD, a d of 0.51 was tested."""
-    from replication_ladder.replication import converted_original
+    from replication_ladder.verdict.replication import converted_original
 
     original = {"effect": 0.82, "se": 0.44, "t": 1.85, "n1": 31, "n2": 31, "unit": "raw"}
     own = 0.44 / np.sqrt(2 / 31)
@@ -328,7 +328,7 @@ def test_counts_variances_and_intervals_give_metafors_effects(tmp_path):
     its 95% interval, give the SE back."""
     import shutil
 
-    from replication_ladder.readers import read_table
+    from replication_ladder.data.readers import read_table
 
     counts = pd.DataFrame(
         {

@@ -8,8 +8,8 @@ accept (a byte order mark, quoted newlines, NaN as missing) must be processed co
 import pandas as pd
 import pytest
 
-from replication_ladder.errors import DataError
-from replication_ladder.validation import write_processed
+from replication_ladder.base.errors import DataError
+from replication_ladder.data.validation import write_processed
 
 SPEC = {
     "dataset": "rrr",

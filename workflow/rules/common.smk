@@ -1,17 +1,17 @@
 # Shared helpers: the validated config (checked before any job runs), the code each job
 # runs, cluster resources, and target lists. Artefact names come from
-# replication_ladder.paths; nothing here spells a file name.
+# replication_ladder.base.paths; nothing here spells a file name.
 import os
 from pathlib import Path
 from types import SimpleNamespace
 
-from replication_ladder import loo as scoring
-from replication_ladder import paths
-from replication_ladder import resources as sizes
+from replication_ladder.scoring import loo as scoring
+from replication_ladder.base import paths
+from replication_ladder.jobs import resources as sizes
 from replication_ladder.config import Ladder
-from replication_ladder.dependencies import module_closure, notebook_closure
-from replication_ladder.run_summary import run_summary
-from replication_ladder.runtime import entry_module
+from replication_ladder.jobs.dependencies import module_closure, notebook_closure
+from replication_ladder.jobs.run_summary import run_summary
+from replication_ladder.jobs.runtime import entry_module
 
 LADDER = Ladder(config)
 
@@ -27,7 +27,7 @@ def code(rule, notebook=None):
     found by reading the source. Editing one reruns exactly the jobs that run it."""
     files = {
         *module_closure(entry_module(rule)),
-        *module_closure("replication_ladder.runtime"),
+        *module_closure("replication_ladder.jobs.runtime"),
     }
     if notebook is not None:
         files |= {*notebook_closure(notebook), os.path.abspath(notebook)}
@@ -93,7 +93,7 @@ def rung_sampling(wildcards):
 
 def sized(estimate, refits=lambda wildcards, input: 0, sampling=rung_sampling):
     """A resource of a (dataset, model) job from its data's size (rows, group levels),
-    draws and refits, grown by attempt: estimate is one of replication_ladder.resources'
+    draws and refits, grown by attempt: estimate is one of replication_ladder.jobs.resources'
     fit_mem_mb, fit_runtime, loo_mem_mb, sampling_threads."""
 
     def resource(wildcards, input, attempt):

@@ -2,6 +2,6 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parent))  # this checkout's package
-from replication_ladder.runtime import run_job
+from replication_ladder.jobs.runtime import run_job
 
 run_job(snakemake, "report_index")  # the rule's name, also when a module renames it

@@ -3,12 +3,12 @@ sources, the verdict's settings, predictions), each error naming its key."""
 
 from typing import TYPE_CHECKING
 
-from replication_ladder.columns import column_type
+from replication_ladder.base.errors import ConfigError
 from replication_ladder.config.datasets import converts_original
 from replication_ladder.config.schema import key_path
-from replication_ladder.errors import ConfigError
-from replication_ladder.prior import Prior
-from replication_ladder.readers import FORMATS, source_format
+from replication_ladder.data.columns import column_type
+from replication_ladder.data.readers import FORMATS, source_format
+from replication_ladder.models.prior import Prior
 
 if TYPE_CHECKING:
     from replication_ladder.config.ladder import Ladder
@@ -72,8 +72,8 @@ def check_dataset(ladder: "Ladder", name: str) -> None:
 
 def check_summary(spec: dict, where: str) -> None:
     """A summary file's form gives the effect sizes it can (effect_sizes.FORM_UNITS)."""
-    from replication_ladder.effect_sizes import FORM_UNITS
-    from replication_ladder.summary import summary_form
+    from replication_ladder.data.effect_sizes import FORM_UNITS
+    from replication_ladder.data.summary_files import summary_form
 
     form, unit = summary_form(spec["summary"]), spec["effect_size"]
     allowed = FORM_UNITS.get(form)
@@ -108,7 +108,7 @@ def check_source(ladder: "Ladder", name: str) -> None:
             f"(set allow_http: true for a local http mirror): {url!r}"
         )
     if "generator" in source:
-        from replication_ladder.datasets import check_generator_params
+        from replication_ladder.data.synthetic import check_generator_params
 
         check_generator_params(source["generator"], source["params"], where)
         if "read" in source:
@@ -230,7 +230,7 @@ def check_predict(ladder: "Ladder", dataset: str) -> None:
 
 
 def check_model(ladder: "Ladder", dataset: str, model: str, entry: dict) -> None:
-    from replication_ladder.samplers import check_sampler_available
+    from replication_ladder.models.samplers import check_sampler_available
 
     where = ladder.where(dataset, model)
     kind = ladder.kind(dataset, model)

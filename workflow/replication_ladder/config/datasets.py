@@ -1,7 +1,7 @@
 """Which datasets there are and what kind each is."""
 
-from replication_ladder.effect_sizes import LABELS as EFFECT_LABELS
-from replication_ladder.readers import source_format
+from replication_ladder.data.effect_sizes import LABELS as EFFECT_LABELS
+from replication_ladder.data.readers import source_format
 
 
 def converts_original(spec: dict) -> bool:

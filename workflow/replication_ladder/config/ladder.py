@@ -5,6 +5,7 @@ verdict and calibration jobs; the checks are functions (checks.py)."""
 
 from pathlib import Path
 
+from replication_ladder.base.errors import ConfigError
 from replication_ladder.config.checks import check
 from replication_ladder.config.data_jobs import DataJobs
 from replication_ladder.config.datasets import DatasetQueries, converts_original
@@ -24,8 +25,7 @@ from replication_ladder.config.schema import (
     validate_schema,
 )
 from replication_ladder.config.verdict_jobs import VerdictJobs
-from replication_ladder.errors import ConfigError
-from replication_ladder.sites import MODELLED_COLUMNS as SUMMARY_COLUMNS
+from replication_ladder.data.sites import MODELLED_COLUMNS as SUMMARY_COLUMNS
 
 
 def _keep_only(config: dict) -> None:

@@ -1,7 +1,7 @@
 """The params of the jobs that fit and score rungs."""
 
-from replication_ladder.hashing import canonical_hash
-from replication_ladder.seeds import derive_seed
+from replication_ladder.base.hashing import canonical_hash
+from replication_ladder.base.seeds import derive_seed
 
 
 class ModelJobs:

@@ -1,7 +1,7 @@
 """What each rung is, asked of its kind (kinds.KINDS)."""
 
 from replication_ladder.config.schema import key_path
-from replication_ladder.kinds import kind_of
+from replication_ladder.models.kinds import kind_of
 
 
 class RungQueries:
@@ -41,7 +41,7 @@ class RungQueries:
     def meta_analysis_rung(self, dataset: str) -> str | None:
         """The dataset's first random-effects meta-analysis rung (model averaging takes
         its priors), or None."""
-        from replication_ladder.builders import MetaAnalysis
+        from replication_ladder.models.builders import MetaAnalysis
 
         return next(
             (

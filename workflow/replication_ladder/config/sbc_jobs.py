@@ -2,8 +2,8 @@
 
 import math
 
-from replication_ladder.hashing import canonical_hash
-from replication_ladder.seeds import derive_seed
+from replication_ladder.base.hashing import canonical_hash
+from replication_ladder.base.seeds import derive_seed
 
 
 class SbcJobs:

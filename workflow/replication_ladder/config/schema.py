@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from replication_ladder.errors import ConfigError
-from replication_ladder.kinds import KINDS
+from replication_ladder.base.errors import ConfigError
+from replication_ladder.models.kinds import KINDS
 
 PROJECT = Path(__file__).resolve().parents[3]
 SCHEMA_PATH = PROJECT / "workflow" / "schemas" / "config.schema.yaml"
@@ -29,7 +29,7 @@ def key_path(*parts: Any) -> str:
 def load_schema(schema_path: Path = SCHEMA_PATH) -> dict:
     """The schema file, with what the registries say: the values `kind` may take and the
     keys each kind requires, and the generators a synthetic source may name."""
-    from replication_ladder.datasets import GENERATORS
+    from replication_ladder.data.synthetic import GENERATORS
 
     schema = yaml.safe_load(Path(schema_path).read_text())
     schema["$defs"]["source"]["properties"]["generator"]["enum"] = list(GENERATORS)

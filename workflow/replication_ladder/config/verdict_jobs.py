@@ -1,7 +1,7 @@
 """The params of the verdict's and the report's jobs."""
 
-from replication_ladder.hashing import canonical_hash
-from replication_ladder.seeds import derive_seed
+from replication_ladder.base.hashing import canonical_hash
+from replication_ladder.base.seeds import derive_seed
 
 
 class VerdictJobs:
@@ -43,7 +43,7 @@ class VerdictJobs:
             else {
                 "dataset": dataset,
                 "model": "design_analysis",
-                "builder": "replication_ladder.builders.meta_analysis",
+                "builder": "replication_ladder.models.builders.meta_analysis",
                 "priors": {},
                 "treatment": replication["treatment"],
                 "site": self.dataset(dataset)["site"],

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from replication_ladder.atomic import write_bytes, write_text
-from replication_ladder.parameter_names import parse
+from replication_ladder.base.atomic import write_bytes, write_text
+from replication_ladder.calibration.sbc import META
+from replication_ladder.models.parameter_names import parse
 from replication_ladder.report import figures, loaders
 from replication_ladder.report import html as fragments
-from replication_ladder.sbc import META
 
 DPI = 80
 STYLE = fragments.STYLE
@@ -27,7 +27,7 @@ def ranks_tree(ranks: pd.DataFrame, names: list[str], seed: int = 0):
     """PIT values of the ranks in the layout `plot_ecdf_pit` reads (group prior_sbc)."""
     import xarray as xr
 
-    from replication_ladder.sbc_ranks import pit_values
+    from replication_ladder.calibration.sbc_ranks import pit_values
 
     pit = pit_values(ranks, seed)
     dataset = xr.Dataset({n: (("chain", "draw"), pit[n].to_numpy()[None, :]) for n in names})

@@ -2,7 +2,10 @@
 
 import pandas as pd
 
-from replication_ladder.design import intraclass_correlation, site_design_effect_of_treatment
+from replication_ladder.data.design_effects import (
+    intraclass_correlation,
+    site_design_effect_of_treatment,
+)
 from replication_ladder.report import figures
 from replication_ladder.report.dataset import Section
 from replication_ladder.report.tables import printable

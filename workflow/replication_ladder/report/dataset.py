@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from replication_ladder.atomic import write_bytes, write_text
+from replication_ladder.base.atomic import write_bytes, write_text
 from replication_ladder.report import html as fragments
 from replication_ladder.report import loaders
 from replication_ladder.report.tables import printable

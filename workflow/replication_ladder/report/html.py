@@ -2,9 +2,9 @@
 
 import html
 
-from replication_ladder import bayes_factors as bf
-from replication_ladder.prior import prior_text
-from replication_ladder.replication import reliability_note
+from replication_ladder.models.prior import prior_text
+from replication_ladder.verdict import bayes_factors as bf
+from replication_ladder.verdict.replication import reliability_note
 
 STYLE = """<style>
 .ladder-warning {border: 2px solid #d62728; background: #fdecea; padding: 0.6em 1em;

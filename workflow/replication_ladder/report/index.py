@@ -4,8 +4,8 @@ of its fits, from the files the rule declared."""
 import json
 from pathlib import Path
 
-from replication_ladder import paths
-from replication_ladder.atomic import write_text
+from replication_ladder.base import paths
+from replication_ladder.base.atomic import write_text
 
 
 def index_rows(datasets: dict[str, dict], diagnostics_path: Path, ci_prob: float) -> list[dict]:

@@ -3,7 +3,7 @@ compared by PSIS-LOO with their Pareto k, and leave one site out."""
 
 import pandas as pd
 
-from replication_ladder.parameter_names import parse
+from replication_ladder.models.parameter_names import parse
 from replication_ladder.report import figures, loaders
 from replication_ladder.report import html as fragments
 from replication_ladder.report.dataset import Section

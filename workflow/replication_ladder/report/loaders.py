@@ -37,7 +37,7 @@ def read_power_scaling(path: str | Path, var_names: list[str]):
     be summed, never kept nor copied by the plot."""
     import xarray as xr
 
-    from replication_ladder.sensitivity import per_draw_likelihood
+    from replication_ladder.scoring.sensitivity import per_draw_likelihood
 
     groups = ("log_prior", "log_likelihood")
     with xr.open_datatree(path, engine="h5netcdf") as tree:

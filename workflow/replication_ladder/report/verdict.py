@@ -4,11 +4,11 @@ with the prior."""
 
 import pandas as pd
 
-from replication_ladder import bayes_factors as bf
-from replication_ladder.design_analysis import GROUPS
 from replication_ladder.report import figures, loaders
 from replication_ladder.report import html as fragments
 from replication_ladder.report.dataset import Section
+from replication_ladder.verdict import bayes_factors as bf
+from replication_ladder.verdict.design_analysis import GROUPS
 
 
 class VerdictSection(Section):

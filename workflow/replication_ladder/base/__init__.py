@@ -1,0 +1,3 @@
+"""What every stage stands on: atomic writes, errors, hashes, paths, seeds, progress,
+provenance.
+"""

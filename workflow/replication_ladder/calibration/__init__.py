@@ -1,0 +1,3 @@
+"""Calibration: simulation-based calibration and its ranks, the prior predictive check,
+parameter recovery.
+"""

@@ -1,0 +1,253 @@
+"""Fit one rung of one dataset and write its artefacts (replication_ladder.base.paths.FIT):
+
+  posterior.nc       posterior, sample_stats, log_likelihood, log_prior, observed_data,
+                     effect_density (the effect's conditional density at zero per draw)
+  summary.parquet    one row per parameter: mean, sd, ci_low, ci_high, ess, r_hat, mcse
+  diagnostics.json   sampler settings, seed, convergence figures and warnings, prior and
+                     likelihood sensitivity flags, timings, versions, hashes, provenance
+  priors.json/.txt   the priors the model actually used
+  ppc.parquet        100 replicated datasets (rows x draws) for posterior predictive checks
+  psense.parquet     power-scaling sensitivity of the prior and the likelihood per parameter
+  psis_loo.parquet   PSIS-LOO per observation (elpd_i, p_loo_i, pareto_k), totals in its
+                     metadata: done here, where the log-likelihood is in memory
+
+A fit that crosses a convergence threshold under strict_convergence keeps its artefacts
+under failed/ instead, and its job fails with the reason.
+"""
+
+import logging
+import math
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+import xarray as xr
+
+from replication_ladder.base import paths, provenance
+from replication_ladder.base.atomic import atomic_path, write_json, write_parquet, write_text
+from replication_ladder.base.errors import ConvergenceError
+from replication_ladder.base.hashing import analysis_sha256, sha256_file
+from replication_ladder.base.progress import Progress
+from replication_ladder.base.seeds import derive_seed
+from replication_ladder.models.densities import Densities, log_likelihood_group, log_prior_group
+from replication_ladder.models.rungs import build_rung
+from replication_ladder.models.samplers import compile_rung
+from replication_ladder.scoring.elpd_loo import elpd_loo_table
+from replication_ladder.scoring.sensitivity import power_scaling
+from replication_ladder.verdict.effect_density import EFFECT_DENSITY_GROUP, effect_at_zero
+
+log = logging.getLogger(__name__)
+
+PPC_DRAWS = 100  # replicated datasets kept for posterior predictive checks
+OUTCOME_EFFECT_DRAWS = 400  # draws of the treatment's effect on the outcome's scale
+# outcome_effect: the treatment's effect on the expected outcome, for rungs whose
+# coefficient is on another scale (an ordinal rung's latent scale).
+GROUPS = (
+    "posterior",
+    "sample_stats",
+    "log_likelihood",
+    "log_prior",
+    "observed_data",
+    "outcome_effect",
+    EFFECT_DENSITY_GROUP,
+)
+
+
+def reported_parameters(posterior) -> list[str]:
+    """The variables a summary shows: not the offsets of non-centred group effects, kept
+    in posterior.nc for moment matching but not parameters anyone reports."""
+    return [name for name in posterior.data_vars if not name.endswith("_offset")]
+
+
+def summarize(idata, ci_prob: float) -> pd.DataFrame:
+    """ArviZ's summary with raw numbers and the interval as ci_low / ci_high."""
+    import arviz as az
+
+    names = reported_parameters(idata["posterior"])
+    summary = az.summary(idata, var_names=names, ci_prob=ci_prob, ci_kind="eti", round_to="none")
+    lower, upper = (c for c in summary.columns if c.startswith("eti"))
+    summary = summary.rename(columns={lower: "ci_low", upper: "ci_high"})
+    summary.index.name = "parameter"
+    return pd.DataFrame(summary).astype("float64")
+
+
+def convergence_warnings(diagnostics: dict, thresholds: dict) -> list[str]:
+    """Plain sentences for every threshold a fit crossed."""
+    warnings = []
+    if diagnostics["divergences"] > thresholds["max_divergences"]:
+        warnings.append(f"{diagnostics['divergences']} divergent transitions")
+    if diagnostics["max_r_hat"] is not None and diagnostics["max_r_hat"] > thresholds["max_r_hat"]:
+        warnings.append(
+            f"r_hat up to {diagnostics['max_r_hat']:.3f} (above {thresholds['max_r_hat']})"
+        )
+    for kind in ("bulk", "tail"):
+        ess = diagnostics[f"min_ess_{kind}"]
+        if ess is not None and ess < thresholds["min_ess"]:
+            warnings.append(f"{kind} ESS down to {ess:.0f} (below {thresholds['min_ess']})")
+    return warnings
+
+
+def _finite(value) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def diagnose(idata, summary: pd.DataFrame) -> dict:
+    """The convergence figures of a fit (NaN r_hat of constant draws is ignored)."""
+    diverging = idata["sample_stats"]["diverging"]
+    return {
+        "divergences": int(diverging.sum()),
+        "max_r_hat": _finite(summary["r_hat"].max()),
+        "min_ess_bulk": _finite(summary["ess_bulk"].min()),
+        "min_ess_tail": _finite(summary["ess_tail"].min()),
+    }
+
+
+def write_posterior(idata, path) -> None:
+    import xarray as xr
+
+    tree = xr.DataTree.from_dict({f"/{g}": idata[g].to_dataset() for g in GROUPS if g in idata})
+    with atomic_path(path) as tmp:
+        tree.to_netcdf(tmp, engine="h5netcdf")
+
+
+def with_densities(rung, raw, densities: Densities | None = None):
+    """The draws as reported, with the log-likelihood, log-prior and observed data."""
+    import xarray as xr
+
+    densities = densities or Densities(rung)
+    posterior = raw["posterior"].to_dataset()
+    log_lik = densities.log_likelihood(posterior)
+    log_prior = densities.log_prior(posterior)
+    # In the model's own parameterisation, as sampled: before `finish`.
+    at_zero = effect_at_zero(rung, posterior, log_lik)
+    idata = rung.finish(raw)
+    idata["log_likelihood"] = log_likelihood_group(rung, log_lik, posterior)
+    idata["log_prior"] = log_prior_group(log_prior, posterior)
+    dims = rung.model.named_vars_to_dims.get(rung.observed.name) or ("__obs__",)
+    observed = rung.rows()[rung.observed_data_name]
+    idata["observed_data"] = xr.Dataset({rung.observed.name: (dims, observed)})
+    if at_zero is not None:
+        idata[EFFECT_DENSITY_GROUP] = at_zero
+    return idata
+
+
+def fit_rung(
+    spec: dict,
+    data_path: str | Path,
+    outputs: dict,
+    *,
+    cores: int,
+    settings: dict,
+    workflow_root: Path = provenance.PACKAGE_ROOT,
+    workflow_config_sha256: str | None = None,
+) -> dict:
+    """Build, sample, summarise and write one fit; returns its diagnostics."""
+    started = time.perf_counter()
+    progress = Progress(f"{spec['dataset']}/{spec['model']}")
+    progress.phase("building")
+    rung = build_rung(spec, pd.read_parquet(data_path))
+    description = rung.description()  # before sampling: Bambi adds usage hints after
+    log.info("%s\n%s", rung.where, description)
+
+    compiled = compile_rung(rung, spec["sampling"], progress=progress)
+    raw = compiled.sample(spec["seed"], cores)
+    sampling_seconds = float(raw["posterior"].attrs["sampling_time"])
+    progress.phase("checking (diagnostics, sensitivity, predictive draws, PSIS-LOO)")
+    idata = with_densities(rung, raw)
+    loo_started = time.perf_counter()
+    loo_table = elpd_loo_table(idata)
+    psis_loo_seconds = time.perf_counter() - loo_started
+    summary = summarize(idata, spec["ci_prob"])
+    sensitivity = power_scaling(idata, reported_parameters(idata["posterior"]))
+    replicated = rung.posterior_predictive(
+        idata, PPC_DRAWS, derive_seed(spec["seed"], "posterior-predictive")
+    )
+    if spec["treatment"] is not None:
+        effect = rung.outcome_effect(
+            idata, spec["treatment"], OUTCOME_EFFECT_DRAWS, derive_seed(spec["seed"], "effect")
+        )
+        if effect is not None:
+            idata["outcome_effect"] = xr.Dataset(
+                {spec["treatment"]: (("chain", "draw"), effect[None, :])}
+            )
+    thresholds = settings["convergence"]
+    diagnostics = {
+        "dataset": spec["dataset"],
+        "model": spec["model"],
+        "kind": spec["kind"],
+        "level": spec["level"],
+        "formula": spec["formula"],
+        "family": spec["family"],
+        "builder": spec["builder"],
+        **spec["sampling"],
+        "seed": spec["seed"],
+        "ci_prob": spec["ci_prob"],
+        "rows": rung.n_rows,
+        **diagnose(idata, summary),
+        "thresholds": thresholds,
+        "sampling_seconds": sampling_seconds,
+        "compile_seconds": compiled.compile_seconds,
+        "psis_loo_seconds": psis_loo_seconds,
+        "prior_data_conflict": sensitivity.flagged("potential prior-data conflict"),
+        "weak_likelihood": sensitivity.flagged("potential strong prior / weak likelihood"),
+        "data_sha256": sha256_file(data_path),
+        "config_sha256": spec["config_sha256"],
+        "workflow_config_sha256": workflow_config_sha256,
+        "provenance": provenance.collect(workflow_root, threads=cores),
+    }
+    diagnostics["warnings"] = convergence_warnings(diagnostics, thresholds)
+    failed = settings["strict"] and bool(diagnostics["warnings"])
+    diagnostics["status"] = "failed" if failed else "warnings" if diagnostics["warnings"] else "ok"
+
+    progress.phase("writing")
+    failed_dir = Path(outputs["summary"]).parent / paths.FAILED_DIR
+    if failed:
+        outputs = {key: failed_dir / Path(path).name for key, path in outputs.items()}
+    else:
+        shutil.rmtree(failed_dir, ignore_errors=True)  # an earlier attempt's leftovers
+    write_posterior(idata, outputs["posterior"])
+    write_parquet(outputs["summary"], summary)
+    write_parquet(outputs["psense"], sensitivity.table)
+    write_parquet(outputs["psis"], loo_table)
+    write_json(outputs["priors_json"], rung.priors())
+    write_text(outputs["priors_txt"], description + "\n")
+    # float32: the draws are only drawn in plots.
+    write_parquet(
+        outputs["ppc"],
+        pd.DataFrame(
+            replicated.T.astype("float32"), columns=[f"draw_{i}" for i in range(PPC_DRAWS)]
+        ).rename_axis("row"),
+    )
+    diagnostics["wall_seconds"] = time.perf_counter() - started
+    write_json(outputs["diagnostics"], diagnostics)
+    for warning in diagnostics["warnings"]:
+        log.warning("%s: %s", rung.where, warning)
+    if failed:
+        raise ConvergenceError(
+            f"{spec['dataset']}/{spec['model']} did not converge "
+            f"({'; '.join(diagnostics['warnings'])}); strict_convergence is on, so its "
+            f"artefacts are kept in {failed_dir}/ and not at the stable paths"
+        )
+    return diagnostics
+
+
+def fit(snakemake) -> None:
+    diagnostics = fit_rung(
+        snakemake.params.spec,
+        snakemake.input.data,
+        {key: snakemake.output[key] for key in paths.FIT},
+        cores=snakemake.threads,
+        settings=snakemake.params.settings,
+        workflow_root=Path(snakemake.scriptdir).resolve().parents[1],  # the Snakefile's checkout
+        workflow_config_sha256=analysis_sha256(snakemake.config),
+    )
+    log.info(
+        "%s/%s: %d divergences, max r_hat %s, min ESS bulk %s; sampling %.1f s",
+        diagnostics["dataset"],
+        diagnostics["model"],
+        diagnostics["divergences"],
+        diagnostics["max_r_hat"],
+        diagnostics["min_ess_bulk"],
+        diagnostics["sampling_seconds"],
+    )
