@@ -83,6 +83,6 @@ class Welch(RungKind):
             raise ConfigError(f"{where}.formula: {model.group!r} must be a binary column")
 
     def build(self, spec: dict, data: pd.DataFrame, where: str):
-        from replication_ladder.models.rungs import PymcRung
+        from replication_ladder.models.kinds.pymc_builder import PymcRung
 
         return PymcRung(spec, data, self._model(spec, where))

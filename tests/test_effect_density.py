@@ -23,7 +23,7 @@ from scipy import integrate, stats
 from scipy.special import expit, logsumexp
 
 from replication_ladder.models.fit import with_densities
-from replication_ladder.models.rungs import build_rung
+from replication_ladder.models.kinds import build_rung
 from replication_ladder.models.samplers import compile_rung
 from replication_ladder.verdict import bayes_factors as bf
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from replication_ladder.base.errors import ConfigError
 from replication_ladder.config import Ladder
-from replication_ladder.data.validation import write_processed
+from replication_ladder.data.processing import write_processed
 
 from conftest import (
     BUILD_RECORD,
@@ -410,7 +410,7 @@ def test_data_cannot_run_code_or_reach_the_network(tmp_path, monkeypatch):
     """Category levels that look like code or URLs go through validation, a Bambi fit and
     its predictions for rows with those levels as plain text: nothing runs, nothing
     connects."""
-    from replication_ladder.models.rungs import build_rung
+    from replication_ladder.models.kinds import build_rung
     from replication_ladder.models.samplers import compile_rung
 
     marker = tmp_path / "pwned"

@@ -11,8 +11,7 @@ from replication_ladder.config import Ladder, load_schema
 from replication_ladder.data import readers
 from replication_ladder.data import synthetic as datasets
 from replication_ladder.models import samplers
-from replication_ladder.models.kinds import KINDS
-from replication_ladder.models.rungs import build_rung
+from replication_ladder.models.kinds import KINDS, build_rung
 from replication_ladder.models.samplers import compile_rung
 
 from conftest import SMOKE, config_copy

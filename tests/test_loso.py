@@ -9,8 +9,8 @@ from scipy import stats
 from scipy.special import logsumexp
 from test_rungs import small_multisite, spec_of
 
+from replication_ladder.models.kinds import build_rung
 from replication_ladder.models.refit import Refitter, rows_of
-from replication_ladder.models.rungs import build_rung
 from replication_ladder.scoring import loso
 
 

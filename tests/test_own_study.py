@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from replication_ladder.config import Ladder
-from replication_ladder.models.rungs import build_rung
+from replication_ladder.models.kinds import build_rung
 
 from conftest import SMOKE, config_words, copy_workflow, new_dataset, run_command, snakemake
 

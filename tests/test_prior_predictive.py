@@ -8,7 +8,7 @@ import pytest
 
 from replication_ladder.calibration import prior_predictive as pp
 from replication_ladder.config import Ladder
-from replication_ladder.models.rungs import build_rung
+from replication_ladder.models.kinds import build_rung
 
 from conftest import config_copy
 

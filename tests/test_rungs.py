@@ -9,8 +9,8 @@ import xarray as xr
 
 from replication_ladder.base.errors import ModelError
 from replication_ladder.config import Ladder
-from replication_ladder.models import rungs
 from replication_ladder.models.densities import Densities
+from replication_ladder.models.kinds import build_rung
 from replication_ladder.models.prior import Prior
 from replication_ladder.models.samplers import compile_rung, thinned
 
@@ -42,7 +42,7 @@ def spec_of(dataset: str, model: str, **changes) -> dict:
 
 def test_row_data_live_in_shared_containers():
     data = small_multisite()
-    rung = rungs.build_rung(spec_of("multisite", "participant"), data)
+    rung = build_rung(spec_of("multisite", "participant"), data)
     assert rung.n_rows == len(data)
     assert all(len(v) == len(data) for v in rung.full_rows.values())
     assert rung.observed_data_name in rung.full_rows
@@ -61,11 +61,11 @@ def test_a_refit_with_swapped_rows_draws_what_a_fresh_compile_draws(sampler):
         "multisite", "random_slope", sampling={**SMOKE, "sampler": sampler, "target_accept": 0.9}
     )
     keep = np.flatnonzero(data["study"].astype(str) != "1")
-    compiled = compile_rung(rungs.build_rung(spec, data), spec["sampling"])
+    compiled = compile_rung(build_rung(spec, data), spec["sampling"])
     compiled.sample(7, 1)  # a first fit on every row, as a job's first refit follows one
     swapped = compiled.sample(11, 1, data=compiled.rung.rows(keep))
 
-    fresh_rung = rungs.build_rung(spec, data)
+    fresh_rung = build_rung(spec, data)
     fresh = compile_rung(fresh_rung, spec["sampling"], data=fresh_rung.rows(keep)).sample(11, 1)
     for name in swapped["posterior"].data_vars:
         np.testing.assert_array_equal(
@@ -80,7 +80,7 @@ def test_the_draws_do_not_depend_on_the_threads(sampler):
     data = small_multisite()
     sampling = {**SMOKE, "sampler": sampler, "target_accept": 0.9}
     spec = spec_of("multisite", "random_slope", sampling=sampling)
-    compiled = compile_rung(rungs.build_rung(spec, data), spec["sampling"])
+    compiled = compile_rung(build_rung(spec, data), spec["sampling"])
     one, two = compiled.sample(5, 1), compiled.sample(5, 2)
     assert one["posterior"].sizes["chain"] == SMOKE["chains"] > 1
     for name in one["posterior"].data_vars:
@@ -90,7 +90,7 @@ def test_the_draws_do_not_depend_on_the_threads(sampler):
 def test_a_simulated_outcome_swaps_in_too():
     data = small_multisite()
     spec = spec_of("multisite", "fixed")
-    rung = rungs.build_rung(spec, data)
+    rung = build_rung(spec, data)
     compiled = compile_rung(rung, spec["sampling"])
     before = compiled.sample(3, 1)["posterior"]["Intercept"].mean()
     shifted = compiled.sample(3, 1, data=rung.rows(observed=data["value"].to_numpy() + 10))
@@ -117,7 +117,7 @@ def test_log_likelihood_equals_bambis(formula, family):
     data = small_multisite()
     data["rating"] = np.clip(np.round(data["value"]), 0, 9).astype(int)
     spec = spec_of("multisite", "fixed", formula=formula, family=family, priors={})
-    rung = rungs.build_rung(spec, data)
+    rung = build_rung(spec, data)
     raw = compile_rung(rung, spec["sampling"]).sample(1, 1)
     idata = with_densities(rung, raw)
     response = formula.split(" ~")[0]
@@ -136,7 +136,7 @@ def test_held_out_rows_are_scored_with_their_own_data():
     """The log-likelihood of a subset of rows equals those rows' part of the full one."""
     data = small_multisite()
     spec = spec_of("multisite", "random_intercept")
-    rung = rungs.build_rung(spec, data)
+    rung = build_rung(spec, data)
     raw = compile_rung(rung, spec["sampling"]).sample(5, 1)
     densities = Densities(rung)
     posterior = raw["posterior"].to_dataset()
@@ -155,7 +155,7 @@ def test_pymc_log_likelihood_and_prior_equal_pymcs_own():
 
     data = generate(LADDER.dataset("measurement_error")["source"]).data
     spec = spec_of("measurement_error", "measurement_error")
-    rung = rungs.build_rung(spec, data)
+    rung = build_rung(spec, data)
     raw = compile_rung(rung, spec["sampling"]).sample(3, 1)
     posterior = raw["posterior"].to_dataset()
     densities = Densities(rung)
@@ -185,7 +185,7 @@ def test_priors_as_used_are_the_stated_and_the_outcome_scale_rules():
             "D": pd.Categorical(rng.choice(["0", "1"], 50)),
         }
     )
-    rung = rungs.build_rung(spec_of("categorical", "custom_prior"), data)
+    rung = build_rung(spec_of("categorical", "custom_prior"), data)
     priors = rung.priors()
     assert priors["C(D)"] == {"dist": "Normal", "mu": 0.5, "sigma": 10.0}
     assert priors["sigma"] == {"dist": "HalfNormal", "sigma": 12.0}
@@ -204,12 +204,12 @@ def test_builder_priors_are_config_shaped():
             "effect_size": "raw",
         }
     )
-    stated = rungs.build_rung(spec_of("rrr", "meta_analysis"), data)
+    stated = build_rung(spec_of("rrr", "meta_analysis"), data)
     assert stated.priors() == {  # config/config.yaml states them on the rating's scale
         "condition": {"dist": "Normal", "mu": 0, "sigma": 1},
         "condition|study_sigma": {"dist": "HalfNormal", "sigma": 0.5},
     }
-    scaled = rungs.build_rung(spec_of("rrr", "meta_analysis", priors={}), data)
+    scaled = build_rung(spec_of("rrr", "meta_analysis", priors={}), data)
     assert scaled.priors() == {  # none stated: RoBMA's on d, scaled by the SD (1.5)
         "condition": {"dist": "Normal", "mu": 0.0, "sigma": 1.5},
         "condition|study_sigma": {"dist": "InverseGamma", "alpha": 1.0, "beta": 0.15 * 1.5},
@@ -220,7 +220,7 @@ def test_an_ordinal_rung_models_the_rating_as_ordered_levels():
     data = small_multisite()
     data["rating"] = np.clip(np.round(data["value"]), 0, 9).astype(int)
     spec = spec_of("rrr", "ordinal", formula="rating ~ condition + (1|study)")
-    rung = rungs.build_rung(spec, data)
+    rung = build_rung(spec, data)
     assert "threshold" in {v.name for v in rung.model.free_RVs}
     assert "cumulative" in rung.description()
 
@@ -301,15 +301,15 @@ def test_an_ordinal_rung_with_an_uncentred_predictor_is_warned_about(caplog):
     data["rating"] = np.clip(np.round(data["value"]), 0, 9).astype(int)
     data["age"] = 20 + (np.arange(len(data)) % 5)
     uncentred = spec_of("rrr", "ordinal", formula="rating ~ condition + age + (1|study)")
-    with caplog.at_level("WARNING", logger="replication_ladder.models.rungs"):
-        rungs.build_rung(uncentred, data)
+    with caplog.at_level("WARNING", logger="replication_ladder.models.kinds.bambi_formula"):
+        build_rung(uncentred, data)
     (message,) = [r.getMessage() for r in caplog.records if "center(" in r.getMessage()]
     assert message.startswith("datasets.rrr.models.ordinal.formula: age has mean 22 and SD 1.41")
     assert "Write center(age) in the formula" in message
     caplog.clear()
-    with caplog.at_level("WARNING", logger="replication_ladder.models.rungs"):
-        rungs.build_rung(spec_of("rrr", "ordinal", formula="rating ~ center(age)"), data)
-        rungs.build_rung(spec_of("rrr", "fixed", formula="rating ~ condition + age"), data)
+    with caplog.at_level("WARNING", logger="replication_ladder.models.kinds.bambi_formula"):
+        build_rung(spec_of("rrr", "ordinal", formula="rating ~ center(age)"), data)
+        build_rung(spec_of("rrr", "fixed", formula="rating ~ condition + age"), data)
     assert not [r for r in caplog.records if "center(" in r.getMessage()]
 
 
@@ -322,7 +322,7 @@ def test_bambi_errors_at_build_name_the_model():
         match=r"datasets\.categorical\.models\.custom_prior: "
         r"cannot build 'Y ~ nosuchfunction\(X\)'",
     ):
-        rungs.build_rung(
+        build_rung(
             spec_of("categorical", "custom_prior", formula="Y ~ nosuchfunction(X)", priors={}), data
         )
 
@@ -358,7 +358,7 @@ def test_a_thinned_fit_keeps_every_other_draw_of_the_same_chains():
     with the same seed draws (nutpie, reproducible by seed): checked against that fit."""
     data = small_multisite()
     spec = spec_of("multisite", "fixed")
-    rung = rungs.build_rung(spec, data)
+    rung = build_rung(spec, data)
     every = compile_rung(rung, {**spec["sampling"], "thin": 1}).sample(7, 1)
     kept = compile_rung(rung, {**spec["sampling"], "thin": 2}).sample(7, 1)
     draws = spec["sampling"]["draws"]
@@ -408,7 +408,7 @@ def test_the_mass_matrix_setting_reaches_nutpie(mass_matrix, monkeypatch):
     data = small_multisite()
     spec = spec_of("multisite", "fixed")
     spec["sampling"] = {**spec["sampling"], "sampler": "nutpie", "mass_matrix": mass_matrix}
-    rung = rungs.build_rung(spec, data)
+    rung = build_rung(spec, data)
     draws = compile_rung(rung, spec["sampling"]).sample(1, 1)
     assert calls == [mass_matrix]
     assert draws["posterior"].sizes["draw"] == spec["sampling"]["draws"]

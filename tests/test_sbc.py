@@ -361,7 +361,7 @@ def test_prior_draws_are_the_fitted_prior(model, formula):
     from scipy import stats
     from test_rungs import small_multisite, spec_of
 
-    from replication_ladder.models.rungs import build_rung
+    from replication_ladder.models.kinds import build_rung
     from replication_ladder.models.samplers import compile_rung
 
     data = small_multisite()

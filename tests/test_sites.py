@@ -100,7 +100,7 @@ def test_the_meta_analysis_rung_reproduces_the_published_rrr(rrr_table):
     plugged in a point estimate; 15% would leave no room for Monte Carlo error."""
     from replication_ladder.config import Ladder
     from replication_ladder.models.fit import with_densities
-    from replication_ladder.models.rungs import build_rung
+    from replication_ladder.models.kinds import build_rung
     from replication_ladder.models.samplers import compile_rung
 
     from conftest import config_copy

@@ -18,8 +18,8 @@ from replication_ladder.calibration.recovery import recovered
 from replication_ladder.config import Ladder
 from replication_ladder.data.synthetic import generate
 from replication_ladder.models import fit
+from replication_ladder.models.kinds import build_rung
 from replication_ladder.models.priors import site_intercepts
-from replication_ladder.models.rungs import build_rung
 from replication_ladder.models.samplers import compile_rung
 
 from conftest import config_copy
@@ -139,7 +139,7 @@ def test_the_participant_rung_recovers_the_multisite_truth(tmp_path):
     generated = generate(source)
     data_path = tmp_path / "multisite.csv"
     generated.data.to_csv(data_path, index=False)
-    from replication_ladder.data.validation import write_processed
+    from replication_ladder.data.processing import write_processed
 
     processed = tmp_path / "multisite.parquet"
     write_processed(
@@ -189,7 +189,7 @@ def test_prediction_intervals_cover_held_out_rows(tmp_path, dataset, model):
     must be consistent with 95%: the count lies in the central 99.9% of Binomial(n, 0.95)
     (50 rows: 42 to 50; 100 rows: 88 to 99). A sharper check would fail by chance."""
     from replication_ladder.base.seeds import derive_seed
-    from replication_ladder.data.validation import write_processed
+    from replication_ladder.data.processing import write_processed
     from replication_ladder.models.predict import prediction_table, rows_to_predict
 
     source = LADDER.dataset(dataset)["source"]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from replication_ladder.base.errors import DataError
-from replication_ladder.data.validation import write_processed
+from replication_ladder.data.processing import write_processed
 
 SPEC = {
     "dataset": "rrr",

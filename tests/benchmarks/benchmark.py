@@ -111,7 +111,7 @@ import numpy as np, pandas as pd, yaml
 from replication_ladder.jobs.runtime import configure_environment
 configure_environment(2, {cache!r})
 from replication_ladder.config import Ladder
-from replication_ladder.models.rungs import build_rung
+from replication_ladder.models.kinds import build_rung
 from replication_ladder.models.samplers import compile_rung
 import bambi, nutpie, pymc  # what a fit job imports, inside the timed imports
 imported = time.perf_counter()

@@ -15,9 +15,8 @@ import logging
 import numpy as np
 import pandas as pd
 
-from replication_ladder.base.atomic import write_json, write_parquet
 from replication_ladder.base.seeds import derive_seed
-from replication_ladder.models.rungs import ORDINAL_FAMILIES
+from replication_ladder.models.families import ORDINAL_FAMILIES
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +99,7 @@ def check(model: str, outcomes: np.ndarray, bounds: dict, max_outside: float) ->
 
 def prior_predictive_of_ladder(specs: dict, tables: dict, settings: dict) -> tuple:
     """Each rung's check and a sample of its simulated outcomes."""
-    from replication_ladder.models.rungs import build_rung
+    from replication_ladder.models.kinds import build_rung
 
     checks, samples = [], []
     for model, spec in specs.items():
@@ -122,25 +121,3 @@ def prior_predictive_of_ladder(specs: dict, tables: dict, settings: dict) -> tup
             "n/a" if checks[-1]["share_outside"] is None else f"{checks[-1]['share_outside']:.1%}",
         )
     return checks, pd.concat(samples, ignore_index=True)
-
-
-def prior_predictive(snakemake) -> None:
-    spec = snakemake.params.spec
-    tables = {"rows": pd.read_parquet(snakemake.input.data)}
-    if snakemake.input.sites:
-        tables["sites"] = pd.read_parquet(snakemake.input.sites[0])
-    # A summary-level dataset's rows are its site effects.
-    effects = tables.get("sites", tables["rows"] if spec["summary"] else None)
-    effect_sd = float(effects["outcome_sd"].iloc[0]) if effects is not None else None
-    if effects is not None and effects["effect_size"].iloc[0] != "raw":
-        effect_sd = 1.0
-    settings = {
-        **spec["settings"],
-        "bounds": {
-            "rows": outcome_bounds(spec["range"], spec["summary"], effect_sd),
-            "sites": outcome_bounds(spec["range"], True, effect_sd),
-        },
-    }
-    checks, samples = prior_predictive_of_ladder(spec["models"], tables, settings)
-    write_parquet(snakemake.output.draws, samples)
-    write_json(snakemake.output.check, {"dataset": spec["dataset"], "rungs": checks})

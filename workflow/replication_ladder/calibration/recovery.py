@@ -8,13 +8,9 @@ site effects and the site effects themselves), which it estimates without modell
 rest.
 """
 
-import json
 import logging
-from pathlib import Path
 
 import pandas as pd
-
-from replication_ladder.base.atomic import write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -60,31 +56,3 @@ def recovered(
     if not rows:
         log.warning("no model of the ladder estimates every parameter of the generator")
     return pd.DataFrame(rows, columns=COLUMNS).astype({"covered": bool})
-
-
-def recovery(snakemake) -> None:
-    spec = snakemake.params.spec
-    truth = json.loads(Path(snakemake.input.truth).read_text())["parameters"]
-    summaries = {
-        model: pd.read_parquet(path)
-        for model, path in zip(spec["models"], snakemake.input.summaries, strict=True)
-    }
-    table = recovered(truth, summaries, spec["ci_prob"], spec["levels"])
-    write_parquet(snakemake.output[0], table)
-    for model, part in table.groupby("model"):
-        log.info(
-            "%s: %d of %d true values inside the %.0f%% interval",
-            model,
-            part["covered"].sum(),
-            len(part),
-            100 * spec["ci_prob"],
-        )
-
-
-def recovery_table(snakemake) -> None:
-    tables = [
-        pd.read_parquet(path).assign(dataset=dataset)
-        for dataset, path in zip(snakemake.params.datasets, snakemake.input.tables, strict=True)
-    ]
-    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLUMNS)
-    write_parquet(snakemake.output[0], table[["dataset", *COLUMNS]])

@@ -21,9 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from replication_ladder.base import paths
-from replication_ladder.base.atomic import write_json, write_parquet
-from replication_ladder.base.hashing import canonical_hash, sha256_file
+from replication_ladder.base.atomic import write_json
+from replication_ladder.base.hashing import canonical_hash
 from replication_ladder.base.progress import Progress
 from replication_ladder.base.seeds import derive_seed
 from replication_ladder.models.prior import QUICK_MODE
@@ -287,7 +286,7 @@ def _record_name(replicate: int, hypothesis: str) -> str:
 def fit_replicates(spec, data, todo: list, kept: Path, key: str, cores: int, batch: int) -> dict:
     """Fit each (replicate, hypothesis) of `todo`, keeping each as it finishes. A rung
     with no Savage-Dickey ratio (no fixed prior on the treatment) fits no null ones."""
-    from replication_ladder.models.rungs import build_rung
+    from replication_ladder.models.kinds import build_rung
     from replication_ladder.models.samplers import compile_rung
     from replication_ladder.verdict.effect_density import EffectDensity
 
@@ -331,15 +330,3 @@ def fit_replicates(spec, data, todo: list, kept: Path, key: str, cores: int, bat
         )
         progress.steps(fitted, len(todo), "replicates")
     return done
-
-
-def sbc(snakemake) -> None:
-    table = run_batch(
-        snakemake.params.spec,
-        pd.read_parquet(snakemake.input.data),
-        int(snakemake.wildcards.batch),
-        paths.sbc_progress(snakemake.output[0]),
-        snakemake.threads,
-        sources_sha256=canonical_hash([sha256_file(path) for path in snakemake.input]),
-    )
-    write_parquet(snakemake.output[0], table)

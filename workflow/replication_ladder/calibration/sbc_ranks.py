@@ -24,8 +24,6 @@ import logging
 import numpy as np
 import pandas as pd
 
-from replication_ladder.base.atomic import write_json, write_parquet
-from replication_ladder.base.seeds import derive_seed
 from replication_ladder.calibration.sbc import META
 
 log = logging.getLogger(__name__)
@@ -159,24 +157,3 @@ def bayes_factor_calibration(ranks: pd.DataFrame) -> dict | None:
         "unreliable": int((~rows["bf_reliable"].astype(bool)).sum()),
         "bins": table,
     }
-
-
-def sbc_ranks(snakemake) -> None:
-    spec = snakemake.params.spec
-    ranks = pd.concat([pd.read_parquet(p) for p in snakemake.input.batches], ignore_index=True)
-    ranks = ranks.sort_values("replicate").reset_index(drop=True)
-    write_parquet(snakemake.output.ranks, ranks)
-    threshold = snakemake.params.convergence["max_r_hat"]
-    seed = derive_seed(spec["sbc"]["seed"], "pit")
-    result = uniformity(ranks, seed, threshold, spec.get("treatment"), spec.get("site"))
-    result["bayes_factor"] = bayes_factor_calibration(ranks)
-    write_json(snakemake.output.uniformity, result)
-    log.info(
-        "%s/%s: %d replicates (%d with R-hat above %s), miscalibrated: %s",
-        spec["dataset"],
-        spec["model"],
-        result["replicates"],
-        result["unconverged_replicates"],
-        threshold,
-        ", ".join(result["miscalibrated"]) or "none",
-    )

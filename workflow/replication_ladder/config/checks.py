@@ -1,7 +1,6 @@
 """The config's semantic checks: what the schema cannot say (columns a formula names,
-sources, the verdict's settings, predictions), each error naming its key."""
-
-from typing import TYPE_CHECKING
+sources, the verdict's settings, predictions), each error naming its key. Each takes
+the `Ladder` being built (config/ladder.py calls `check` last)."""
 
 from replication_ladder.base.errors import ConfigError
 from replication_ladder.config.datasets import converts_original
@@ -10,11 +9,8 @@ from replication_ladder.data.columns import column_type
 from replication_ladder.data.readers import FORMATS, source_format
 from replication_ladder.models.prior import Prior
 
-if TYPE_CHECKING:
-    from replication_ladder.config.ladder import Ladder
 
-
-def check(ladder: "Ladder") -> None:
+def check(ladder) -> None:
     if "index" in ladder.datasets or "sbc" in ladder.datasets:
         raise ConfigError(
             "config key datasets: the names 'index' and 'sbc' are reserved (report pages)"
@@ -29,7 +25,7 @@ def check(ladder: "Ladder") -> None:
             )
 
 
-def check_dataset(ladder: "Ladder", name: str) -> None:
+def check_dataset(ladder, name: str) -> None:
     spec = ladder.dataset(name)
     where = key_path("datasets", name)
     columns = spec["columns"]
@@ -98,7 +94,7 @@ def check_design(spec: dict, where: str) -> None:
         raise ConfigError(f"{where}.design: {column!r} is declared both within and between")
 
 
-def check_source(ladder: "Ladder", name: str) -> None:
+def check_source(ladder, name: str) -> None:
     source = ladder.dataset(name)["source"]
     where = key_path("datasets", name, "source")
     url = source.get("url", "https://")
@@ -122,7 +118,7 @@ def check_source(ladder: "Ladder", name: str) -> None:
         ) from None
 
 
-def check_replication(ladder: "Ladder", name: str) -> None:
+def check_replication(ladder, name: str) -> None:
     spec = ladder.dataset(name)
     replication = spec["replication"]
     where = key_path("datasets", name, "replication")
@@ -174,7 +170,7 @@ def check_replication(ladder: "Ladder", name: str) -> None:
     check_test_prior(ladder, name)
 
 
-def check_test_prior(ladder: "Ladder", name: str) -> None:
+def check_test_prior(ladder, name: str) -> None:
     spec = ladder.dataset(name)
     replication = spec["replication"]
     where = key_path("datasets", name, "replication")
@@ -207,7 +203,7 @@ def check_test_prior(ladder: "Ladder", name: str) -> None:
         )
 
 
-def check_predict(ladder: "Ladder", dataset: str) -> None:
+def check_predict(ladder, dataset: str) -> None:
     spec = ladder.dataset(dataset)
     predict = spec["predict"]
     where = key_path("datasets", dataset, "predict")
@@ -229,7 +225,7 @@ def check_predict(ladder: "Ladder", dataset: str) -> None:
             )
 
 
-def check_model(ladder: "Ladder", dataset: str, model: str, entry: dict) -> None:
+def check_model(ladder, dataset: str, model: str, entry: dict) -> None:
     from replication_ladder.models.samplers import check_sampler_available
 
     where = ladder.where(dataset, model)

@@ -126,12 +126,3 @@ def fetch_source(
             retries=download_settings["retries"],
             backoff=download_settings["backoff_seconds"],
         )
-
-
-def fetch_data(snakemake) -> None:
-    fetch_source(
-        snakemake.params.source,
-        snakemake.output[0],
-        mirror=snakemake.config["mirror"],
-        download_settings=snakemake.config["download"],
-    )

@@ -225,17 +225,3 @@ def on_scale(data: pd.DataFrame, outcome: str, scale: str) -> pd.DataFrame:
     if (values <= 0).any():
         raise DataError(f"column {outcome!r} has values <= 0: no log ratio of them")
     return data.assign(**{outcome: np.log(values)})
-
-
-def site_estimates(snakemake) -> None:
-    spec = snakemake.params.spec
-    data = on_scale(pd.read_parquet(snakemake.input.data), spec["outcome"], spec["scale"])
-    design = spec["design"] or treatment_design(
-        data, spec["participant"], spec["treatment"], spec["site"]
-    )
-    means = participant_means(
-        data, spec["site"], spec["participant"], spec["treatment"], spec["outcome"], design
-    )
-    table = per_site_effects(means, spec["effect_size"], design)
-    write_parquet(snakemake.output[0], table)
-    log.info("%d sites; effects:\n%s", len(table), table[["site", "effect", "se"]])

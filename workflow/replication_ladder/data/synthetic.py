@@ -298,12 +298,3 @@ def write_synthetic(source: dict, data_path: str, truth_path: str, holdout_path:
         source["generator"],
         source["seed"],
     )
-
-
-def simulate_data(snakemake) -> None:
-    write_synthetic(
-        snakemake.params.source,
-        snakemake.output.data,
-        snakemake.output.truth,
-        snakemake.output.holdout,
-    )

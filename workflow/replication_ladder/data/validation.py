@@ -363,32 +363,3 @@ def _check_declared_design(path: Path, table: pd.DataFrame, spec: dict) -> None:
             f"{path}: the design (datasets.{spec['dataset']}.design) does not hold: "
             + "; ".join(faults)
         )
-
-
-def write_processed(raw_path, spec: dict, table_path, record_path) -> dict:
-    """Validate `raw_path` (trial-level, or summary-level when spec names its `summary`
-    columns) and write the table and its record; nothing on error."""
-    if spec.get("summary"):
-        from replication_ladder.data import summary_files as summary  # it reads numbers as this module does
-
-        table, record = summary.process(raw_path, spec)
-    else:
-        table, record = process(raw_path, spec)
-    write_parquet(table_path, table)
-    record["processed_sha256"] = sha256_file(table_path)
-    write_json(record_path, record)
-    return record
-
-
-def validate_data(snakemake) -> None:
-    record = write_processed(
-        snakemake.input.raw, snakemake.params.spec, snakemake.output.table, snakemake.output.record
-    )
-    log.info(
-        "%s: kept %d of %d rows (removed %d: %s)",
-        record["dataset"],
-        record["rows_kept"],
-        record["rows_raw"],
-        record["rows_removed"],
-        record.get("removed_by_column") or record.get("left_out"),
-    )

@@ -28,32 +28,32 @@ from replication_ladder.base.errors import LadderError
 
 log = logging.getLogger("replication_ladder")
 
-# rule -> "module:function". Every rule with a script has an entry here
-# (tests/test_structure.py checks that rule, script and function agree).
+# rule -> "module:function": each rule's job is replication_ladder.jobs.<rule>:<rule>
+# (tests/test_structure.py checks that rule, script, module and function agree).
 ENTRY_POINTS = {
-    "fetch_data": "replication_ladder.data.fetch:fetch_data",
-    "simulate_data": "replication_ladder.data.synthetic:simulate_data",
-    "validate_data": "replication_ladder.data.validation:validate_data",
-    "site_estimates": "replication_ladder.data.sites:site_estimates",
-    "prior_predictive": "replication_ladder.calibration.prior_predictive:prior_predictive",
-    "fit": "replication_ladder.models.fit:fit",
-    "diagnostics_table": "replication_ladder.scoring.diagnostics:diagnostics_table",
-    "loo": "replication_ladder.scoring.loo:loo",
-    "compare": "replication_ladder.scoring.compare:compare",
-    "recovery": "replication_ladder.calibration.recovery:recovery",
-    "recovery_table": "replication_ladder.calibration.recovery:recovery_table",
-    "replication": "replication_ladder.verdict.replication:replication",
-    "model_averaging": "replication_ladder.verdict.model_averaging:model_averaging",
-    "design_analysis": "replication_ladder.verdict.design_analysis:design_analysis",
-    "loso": "replication_ladder.scoring.loso:loso",
-    "loso_table": "replication_ladder.scoring.loso:loso_table",
-    "new_rows": "replication_ladder.models.predict:new_rows",
-    "predict": "replication_ladder.models.predict:predict",
-    "sbc": "replication_ladder.calibration.sbc:sbc",
-    "sbc_ranks": "replication_ladder.calibration.sbc_ranks:sbc_ranks",
-    "report": "replication_ladder.report.render:report",
-    "sbc_report": "replication_ladder.report.render:sbc_report",
-    "report_index": "replication_ladder.report.index:report_index",
+    "fetch_data": "replication_ladder.jobs.fetch_data:fetch_data",
+    "simulate_data": "replication_ladder.jobs.simulate_data:simulate_data",
+    "validate_data": "replication_ladder.jobs.validate_data:validate_data",
+    "site_estimates": "replication_ladder.jobs.site_estimates:site_estimates",
+    "prior_predictive": "replication_ladder.jobs.prior_predictive:prior_predictive",
+    "fit": "replication_ladder.jobs.fit:fit",
+    "diagnostics_table": "replication_ladder.jobs.diagnostics_table:diagnostics_table",
+    "loo": "replication_ladder.jobs.loo:loo",
+    "compare": "replication_ladder.jobs.compare:compare",
+    "recovery": "replication_ladder.jobs.recovery:recovery",
+    "recovery_table": "replication_ladder.jobs.recovery_table:recovery_table",
+    "replication": "replication_ladder.jobs.replication:replication",
+    "model_averaging": "replication_ladder.jobs.model_averaging:model_averaging",
+    "design_analysis": "replication_ladder.jobs.design_analysis:design_analysis",
+    "loso": "replication_ladder.jobs.loso:loso",
+    "loso_table": "replication_ladder.jobs.loso_table:loso_table",
+    "new_rows": "replication_ladder.jobs.new_rows:new_rows",
+    "predict": "replication_ladder.jobs.predict:predict",
+    "sbc": "replication_ladder.jobs.sbc:sbc",
+    "sbc_ranks": "replication_ladder.jobs.sbc_ranks:sbc_ranks",
+    "report": "replication_ladder.jobs.report:report",
+    "sbc_report": "replication_ladder.jobs.sbc_report:sbc_report",
+    "report_index": "replication_ladder.jobs.report_index:report_index",
 }
 
 _THREAD_VARIABLES = (

@@ -45,6 +45,8 @@ FAMILY_PARAMETERS: dict[str, tuple[str, ...]] = {
     "zero_inflated_negativebinomial": ("alpha", "psi"),
     "zero_inflated_poisson": ("psi",),
 }
+# Ordinal families: their response is an ordered category.
+ORDINAL_FAMILIES = ("cumulative", "sratio")
 # Families whose likelihood is a probability of discrete values: their LOO is not on the
 # scale of a continuous density, so the two are never compared.
 DISCRETE_FAMILIES = frozenset(

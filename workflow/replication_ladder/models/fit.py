@@ -27,11 +27,11 @@ import xarray as xr
 from replication_ladder.base import paths, provenance
 from replication_ladder.base.atomic import atomic_path, write_json, write_parquet, write_text
 from replication_ladder.base.errors import ConvergenceError
-from replication_ladder.base.hashing import analysis_sha256, sha256_file
+from replication_ladder.base.hashing import sha256_file
 from replication_ladder.base.progress import Progress
 from replication_ladder.base.seeds import derive_seed
 from replication_ladder.models.densities import Densities, log_likelihood_group, log_prior_group
-from replication_ladder.models.rungs import build_rung
+from replication_ladder.models.kinds import build_rung
 from replication_ladder.models.samplers import compile_rung
 from replication_ladder.scoring.elpd_loo import elpd_loo_table
 from replication_ladder.scoring.sensitivity import power_scaling
@@ -230,24 +230,3 @@ def fit_rung(
             f"artefacts are kept in {failed_dir}/ and not at the stable paths"
         )
     return diagnostics
-
-
-def fit(snakemake) -> None:
-    diagnostics = fit_rung(
-        snakemake.params.spec,
-        snakemake.input.data,
-        {key: snakemake.output[key] for key in paths.FIT},
-        cores=snakemake.threads,
-        settings=snakemake.params.settings,
-        workflow_root=Path(snakemake.scriptdir).resolve().parents[1],  # the Snakefile's checkout
-        workflow_config_sha256=analysis_sha256(snakemake.config),
-    )
-    log.info(
-        "%s/%s: %d divergences, max r_hat %s, min ESS bulk %s; sampling %.1f s",
-        diagnostics["dataset"],
-        diagnostics["model"],
-        diagnostics["divergences"],
-        diagnostics["max_r_hat"],
-        diagnostics["min_ess_bulk"],
-        diagnostics["sampling_seconds"],
-    )

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from replication_ladder.base.atomic import write_parquet
 from replication_ladder.base.errors import DataError
 from replication_ladder.data.columns import column_type
 from replication_ladder.data.readers import read_table
@@ -120,36 +119,3 @@ def prediction_table(
         )
     table.index.name = "row"
     return table
-
-
-def new_rows(snakemake) -> None:
-    spec = snakemake.params.spec
-    source = snakemake.input.source  # a file, or none for a grid
-    rows = rows_to_predict(
-        spec, pd.read_parquet(snakemake.input.data), Path(source[0]) if source else None
-    )
-    write_parquet(snakemake.output[0], rows)
-    log.info("%d new rows to predict for %s", len(rows), spec["dataset"])
-
-
-def predict(snakemake) -> None:
-    import xarray as xr
-
-    from replication_ladder.base.seeds import derive_seed
-    from replication_ladder.models.rungs import build_rung
-
-    spec = snakemake.params.spec
-    built = build_rung(spec, pd.read_parquet(snakemake.input.data))
-    rows = pd.read_parquet(snakemake.input.rows)
-    with xr.open_datatree(snakemake.input.posterior, engine="h5netcdf") as tree:
-        posterior = xr.DataTree.from_dict({"posterior": tree["posterior"].to_dataset().load()})
-    expected, replicated = built.predict(posterior, rows, derive_seed(spec["seed"], "predict"))
-    table = prediction_table(rows, expected, replicated, snakemake.params.response, spec["ci_prob"])
-    write_parquet(snakemake.output[0], table)
-    if "covered" in table:
-        log.info(
-            "%d of %d held-out values inside their %.0f%% prediction intervals",
-            table["covered"].sum(),
-            len(table),
-            100 * spec["ci_prob"],
-        )

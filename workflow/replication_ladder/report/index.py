@@ -4,9 +4,6 @@ of its fits, from the files the rule declared."""
 import json
 from pathlib import Path
 
-from replication_ladder.base import paths
-from replication_ladder.base.atomic import write_text
-
 
 def index_rows(datasets: dict[str, dict], diagnostics_path: Path, ci_prob: float) -> list[dict]:
     """One line per dataset: its verdict or recovery, and the state of its fits. Only the
@@ -39,14 +36,3 @@ def index_rows(datasets: dict[str, dict], diagnostics_path: Path, ci_prob: float
             {"dataset": dataset, "headline": headline, "status": status, "ok": warned.empty}
         )
     return rows
-
-
-def report_index(snakemake) -> None:
-    from replication_ladder.report.html import index_page
-
-    rows = index_rows(
-        paths.relocated(snakemake.params.datasets, snakemake.input.verdicts),
-        Path(snakemake.input.diagnostics),
-        snakemake.params.ci_prob,
-    )
-    write_text(snakemake.output[0], index_page(rows))

@@ -172,11 +172,3 @@ def render_job(snakemake, title: str) -> None:
         title,
         Path(snakemake.config["compile_cache"]).parent,
     )
-
-
-def report(snakemake) -> None:
-    render_job(snakemake, f"Replication Ladder: {snakemake.wildcards.dataset}")
-
-
-def sbc_report(snakemake) -> None:
-    render_job(snakemake, "Replication Ladder: simulation-based calibration")

@@ -8,14 +8,11 @@ densities, so their log scores are on other scales. The table lists those rungs 
 the reason they are left out, and no score.
 """
 
-import json
 import logging
-from pathlib import Path
 
 import pandas as pd
 import xarray as xr
 
-from replication_ladder.base.atomic import write_parquet
 from replication_ladder.base.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -115,20 +112,3 @@ def compare_ladder(
     for column in ("diag_diff", "diag_elpd", "remedy", "not_comparable_because"):
         table[column] = table[column].fillna("").astype(str)
     return table[LOO_COLUMNS]
-
-
-def compare(snakemake) -> None:
-    spec = snakemake.params.spec
-    models = spec["compared"]
-    scores = {
-        m: json.loads(Path(p).read_text())
-        for m, p in zip(models, snakemake.input.scores, strict=True)
-    }
-    pointwise = {
-        m: pd.read_parquet(p) for m, p in zip(models, snakemake.input.pointwise, strict=True)
-    }
-    table = compare_ladder(scores, pointwise, spec["excluded"], where=snakemake.output[0])
-    write_parquet(snakemake.output[0], table)
-    log.info("LOO comparison:\n%s", table[["rank", "elpd", "se", "elpd_diff", "dse", "weight"]])
-    for model, reason in spec["excluded"].items():
-        log.info("%s is not compared: %s", model, reason)

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from replication_ladder.base.atomic import write_parquet
-
 LISTS = ("warnings", "prior_data_conflict", "weak_likelihood")
 
 
@@ -24,7 +22,3 @@ def gather_diagnostics(paths) -> pd.DataFrame:
         if table[column].map(lambda value: isinstance(value, list)).any():
             table[column] = table[column].map(lambda value: " ".join(map(str, value or [])))
     return table.set_index(["dataset", "model"]).sort_index()
-
-
-def diagnostics_table(snakemake) -> None:
-    write_parquet(snakemake.output[0], gather_diagnostics(snakemake.input.diagnostics))

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from replication_ladder.base.atomic import write_json, write_parquet
 from replication_ladder.base.errors import DataError
 from replication_ladder.scoring import psis
 from replication_ladder.scoring.elpd_loo import relative_efficiency
@@ -72,8 +71,8 @@ def apply_remedy(elpd, tree, *, spec: dict, data: pd.DataFrame, settings: dict, 
     configured); returns (elpd, method used)."""
     import arviz as az
 
+    from replication_ladder.models.kinds import build_rung
     from replication_ladder.models.refit import RefitWrapper
-    from replication_ladder.models.rungs import build_rung
 
     threshold = settings["pareto_k_threshold"]
     n_high = _n_high(elpd, threshold)
@@ -223,25 +222,3 @@ def score_rung(
         }
     )
     return scalars, pointwise.rename_axis("row")
-
-
-def loo(snakemake) -> None:
-    scalars, pointwise = score_rung(
-        snakemake.input.psis,
-        snakemake.input.posterior,
-        spec=snakemake.params.spec,
-        data=pd.read_parquet(snakemake.input.data),
-        settings=snakemake.params.settings,
-        cores=snakemake.threads,
-    )
-    write_parquet(snakemake.output.pointwise, pointwise)
-    write_json(snakemake.output.scores, scalars)
-    if scalars["n_high_pareto_k"]:
-        log.warning(
-            "%d observations with Pareto k > %s (or none); remedy %s leaves %d",
-            scalars["n_high_pareto_k"],
-            scalars["pareto_k_threshold"],
-            scalars["remedy"],
-            scalars["n_high_pareto_k_after"],
-        )
-    log.info("elpd_loo %.1f (se %.1f), p_loo %.1f", scalars["elpd"], scalars["se"], scalars["p"])

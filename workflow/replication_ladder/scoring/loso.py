@@ -11,16 +11,12 @@ and the ladder is compared on the sum over sites, with standard errors from the 
 across sites (as for PSIS-LOO across observations).
 """
 
-import json
 import logging
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
-
-from replication_ladder.base.atomic import write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +77,8 @@ def leave_sites_out(spec: dict, data: pd.DataFrame, site: str, levels: list[str]
     """One refit per site of one rung, compiled once: a row per held-out site."""
     import arviz as az
 
+    from replication_ladder.models.kinds import build_rung
     from replication_ladder.models.refit import Refitter, rows_of
-    from replication_ladder.models.rungs import build_rung
 
     refitter = Refitter(build_rung(spec, data), cores, refits=len(levels))
     rows = []
@@ -142,23 +138,3 @@ def loso_comparison(parts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     table.insert(0, "rank", np.arange(len(table)))
     table.index.name = "model"
     return table, sites
-
-
-def loso(snakemake) -> None:
-    record = json.loads(Path(snakemake.input.record).read_text())
-    result = leave_sites_out(
-        snakemake.params.spec,
-        pd.read_parquet(snakemake.input.data),
-        snakemake.params.site,
-        record["site_levels"],
-        snakemake.threads,
-    )
-    write_parquet(snakemake.output[0], result)
-
-
-def loso_table(snakemake) -> None:
-    parts = pd.concat([pd.read_parquet(path) for path in snakemake.input.parts], ignore_index=True)
-    table, sites = loso_comparison(parts)
-    write_parquet(snakemake.output.table, table)
-    write_parquet(snakemake.output.sites, sites)
-    log.info("leave-one-site-out comparison:\n%s", table)

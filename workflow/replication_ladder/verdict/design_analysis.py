@@ -19,11 +19,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from replication_ladder.base.atomic import write_json
 from replication_ladder.verdict.equivalence import d33, original_group_sizes, original_se
-from replication_ladder.verdict.model_averaging import Averaging, rung_priors
+from replication_ladder.verdict.model_averaging import Averaging
 from replication_ladder.verdict.random_effects import random_effects
-from replication_ladder.verdict.replication import verdict_outcome, verdict_spec
+from replication_ladder.verdict.replication import verdict_outcome
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +97,3 @@ def operating_characteristics(sites: pd.DataFrame, priors: dict, spec: dict) -> 
         "seed": spec["seed"],
         "scenarios": scenarios,
     }
-
-
-def design_analysis(snakemake) -> None:
-    spec = snakemake.params.spec
-    sites = pd.read_parquet(snakemake.input.sites)
-    spec = verdict_spec(spec, sites)
-    result = operating_characteristics(sites, rung_priors(sites, spec["rung"]), spec)
-    write_json(snakemake.output[0], result)
-    for name, scenario in result["scenarios"].items():
-        log.info("%s: true effect %.3g: %s", name, scenario["true_effect"], scenario["grouped"])

@@ -21,7 +21,6 @@ dataset with sites, the frequentist REML random-effects estimate of the same sit
 estimates (`random_effects`: metafor's figures), an independent reference.
 """
 
-import json
 import logging
 import math
 from pathlib import Path
@@ -30,7 +29,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from replication_ladder.base.atomic import write_json
 from replication_ladder.models.prior import Prior, prior_text
 from replication_ladder.verdict import bayes_factors as bf
 from replication_ladder.verdict.effect_density import EFFECT_DENSITY_GROUP
@@ -40,7 +38,6 @@ from replication_ladder.verdict.equivalence import (
     original_se,
     small_telescopes,
 )
-from replication_ladder.verdict.random_effects import random_effects
 
 log = logging.getLogger(__name__)
 
@@ -448,25 +445,3 @@ def verdict_spec(spec: dict, sites: pd.DataFrame | None) -> dict:
     if "test_prior" not in spec:
         spec = {**spec, "test_prior": bf.normal_prior(0.0, abs(float(spec["original"]["effect"])))}
     return spec
-
-
-def replication(snakemake) -> None:
-    sites = pd.read_parquet(snakemake.input.sites[0]) if snakemake.input.sites else None
-    spec = verdict_spec(snakemake.params.spec, sites)
-    models = spec["models"]
-    loo = pd.read_parquet(snakemake.input.loo)
-    compared = loo[loo["comparable"]].sort_values("rank")
-    report = replication_report(
-        dict(zip(models, snakemake.input.posteriors, strict=True)),
-        {
-            m: json.loads(Path(p).read_text())
-            for m, p in zip(models, snakemake.input.priors, strict=True)
-        },
-        ranking=list(compared.index),
-        spec=spec,
-    )
-    report["original_conversion"] = spec.get("original_conversion")
-    if sites is not None:
-        report["random_effects"] = random_effects(sites["effect"], sites["se"], spec["ci_prob"])
-    write_json(snakemake.output[0], report)
-    log.info("%s", report["verdict"])

@@ -3,13 +3,21 @@
 import logging
 from html import escape
 
+import numpy as np
 import pandas as pd
 
-from replication_ladder.base.errors import ConfigError
-from replication_ladder.models.families import DISCRETE_FAMILIES, FAMILIES, FAMILY_PARAMETERS
+from replication_ladder.base.errors import ConfigError, ModelError
+from replication_ladder.models.families import (
+    DISCRETE_FAMILIES,
+    FAMILIES,
+    FAMILY_PARAMETERS,
+    ORDINAL_FAMILIES,
+)
 from replication_ladder.models.formulas import formula_terms
 from replication_ladder.models.kinds.base import RungKind
+from replication_ladder.models.prior import Prior
 from replication_ladder.models.priors import check_family, check_rung_priors, has_rule
+from replication_ladder.models.rungs import ROW_DATA_PREFIX, Rung, draws_by_row, thinned_draws
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +100,220 @@ class BambiFormula(RungKind):
         return data[complete].reset_index(drop=True)
 
     def build(self, spec: dict, data: pd.DataFrame, where: str):
-        from replication_ladder.models.rungs import BambiRung, bambi_model
-
         return BambiRung(spec, data, bambi_model(spec, data, where))
+
+
+class BambiRung(Rung):
+    """A formula rung: Bambi builds the model; its design-matrix constants are moved into
+    shared containers so that rows can be swapped."""
+
+    def __init__(self, spec: dict, data: pd.DataFrame, bambi_model):
+        self.bambi_model = bambi_model
+        model, self._observed_data_name = _share_row_constants(bambi_model.backend.model, len(data))
+        bambi_model.backend.model = model
+        super().__init__(spec, data, model)
+
+    @property
+    def observed_data_name(self) -> str:
+        return self._observed_data_name
+
+    def description(self) -> str:
+        return str(self.bambi_model)
+
+    def priors(self) -> dict:
+        priors = {}
+        for name, component in self.bambi_model.parameters.items():
+            if hasattr(component, "terms"):
+                for term_name, term in component.terms.items():
+                    if getattr(term, "prior", None) is not None:
+                        priors[term_name] = Prior.from_bambi(term.prior).spec
+            elif getattr(component, "prior", None) is not None:
+                priors[name] = Prior.from_bambi(component.prior).spec
+        return priors
+
+    @property
+    def stored_variables(self) -> list[str]:
+        # Bambi's choice: every unobserved variable but the likelihood's own parameters.
+        from pymc.util import get_default_varnames
+
+        names = [
+            v.name
+            for v in get_default_varnames(
+                self.model.unobserved_value_vars, include_transformed=False
+            )
+        ]
+        params = self.bambi_model.family.likelihood.params
+        deterministic = {v.name for v in self.model.deterministics}
+        return [n for n in names if not (n in params and n in deterministic)]
+
+    def finish(self, idata):
+        # Offsets stay: moment matching needs every free variable of the model.
+        return self.bambi_model.backend._clean_results(
+            idata, omit_offsets=False, include_response_params=False
+        )
+
+    def unfinish(self, posterior):
+        import xarray as xr
+
+        tree = xr.DataTree.from_dict({"posterior": posterior})
+        # Bambi reports the intercept of uncentred predictors; the PyMC graph has the
+        # centred one.
+        return self.bambi_model._re_center_intercept(tree)["posterior"].to_dataset()
+
+    def posterior_predictive(self, idata, n_draws: int, seed: int) -> np.ndarray:
+        tree = thinned_draws(idata, n_draws)
+        predicted = self.bambi_model.predict(tree, kind="response", inplace=False, random_seed=seed)
+        (values,) = predicted["posterior_predictive"].to_dataset().data_vars.values()
+        return np.asarray(values.values).reshape(n_draws, -1)
+
+    def predict(self, posterior, rows: pd.DataFrame, seed: int):
+        """Bambi's model.predict with kind "response" (which adds the response parameters
+        on the way)."""
+        predicted = self.bambi_model.predict(
+            posterior, kind="response", data=rows, inplace=False, random_seed=seed
+        )
+        expected = predicted["posterior"][self.bambi_model.family.likelihood.parent]
+        (observed,) = predicted["posterior_predictive"].to_dataset().data_vars.values()
+        return draws_by_row(expected), draws_by_row(observed)
+
+    def moment_match_model(self):
+        return self.bambi_model
+
+    def outcome_effect(self, idata, treatment: str, n_draws: int, seed: int) -> np.ndarray | None:
+        """The treatment's effect on the expected outcome when its coefficient is on
+        another scale (an ordinal rung's latent scale): per draw, the mean over the rows
+        of E[y | treated] - E[y | control], each row keeping its own covariates and
+        group effects. None for an identity-link family (the coefficient is that effect)."""
+        family = self.spec["family"]
+        if family == "gaussian" or treatment not in self.data:
+            return None
+        tree = thinned_draws(idata, n_draws)
+        expected = []
+        for level in (0, 1):
+            rows = self.data.assign(**{treatment: level})
+            predicted = self.bambi_model.predict(
+                tree, kind="response_params", data=rows, inplace=False, random_seed=seed
+            )["posterior"]
+            parent = predicted[self.bambi_model.family.likelihood.parent]
+            if family in ORDINAL_FAMILIES:  # category probabilities: the mean of the levels
+                (level_dim,) = (d for d in parent.dims if d not in ("chain", "draw", "__obs__"))
+                values = np.asarray(self.bambi_model.response_term.levels, dtype=float)
+                parent = (parent * xr_array(values, level_dim)).sum(level_dim)
+            expected.append(parent.mean("__obs__").values.ravel())
+        return expected[1] - expected[0]
+
+
+def xr_array(values: np.ndarray, dim: str):
+    import xarray as xr
+
+    return xr.DataArray(values, dims=[dim])
+
+
+def ordered_response(spec: dict, data: pd.DataFrame) -> pd.DataFrame:
+    """An ordinal family models an ordered category: a numeric rating scale becomes one,
+    its levels in numeric order (the values stay the levels' names)."""
+    if spec["family"] not in ORDINAL_FAMILIES:
+        return data
+    import formulae
+
+    (response,) = formulae.model_description(spec["formula"]).response.term.var_names
+    values = data[response]
+    if isinstance(values.dtype, pd.CategoricalDtype) and values.cat.ordered:
+        return data
+    levels = sorted(values.dropna().unique())
+    data = data.copy()
+    data[response] = pd.Categorical(values, categories=levels, ordered=True)
+    return data
+
+
+def uncentred_predictors(model) -> dict[str, tuple[float, float]]:
+    """Numeric predictors (mean, SD) whose mean is further from 0 than their SD. Bambi
+    centres predictors only where an intercept absorbs their means; an ordinal family has
+    none, so such a predictor moves every threshold, and the thresholds' prior is that of
+    the predictor at 0."""
+    terms = model.parameters[model.family.likelihood.parent].common_terms.values()
+    moments = {
+        term.name: (float(np.mean(term.data)), float(np.std(term.data)))
+        for term in terms
+        if term.kind == "numeric" and np.ndim(term.data) == 1
+    }
+    return {name: (mean, sd) for name, (mean, sd) in moments.items() if abs(mean) > sd}
+
+
+def bambi_model(spec: dict, data: pd.DataFrame, where: str):
+    """A formula rung's Bambi model, built, with its priors resolved (priors.py)."""
+    import bambi as bmb
+
+    from replication_ladder.models.formulas import formula_terms
+    from replication_ladder.models.ordered_logit import use_two_cdfs
+    from replication_ladder.models.priors import resolved_priors
+
+    data = ordered_response(spec, data)
+    terms = sorted(formula_terms(spec["formula"], f"{where}.formula")[1])
+    priors = {}
+    for term, prior in resolved_priors(spec, data, terms).items():
+        try:
+            priors[term] = Prior(prior).bambi()
+        except Exception as error:
+            raise ModelError(f"{where}.priors.{term}: {error}") from error
+    try:
+        model = bmb.Model(spec["formula"], data, family=spec["family"], priors=priors or None)
+        if spec["family"] == "cumulative":
+            use_two_cdfs(model.family)
+        model.build()
+    except Exception as error:
+        raise ModelError(
+            f"{where}: cannot build {spec['formula']!r} ({spec['family']}): "
+            f"{type(error).__name__}: {error}"
+        ) from error
+    if spec["family"] in ORDINAL_FAMILIES:
+        for name, (mean, sd) in uncentred_predictors(model).items():
+            log.warning(
+                "%s.formula: %s has mean %.3g and SD %.3g; an ordinal family has no "
+                "intercept, so Bambi does not centre it: the thresholds and their prior are "
+                "those of %s = 0, and they mix slowly. Write center(%s) in the formula.",
+                where,
+                name,
+                mean,
+                sd,
+                name,
+                name,
+            )
+    return model
+
+
+def _share_row_constants(model, n_rows: int):
+    """The model with every constant that holds one value per row (design matrices, group
+    indices, the outcome) replaced by a shared variable of free length; and the name of
+    the one holding the outcome. The graph is rebuilt around them, so that no static
+    shape pins the number of rows."""
+    import pytensor
+    from pymc.model.fgraph import ModelObservedRV, fgraph_from_model, model_from_fgraph
+    from pytensor.graph.basic import Constant
+    from pytensor.graph.fg import FunctionGraph
+    from pytensor.graph.replace import clone_replace
+
+    fgraph, _ = fgraph_from_model(model, inlined_views=True)
+    observed_data = {
+        node.inputs[1] for node in fgraph.apply_nodes if isinstance(node.op, ModelObservedRV)
+    }
+    replacements, observed_name = {}, None
+    for variable in list(fgraph.variables):
+        if not isinstance(variable, Constant) or getattr(variable.type, "ndim", 0) < 1:
+            continue
+        value = np.asarray(variable.data)
+        if value.shape[0] != n_rows:
+            continue
+        name = f"{ROW_DATA_PREFIX}{len(replacements)}"
+        shared = pytensor.shared(value.copy(), name=name, shape=(None, *value.shape[1:]))
+        if variable in observed_data:
+            observed_name = name
+        replacements[variable] = shared
+    if observed_name is None:
+        raise ModelError("the observed outcome was not found among the model's row data")
+    # Rebuilt node by node, so that types (static shapes) follow the new inputs.
+    outputs = clone_replace(fgraph.outputs, replace=replacements, rebuild_strict=False)
+    rebuilt = FunctionGraph(outputs=outputs, clone=False)
+    rebuilt._coords = fgraph._coords
+    rebuilt._dim_lengths = fgraph._dim_lengths
+    return model_from_fgraph(rebuilt, mutate_fgraph=True), observed_name

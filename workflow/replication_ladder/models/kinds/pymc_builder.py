@@ -3,12 +3,14 @@
 
 from html import escape
 
+import numpy as np
 import pandas as pd
 
 from replication_ladder.base.errors import ConfigError
 from replication_ladder.models.builders import resolve_builder
 from replication_ladder.models.kinds.base import RungKind
 from replication_ladder.models.priors import check_rung_priors
+from replication_ladder.models.rungs import FORWARD_COMPILE, Rung, draws_by_row, thinned_draws
 
 
 class PymcBuilder(RungKind):
@@ -70,6 +72,63 @@ class PymcBuilder(RungKind):
             )
 
     def build(self, spec: dict, data: pd.DataFrame, where: str):
-        from replication_ladder.models.rungs import PymcRung
-
         return PymcRung(spec, data, self.builder(spec, where))
+
+
+class PymcRung(Rung):
+    """A rung from a builder: a PyMC model written by hand with pm.Data containers."""
+
+    def __init__(self, spec: dict, data: pd.DataFrame, builder):
+        self.builder = builder
+        super().__init__(spec, data, builder(data, spec))
+
+    @property
+    def observed_data_name(self) -> str:
+        return self.builder.observed_name
+
+    def description(self) -> str:
+        return str(self.model.str_repr())
+
+    def priors(self) -> dict:
+        """The priors the builder declares, by parameter, written as in the config."""
+        return self.builder.priors(self.data, self.spec)
+
+    @property
+    def stored_variables(self) -> list[str]:
+        """Free variables and deterministics, but not the expected value of each row (it
+        would double the trace); a rung fitted to sites keeps its per-site effects."""
+        names = [v.name for v in self.model.free_RVs + self.model.deterministics]
+        if self.builder.level == "rows":
+            names = [n for n in names if n in super().stored_variables]
+        return [n for n in names if n != self.builder.expected]
+
+    def posterior_predictive(self, idata, n_draws: int, seed: int) -> np.ndarray:
+        import pymc as pm
+
+        self.set_rows(self.rows())
+        predicted = pm.sample_posterior_predictive(
+            thinned_draws(idata, n_draws),
+            model=self.model,
+            random_seed=seed,
+            progressbar=False,
+            compile_kwargs=FORWARD_COMPILE,
+        )
+        values = predicted["posterior_predictive"][self.observed.name]
+        return np.asarray(values.values).reshape(n_draws, -1)
+
+    def predict(self, posterior, rows: pd.DataFrame, seed: int):
+        """pm.set_data with the new rows, then pm.sample_posterior_predictive."""
+        import pymc as pm
+
+        with self.model:
+            pm.set_data(self.builder.data(rows), coords=self.builder.coords(rows))
+            predicted = pm.sample_posterior_predictive(
+                posterior,
+                var_names=[self.builder.expected, self.builder.response],
+                random_seed=seed,
+                progressbar=False,
+                compile_kwargs=FORWARD_COMPILE,
+            )
+        expected = predicted["posterior_predictive"][self.builder.expected]
+        observed = predicted["posterior_predictive"][self.builder.response]
+        return draws_by_row(expected), draws_by_row(observed)
