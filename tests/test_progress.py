@@ -121,7 +121,7 @@ def test_a_fit_shows_its_progress_in_a_terminal(rrr_mirror, tmp_path):
     its chains' draws redrawn in place ('\\r') up to 100%. Every rung reports through the
     same code; this one compiles in seconds where the ordinal rung took 3 minutes of CI."""
     output = _run_in_a_terminal(TERMINAL_FIT, str(tmp_path))
-    phases = re.findall(r"replication_ladder\.progress: rrr/fixed: ([a-z ]+?) \(", output)
+    phases = re.findall(r"replication_ladder\.base\.progress: rrr/fixed: ([a-z ]+?) \(", output)
     assert phases[:3] == ["building", "compiling for nutpie", "sampling with nutpie"]
     assert phases[-1] == "writing"
     redrawn = re.findall(r"\rrrr/fixed: sampling with nutpie chain 1 (\d+)/(\d+)", output)

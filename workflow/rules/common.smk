@@ -36,7 +36,7 @@ def code(rule, notebook=None):
 
 # This checkout's workflow directory: where Snakemake runs is not its parent when the
 # workflow runs as another workflow's module.
-WORKFLOW_DIR = Path(paths.__file__).resolve().parents[1]
+WORKFLOW_DIR = Path(paths.__file__).resolve().parents[2]
 
 
 def notebook(name):

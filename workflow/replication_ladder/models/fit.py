@@ -19,6 +19,7 @@ import logging
 import math
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +39,8 @@ from replication_ladder.scoring.sensitivity import power_scaling
 from replication_ladder.verdict.effect_density import EFFECT_DENSITY_GROUP, effect_at_zero
 
 log = logging.getLogger(__name__)
+
+RECORDED_SPEC = ("dataset", "model", "kind", "level", "formula", "family", "builder")
 
 PPC_DRAWS = 100  # replicated datasets kept for posterior predictive checks
 OUTCOME_EFFECT_DRAWS = 400  # draws of the treatment's effect on the outcome's scale
@@ -132,34 +135,25 @@ def with_densities(rung, raw, densities: Densities | None = None):
     return idata
 
 
-def fit_rung(
-    spec: dict,
-    data_path: str | Path,
-    outputs: dict,
-    *,
-    cores: int,
-    settings: dict,
-    workflow_root: Path = provenance.PACKAGE_ROOT,
-    workflow_config_sha256: str | None = None,
-) -> dict:
-    """Build, sample, summarise and write one fit; returns its diagnostics."""
-    started = time.perf_counter()
-    progress = Progress(f"{spec['dataset']}/{spec['model']}")
-    progress.phase("building")
-    rung = build_rung(spec, pd.read_parquet(data_path))
-    description = rung.description()  # before sampling: Bambi adds usage hints after
-    log.info("%s\n%s", rung.where, description)
+@dataclass(frozen=True)
+class Checked:
+    """What the checking phase makes of a sampled rung: everything a fit writes."""
 
-    compiled = compile_rung(rung, spec["sampling"], progress=progress)
-    raw = compiled.sample(spec["seed"], cores)
-    sampling_seconds = float(raw["posterior"].attrs["sampling_time"])
-    progress.phase("checking (diagnostics, sensitivity, predictive draws, PSIS-LOO)")
+    idata: object
+    summary: pd.DataFrame
+    sensitivity: object
+    loo_table: pd.DataFrame
+    replicated: object
+    psis_loo_seconds: float
+
+
+def check(rung, raw, spec: dict) -> Checked:
+    """Densities, summary, power-scaling sensitivity, PSIS-LOO, predictive draws and the
+    treatment's effect on the outcome's scale."""
     idata = with_densities(rung, raw)
     loo_started = time.perf_counter()
     loo_table = elpd_loo_table(idata)
     psis_loo_seconds = time.perf_counter() - loo_started
-    summary = summarize(idata, spec["ci_prob"])
-    sensitivity = power_scaling(idata, reported_parameters(idata["posterior"]))
     replicated = rung.posterior_predictive(
         idata, PPC_DRAWS, derive_seed(spec["seed"], "posterior-predictive")
     )
@@ -171,54 +165,96 @@ def fit_rung(
             idata["outcome_effect"] = xr.Dataset(
                 {spec["treatment"]: (("chain", "draw"), effect[None, :])}
             )
-    thresholds = settings["convergence"]
-    diagnostics = {
-        "dataset": spec["dataset"],
-        "model": spec["model"],
-        "kind": spec["kind"],
-        "level": spec["level"],
-        "formula": spec["formula"],
-        "family": spec["family"],
-        "builder": spec["builder"],
+    summary = summarize(idata, spec["ci_prob"])
+    sensitivity = power_scaling(idata, reported_parameters(idata["posterior"]))
+    return Checked(idata, summary, sensitivity, loo_table, replicated, psis_loo_seconds)
+
+
+def fit_record(spec: dict, rung, checked: Checked, timings: dict, context: dict) -> dict:
+    """diagnostics.json: settings, convergence figures and warnings, sensitivity flags,
+    timings, hashes and provenance; its status says whether the fit is kept."""
+    thresholds = context["settings"]["convergence"]
+    sensitivity = checked.sensitivity
+    record = {
+        **{key: spec[key] for key in RECORDED_SPEC},
         **spec["sampling"],
         "seed": spec["seed"],
         "ci_prob": spec["ci_prob"],
         "rows": rung.n_rows,
-        **diagnose(idata, summary),
+        **diagnose(checked.idata, checked.summary),
         "thresholds": thresholds,
-        "sampling_seconds": sampling_seconds,
-        "compile_seconds": compiled.compile_seconds,
-        "psis_loo_seconds": psis_loo_seconds,
+        **timings,
+        "psis_loo_seconds": checked.psis_loo_seconds,
         "prior_data_conflict": sensitivity.flagged("potential prior-data conflict"),
         "weak_likelihood": sensitivity.flagged("potential strong prior / weak likelihood"),
-        "data_sha256": sha256_file(data_path),
+        "data_sha256": sha256_file(context["data_path"]),
         "config_sha256": spec["config_sha256"],
-        "workflow_config_sha256": workflow_config_sha256,
-        "provenance": provenance.collect(workflow_root, threads=cores),
+        "workflow_config_sha256": context["workflow_config_sha256"],
+        "provenance": provenance.collect(context["workflow_root"], threads=context["cores"]),
     }
-    diagnostics["warnings"] = convergence_warnings(diagnostics, thresholds)
-    failed = settings["strict"] and bool(diagnostics["warnings"])
-    diagnostics["status"] = "failed" if failed else "warnings" if diagnostics["warnings"] else "ok"
+    record["warnings"] = convergence_warnings(record, thresholds)
+    failed = context["settings"]["strict"] and bool(record["warnings"])
+    record["status"] = "failed" if failed else "warnings" if record["warnings"] else "ok"
+    return record
+
+
+def write_fit(outputs: dict, rung, checked: Checked, description: str) -> None:
+    """Every artefact of a fit but its diagnostics, each written atomically."""
+    write_posterior(checked.idata, outputs["posterior"])
+    write_parquet(outputs["summary"], checked.summary)
+    write_parquet(outputs["psense"], checked.sensitivity.table)
+    write_parquet(outputs["psis"], checked.loo_table)
+    write_json(outputs["priors_json"], rung.priors())
+    write_text(outputs["priors_txt"], description + "\n")
+    # float32: the draws are only drawn in plots.
+    replicated = checked.replicated.T.astype("float32")
+    columns = [f"draw_{i}" for i in range(PPC_DRAWS)]
+    write_parquet(outputs["ppc"], pd.DataFrame(replicated, columns=columns).rename_axis("row"))
+
+
+def fit_rung(
+    spec: dict,
+    data_path: str | Path,
+    outputs: dict,
+    *,
+    cores: int,
+    settings: dict,
+    workflow_root: Path = provenance.PACKAGE_ROOT,
+    workflow_config_sha256: str | None = None,
+) -> dict:
+    """Build, sample, check and write one fit; returns its diagnostics."""
+    started = time.perf_counter()
+    progress = Progress(f"{spec['dataset']}/{spec['model']}")
+    progress.phase("building")
+    rung = build_rung(spec, pd.read_parquet(data_path))
+    description = rung.description()  # before sampling: Bambi adds usage hints after
+    log.info("%s\n%s", rung.where, description)
+
+    compiled = compile_rung(rung, spec["sampling"], progress=progress)
+    raw = compiled.sample(spec["seed"], cores)
+    progress.phase("checking (diagnostics, sensitivity, predictive draws, PSIS-LOO)")
+    checked = check(rung, raw, spec)
+    timings = {
+        "sampling_seconds": float(raw["posterior"].attrs["sampling_time"]),
+        "compile_seconds": compiled.compile_seconds,
+    }
+    context = {
+        "settings": settings,
+        "data_path": data_path,
+        "cores": cores,
+        "workflow_root": workflow_root,
+        "workflow_config_sha256": workflow_config_sha256,
+    }
+    diagnostics = fit_record(spec, rung, checked, timings, context)
 
     progress.phase("writing")
+    failed = diagnostics["status"] == "failed"
     failed_dir = Path(outputs["summary"]).parent / paths.FAILED_DIR
     if failed:
         outputs = {key: failed_dir / Path(path).name for key, path in outputs.items()}
     else:
         shutil.rmtree(failed_dir, ignore_errors=True)  # an earlier attempt's leftovers
-    write_posterior(idata, outputs["posterior"])
-    write_parquet(outputs["summary"], summary)
-    write_parquet(outputs["psense"], sensitivity.table)
-    write_parquet(outputs["psis"], loo_table)
-    write_json(outputs["priors_json"], rung.priors())
-    write_text(outputs["priors_txt"], description + "\n")
-    # float32: the draws are only drawn in plots.
-    write_parquet(
-        outputs["ppc"],
-        pd.DataFrame(
-            replicated.T.astype("float32"), columns=[f"draw_{i}" for i in range(PPC_DRAWS)]
-        ).rename_axis("row"),
-    )
+    write_fit(outputs, rung, checked, description)
     diagnostics["wall_seconds"] = time.perf_counter() - started
     write_json(outputs["diagnostics"], diagnostics)
     for warning in diagnostics["warnings"]:
