@@ -486,7 +486,7 @@ def test_a_meta_analysis_takes_a_packages_default_priors_by_name(priors, effect_
         return
     ladder = Ladder(config)
     spec = ladder.model_spec("rrr_labs", "random_effects")
-    frame = pd.DataFrame({"effect_size": [effect_size], "outcome_sd": [1.3]})
+    frame = pd.DataFrame({"outcome_sd": [1.3]})
     used = meta_analysis.priors(frame, spec)
     assert used == {
         "condition": PRIOR_SETS[priors][0],

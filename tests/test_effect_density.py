@@ -316,7 +316,6 @@ def sites_table(z: float, sites: int = 10, seed: int = 3) -> pd.DataFrame:
             "site": [f"lab{k}" for k in range(sites)],
             "effect": z * pooled_se + deviations - deviations.mean(),
             "se": se,
-            "effect_size": "d",
             "outcome_sd": 1.0,
         }
     )

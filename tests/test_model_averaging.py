@@ -172,9 +172,7 @@ def test_exact_draws_match_pymc_nuts_on_the_random_effects_model():
     import pymc as pm
 
     effect, se = sites(12, 0.2, 0.15, seed=8)
-    frame = pd.DataFrame(
-        {"site": [f"s{i}" for i in range(12)], "effect": effect, "se": se, "effect_size": "raw"}
-    )
+    frame = pd.DataFrame({"site": [f"s{i}" for i in range(12)], "effect": effect, "se": se})
     spec = {
         "treatment": "x",
         "site": "site",

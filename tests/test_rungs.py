@@ -201,7 +201,6 @@ def test_builder_priors_are_config_shaped():
             "effect": [0.1, -0.2, 0.05],
             "se": [0.2, 0.3, 0.25],
             "outcome_sd": 1.5,
-            "effect_size": "raw",
         }
     )
     stated = build_rung(spec_of("rrr", "meta_analysis"), data)

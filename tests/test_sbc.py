@@ -411,7 +411,7 @@ def test_the_summary_level_random_effects_rung_is_calibrated(tmp_path):
     arms += [sites[f"{s}_control"] for s in ("mean", "sd", "n")]
     sites["effect"], sites["se"] = from_arms(*arms, "raw")
     sites["site"] = pd.Categorical(sites["site"])
-    sites["outcome_sd"], sites["effect_size"] = 1.6, "raw"
+    sites["outcome_sd"] = 1.6
     table = sbc.run_batch(spec, sites, 0, tmp_path / "p", cores=2)
     result = sbc_ranks.uniformity(table, seed=3, max_r_hat=1.01)
     print(f"margin: uniformity {result}")

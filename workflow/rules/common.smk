@@ -152,6 +152,19 @@ def raw_file(dataset):
     return paths.at(paths.RAW, dataset=dataset, extension=LADDER.raw_extension(dataset))
 
 
+def meta_analysis_priors(wildcards):
+    """The priors.json of the dataset's meta-analysis rung: the priors its fit stated."""
+    model = LADDER.meta_analysis_rung(wildcards.dataset)
+    return paths.at(paths.FIT["priors_json"], dataset=wildcards.dataset, model=model)
+
+
+def stated_meta_analysis_priors(wildcards):
+    """{"priors": the meta-analysis rung's priors.json} where the dataset has one."""
+    if LADDER.meta_analysis_rung(wildcards.dataset) is None:
+        return {}
+    return {"priors": meta_analysis_priors(wildcards)}
+
+
 def fit_files(dataset, name, models=None):
     """One artefact (a key of paths.FIT, paths.LOO...) of every rung of a dataset."""
     template = {**paths.FIT, **paths.LOO, "predictions": paths.PREDICTIONS}[name]

@@ -74,12 +74,7 @@ rule replication:
 rule model_averaging:
     input:
         code("model_averaging"),
-        kind_code=lambda wildcards: kind_code(
-            SimpleNamespace(
-                dataset=wildcards.dataset,
-                model=LADDER.meta_analysis_rung(wildcards.dataset),
-            )
-        ),
+        priors=meta_analysis_priors,
         sites=lambda wildcards: sites_path(wildcards.dataset),
     output:
         paths.MODEL_AVERAGING,
@@ -102,6 +97,7 @@ rule model_averaging:
 rule design_analysis:
     input:
         code("design_analysis"),
+        unpack(stated_meta_analysis_priors),
         sites=lambda wildcards: sites_path(wildcards.dataset),
     output:
         paths.DESIGN_ANALYSIS,

@@ -24,6 +24,7 @@ class ModelJobs:
             "priors": entry["priors"],
             # Terms without a stated prior get the outcome-scale rule (priors.py).
             "outcome_range": self.dataset(dataset)["outcome"]["range"],
+            "effect_size": self.dataset(dataset)["effect_size"],
             "sampling": self.sampling(dataset, model),
             "seed": derive_seed(self.seed, dataset, model),
             "ci_prob": self.raw["ci_prob"],
@@ -88,6 +89,7 @@ class ModelJobs:
             "response": self.response(dataset),
             "range": spec["outcome"]["range"],
             "summary": dataset in self.summary_datasets,
+            "effect_size": spec["effect_size"],
             "settings": dict(self.raw["prior_predictive"]),
             "models": {m: self.model_spec(dataset, m) for m in self.models(dataset)},
         }

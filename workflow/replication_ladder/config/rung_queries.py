@@ -39,15 +39,13 @@ class RungQueries:
         )
 
     def meta_analysis_rung(self, dataset: str) -> str | None:
-        """The dataset's first random-effects meta-analysis rung (model averaging takes
-        its priors), or None."""
-        from replication_ladder.models.builders import MetaAnalysis
-
+        """The dataset's first rung whose builder is `averaged` (model averaging takes its
+        priors), or None."""
         return next(
             (
                 m
                 for m in self.models(dataset)
-                if isinstance(builder := self.builder(dataset, m), MetaAnalysis) and builder.random
+                if getattr(self.builder(dataset, m), "averaged", False)
             ),
             None,
         )

@@ -27,8 +27,20 @@ def key_path(*parts: Any) -> str:
 
 @functools.cache
 def load_schema(schema_path: Path = SCHEMA_PATH) -> dict:
-    """The schema file, with what the registries say: the values `kind` may take and the
-    keys each kind requires, and the generators a synthetic source may name."""
+    """The config's JSON schema, completed by the registries.
+
+    Parameters
+    ----------
+    schema_path : Path
+        The schema file (workflow/schemas/config.schema.yaml).
+
+    Returns
+    -------
+    dict
+        The schema, with the values `kind` may take and the keys each kind requires
+        (models.kinds.KINDS), and the generators a synthetic source may name
+        (data.synthetic.GENERATORS).
+    """
     from replication_ladder.data.synthetic import GENERATORS
 
     schema = yaml.safe_load(Path(schema_path).read_text())
@@ -60,8 +72,21 @@ def _default(node: dict, schema: dict) -> tuple[bool, Any]:
 
 
 def fill_defaults(value: Any, node: dict, schema: dict) -> None:
-    """Set every missing key that has a `default` in the schema, in place, at any depth
-    (mappings of named entries too: every dataset, every model)."""
+    """Set every missing key that has a `default` in the schema, in place.
+
+    Parameters
+    ----------
+    value : Any
+        A config, or a part of one.
+    node : dict
+        The schema's node for `value`.
+    schema : dict
+        The whole schema, for its `$ref`s.
+
+    Notes
+    -----
+    Works at any depth, mappings of named entries too (every dataset, every model).
+    """
     resolved = _resolve(node, schema)
     if not isinstance(value, dict) or not isinstance(resolved, dict):
         return
@@ -124,8 +149,20 @@ def _subschema(node: dict, key: str, schema: dict) -> dict | None:
 
 def coerce_cli_values(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
     """Turn strings from --config values into the numbers, booleans or nulls the schema
-    expects, in place. Snakemake reads nested --config values with YAML's BaseLoader, so
-    `--config 'sampling={draws: 200}'` arrives as the string '200'."""
+    expects, in place.
+
+    Parameters
+    ----------
+    config : dict
+        The config as Snakemake merged it.
+    schema_path : Path
+        The schema file.
+
+    Notes
+    -----
+    Snakemake reads nested --config values with YAML's BaseLoader, so `--config
+    'sampling={draws: 200}'` arrives as the string '200'.
+    """
     schema = load_schema(schema_path)
 
     def walk(node: dict | None, value: dict) -> None:
@@ -161,7 +198,13 @@ def _schema_error_message(error) -> str:
 
 
 def validate_schema(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
-    """Check `config` against the JSON schema (jsonschema's best error, with its path)."""
+    """Check `config` against the JSON schema.
+
+    Raises
+    ------
+    ConfigError
+        jsonschema's best error, with the key path it is at.
+    """
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
 

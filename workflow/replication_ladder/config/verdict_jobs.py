@@ -45,6 +45,7 @@ class VerdictJobs:
                 "model": "design_analysis",
                 "builder": "replication_ladder.models.builders.meta_analysis",
                 "priors": {},
+                "effect_size": self.dataset(dataset)["effect_size"],
                 "treatment": replication["treatment"],
                 "site": self.dataset(dataset)["site"],
             },

@@ -38,7 +38,6 @@ COLUMNS = [
     "effect",
     "se",
     "outcome_sd",  # the SD that converts a standardized effect to the outcome's units
-    "effect_size",  # the effect's unit: raw, d, g (between), dz or dav (within)
     "design",  # between or within participants
     "correlation",  # within: of a participant's two condition means (NaN between)
 ]
@@ -161,7 +160,6 @@ def per_site_effects(means: pd.DataFrame, unit: str = "raw", design: str = "betw
     within = means.groupby(["site", "treated"], observed=True)["mean"]
     deviations = means["mean"] - within.transform("mean")
     table["outcome_sd"] = float(np.sqrt((deviations**2).sum() / (len(means) - within.ngroups)))
-    table["effect_size"] = unit
     table["design"] = "between"
     table["correlation"] = np.nan
     return table[COLUMNS]
@@ -206,7 +204,6 @@ def per_site_paired(cells: pd.DataFrame, unit: str = "raw") -> pd.DataFrame:
     table["outcome_sd"] = effect_sizes.paired_standardizer(
         table["sd_treatment"], table["sd_control"], table["correlation"], table["n_treatment"], unit
     )
-    table["effect_size"] = unit
     table["design"] = "within"
     return table[COLUMNS]
 

@@ -153,7 +153,6 @@ def site_table(raw, summary: dict, unit: str, decimal: str = ".") -> tuple[pd.Da
         table[role] = values.get(role, np.full(len(rows), np.nan))
     table["effect"], table["se"] = site_effects(summary_form(summary), values, unit)
     table["outcome_sd"] = outcome_sd(table)
-    table["effect_size"] = unit
     table["design"] = "between"
     table["correlation"] = np.nan
     table["site"] = pd.Categorical(table["site"], categories=sites)

@@ -1,10 +1,12 @@
 """The `model_averaging` rule's job: what it reads from Snakemake, handed to
 replication_ladder.verdict.model_averaging."""
 
+import json
 import logging
+from pathlib import Path
 
 from replication_ladder.base.atomic import write_json
-from replication_ladder.verdict.model_averaging import averaged_meta_analysis, rung_priors
+from replication_ladder.verdict.model_averaging import averaged_meta_analysis, meta_priors
 from replication_ladder.verdict.small_studies import egger_test
 
 log = logging.getLogger(__name__)
@@ -18,12 +20,15 @@ def model_averaging(snakemake) -> None:
     rung = spec["rung"]
     where = f"datasets.{rung['dataset']}.models.{rung['model']}.priors"
     result = averaged_meta_analysis(
-        sites["effect"], sites["se"], rung_priors(sites, rung), {**spec, "where": where}
+        sites["effect"],
+        sites["se"],
+        meta_priors(json.loads(Path(snakemake.input.priors).read_text()), rung),
+        {**spec, "where": where},
     )
     if len(sites) >= 3:
         result["small_studies"] = egger_test(sites["effect"], sites["se"])
     result["prior_source"] = rung["model"]
-    result["effect_size"] = str(sites["effect_size"].iloc[0])
+    result["effect_size"] = rung["effect_size"]
     write_json(snakemake.output[0], result)
     inclusion = result["inclusion"]
     log.info(

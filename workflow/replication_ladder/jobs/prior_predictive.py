@@ -18,7 +18,7 @@ def prior_predictive(snakemake) -> None:
     # A summary-level dataset's rows are its site effects.
     effects = tables.get("sites", tables["rows"] if spec["summary"] else None)
     effect_sd = float(effects["outcome_sd"].iloc[0]) if effects is not None else None
-    if effects is not None and effects["effect_size"].iloc[0] != "raw":
+    if effects is not None and spec["effect_size"] != "raw":
         effect_sd = 1.0
     settings = {
         **spec["settings"],

@@ -12,6 +12,13 @@ compiled again. It declares:
   expected     the deterministic holding each row's expected value
   likelihood   "continuous" or "discrete" (what its LOO score is a log of)
   needs        dataset keys it needs (site, participant, treatment)
+
+and may declare
+
+  respects_design   True if it models what differs between sites (a verdict may rest
+                    on it)
+  averaged          True if it is a meta-analysis of an effect and a heterogeneity
+                    that model averaging switches on and off (its priors.json is read)
 """
 
 import importlib
@@ -133,6 +140,12 @@ class MetaAnalysis:
         decides a verdict, however it scores on a handful of sites)."""
         return self.random
 
+    @property
+    def averaged(self) -> bool:
+        """Its effect and tau are the two that model averaging switches on and off: only
+        the random-effects form has both."""
+        return self.random
+
     def data(self, frame: pd.DataFrame) -> dict:
         return {
             "se": frame["se"].to_numpy(float),
@@ -166,7 +179,7 @@ class MetaAnalysis:
             return {pooled: effect, heterogeneity: tau} if self.random else {pooled: effect}
         if set(self.parameters(spec)) <= set(named or {}):
             return stated(spec, {})
-        standardized = frame["effect_size"].iloc[0] != "raw"
+        standardized = (spec or {}).get("effect_size", "raw") != "raw"
         scale = 1.0 if standardized else float(frame["outcome_sd"].iloc[0])
         if not np.isfinite(scale):
             raise ModelError(

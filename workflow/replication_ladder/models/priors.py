@@ -1,13 +1,18 @@
-"""Weakly informative priors for a gaussian ladder, stated on the outcome's scale: what the
-scaffold writes into a new study's config, and what a gaussian formula rung gets for any
-term whose prior its config leaves out when the dataset declares `outcome.range`, so that
-no rung runs on Bambi's data-scaled defaults by omission (`priors: bambi` asks for them by
-name). config/config.yaml states the shipped ones by hand, by the same reasoning.
+"""Weakly informative priors stated on the outcome's scale: what the scaffold writes into
+a new study's config, and what a formula rung gets for any term whose prior its config
+leaves out, so that no rung runs on Bambi's data-scaled defaults by omission (`priors:
+bambi` asks for them by name; a rung whose family has no rule here, or whose dataset
+gives no `outcome.range` where its family needs one, must state every prior).
+config/config.yaml states the shipped ones by hand, by the same reasoning.
 
-With the outcome's possible range [low, high] of span s (a rating scale's ends):
+The rule is written on the linear predictor's range [low, high] of span s, which the
+family's entry in families.FAMILIES derives from the outcome's range: the range itself
+for an identity link, its log for a log link (a count's with a half added), logit +-4
+(probabilities from 2% to 98%) for a logit:
 
     Intercept          Normal(midpoint, s/4)      the mean outcome (Bambi centres the
                                                   predictors): anywhere on the scale
+    threshold          Normal(logit(k/K), 1), ordered: equally likely categories
     treatment          Normal(0, s/8)             an effect of an eighth of the scale is
                                                   a large one
     another predictor  Normal(0, s/8 / (2 sd))    two SDs of it move the mean as much
@@ -15,8 +20,10 @@ With the outcome's possible range [low, high] of span s (a rating scale's ends):
                        (ZeroSumNormal: see site_intercepts)
     site slopes        SD ~ HalfNormal(s/16)
     participants       SD ~ HalfNormal(s/6)
-    sigma              HalfNormal(s/4)            below s/2, the largest SD a bounded
-                                                  outcome can have, with 95% probability
+    the family's own   Family.auxiliary: sigma HalfNormal(s/4) (below s/2, the largest
+                       SD a bounded outcome can have), a Student-t's nu Gamma(2, 0.1)
+                       (brms's), a negative binomial's alpha Gamma(2, 0.2), a beta's
+                       kappa Gamma(2, 0.1)
 
 Bambi's defaults scale by the data's SDs instead, and with a predictor far from zero
 (age) their group-level SDs grow with it: HalfNormal(29) on a 0-9 rating.

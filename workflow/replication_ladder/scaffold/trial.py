@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from replication_ladder.base.atomic import write_text
 from replication_ladder.base.errors import DataError, LadderError
 from replication_ladder.data.readers import FORMATS, read_table
 from replication_ladder.data.sites import treatment_design
@@ -495,7 +496,8 @@ def config_yaml(name: str, block: dict) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def arguments() -> argparse.ArgumentParser:
+    """ladder-new-dataset's command line."""
     parser = argparse.ArgumentParser(
         prog="ladder-new-dataset",
         description=__doc__.split("\n\n")[0],
@@ -549,7 +551,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--decimal", choices=[".", ","], help="a text file's decimal mark")
     parser.add_argument("--encoding", help="a text file's encoding (default: utf-8)")
     parser.add_argument("--sheet", help="an Excel file's sheet, by name or number")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments().parse_args(argv)
     read = {
         "format": args.format,
         "sep": args.sep,
@@ -578,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     out = args.out or Path("config") / f"{args.name}.yaml"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    write_text(out, text)
     print(f"wrote {out}; run it with: make run CONFIG={out}")
     return 0
 

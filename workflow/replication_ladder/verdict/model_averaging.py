@@ -299,11 +299,10 @@ def sensitivity(effect, se, priors: dict, prior_probabilities: dict, where: str)
     return rows
 
 
-def rung_priors(frame, rung: dict) -> dict:
-    """The effect's and tau's priors of the meta-analysis rung whose spec is `rung`."""
-    from replication_ladder.models.builders import resolve_builder
+def meta_priors(stated: dict, rung: dict) -> dict:
+    """The effect's and tau's priors among a meta-analysis rung's stated priors (its
+    fit's priors.json), by the names the rung gives them."""
+    from replication_ladder.models.builders import MetaAnalysis
 
-    builder = resolve_builder(rung["builder"], f"datasets.{rung['dataset']}.models.{rung['model']}")
-    effect_name, tau_name = builder.names(rung)
-    priors = builder.priors(frame, rung)
-    return {"effect": priors[effect_name], "tau": priors[tau_name]}
+    effect_name, tau_name = MetaAnalysis.names(rung)
+    return {"effect": stated[effect_name], "tau": stated[tau_name]}

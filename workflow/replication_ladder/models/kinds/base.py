@@ -8,8 +8,18 @@ import pandas as pd
 
 
 class RungKind(ABC):
-    """One value of a model entry's `kind:`. `entry` is the entry as the config holds it
-    (defaults filled); `where` its key path, for errors."""
+    """One value of a model entry's `kind:`; a new kind is a subclass in a module of
+    this package and its line in `KINDS`.
+
+    Every method takes the model entry as the config holds it (`entry`, defaults filled)
+    or the fit's spec (`spec`, config.Ladder.model_spec), and `where`, the entry's key
+    path (`datasets.rrr.models.fixed`) for the errors it raises.
+
+    Attributes
+    ----------
+    required : tuple of str
+        The entry's keys this kind cannot do without (`formula`, `builder`).
+    """
 
     required: tuple[str, ...] = ()  # the entry's keys this kind cannot do without
 
@@ -19,7 +29,13 @@ class RungKind(ABC):
 
     @abstractmethod
     def columns(self, entry: dict, where: str) -> tuple[str, list[str]]:
-        """The response column and the predictor columns."""
+        """The columns the rung reads.
+
+        Returns
+        -------
+        tuple of (str, list of str)
+            The response column and the predictor columns.
+        """
 
     def group_factors(self, entry: dict, where: str) -> frozenset[str]:
         """The columns whose levels get parameters of their own (resources.DataSize)."""
@@ -31,12 +47,30 @@ class RungKind(ABC):
 
     @abstractmethod
     def likelihood(self, entry: dict, where: str) -> str:
-        """`continuous` or `discrete`: what a LOO score of the rung is a log of."""
+        """What a LOO score of the rung is a log of.
+
+        Returns
+        -------
+        str
+            `continuous` (a density) or `discrete` (a probability): rungs of the two
+            are not compared.
+        """
 
     @abstractmethod
     def respects_design(self, entry: dict, clusters: set[str], where: str) -> bool:
-        """Whether the rung models each clustering column in `clusters` (site,
-        participant)."""
+        """Whether the rung models the design, so that a verdict may rest on it.
+
+        Parameters
+        ----------
+        clusters : set of str
+            The dataset's clustering columns (its site, and its participant where a
+            participant has several rows).
+
+        Returns
+        -------
+        bool
+            True if the rung has a group-level term for each of them.
+        """
 
     def family(self, entry: dict) -> str | None:
         """Bambi's family, for a kind that has one."""
@@ -57,12 +91,30 @@ class RungKind(ABC):
 
     @abstractmethod
     def description(self, entry: dict) -> str:
-        """The report's one-line HTML description of the rung."""
+        """The report's one-line description of the rung.
+
+        Returns
+        -------
+        str
+            HTML, every value from the config escaped.
+        """
 
     @abstractmethod
     def check(self, entry: dict, dataset: dict, model_spec: dict, where: str) -> None:
-        """Raise ConfigError naming the key when the entry cannot be fitted to the
-        dataset (its config block, defaults filled); `model_spec` is the fit's spec."""
+        """Refuse an entry that cannot be fitted, before any job runs.
+
+        Parameters
+        ----------
+        dataset : dict
+            The dataset's config block, defaults filled.
+        model_spec : dict
+            The fit's spec.
+
+        Raises
+        ------
+        ConfigError
+            Naming the key (`{where}.formula`, `{where}.priors`) and what is wrong.
+        """
 
     def usable_rows(self, spec: dict, data: pd.DataFrame, where: str) -> pd.DataFrame:
         """The rows of `data` the rung can be fitted to."""
@@ -70,4 +122,15 @@ class RungKind(ABC):
 
     @abstractmethod
     def build(self, spec: dict, data: pd.DataFrame, where: str):
-        """The rung (rungs.Rung) for a fit's spec on its usable rows."""
+        """The model, ready to compile.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            The rows `usable_rows` kept.
+
+        Returns
+        -------
+        models.rungs.Rung
+            The rung: its PyMC model, the rows it swaps in and out, its priors.
+        """
