@@ -150,7 +150,9 @@ def scores_of(tree) -> tuple[dict, pd.DataFrame]:
 
 def test_the_ladder_table_is_az_compare_of_the_same_log_likelihoods():
     """Three rungs' log-likelihoods; the stored scores rebuilt and compared must give what
-    az.compare gives on the trees themselves (1e-9)."""
+    az.compare gives on the trees themselves (1e-9). Stacking weights come from an
+    optimiser, which moves a weight at zero by up to about 1e-12 for inputs that differ
+    in their last bits: they are held to 1e-9 absolute, far below any weight read."""
     base = RNG.normal(-1.2, 0.3, size=(4, 500, 60))
     trees = {
         "narrow": tree_of(base),
@@ -170,7 +172,11 @@ def test_the_ladder_table_is_az_compare_of_the_same_log_likelihoods():
     assert list(compared.index) == list(direct.index)
     for column in ("rank", "elpd", "se", "p", "elpd_diff", "dse", "weight"):
         np.testing.assert_allclose(
-            compared[column], direct[column], rtol=1e-9, atol=1e-12, err_msg=column
+            compared[column],
+            direct[column],
+            rtol=1e-9,
+            atol=1e-9 if column == "weight" else 1e-12,
+            err_msg=column,
         )
     assert table.loc["meta", "not_comparable_because"] == "fitted to per-site estimates"
     assert np.isnan(table.loc["meta", "elpd"])
