@@ -171,7 +171,8 @@ def test_fits_compiling_into_an_empty_cache_at_once_agree_with_a_warm_rerun(pipe
     ]
     assert overlapping, f"no two jobs that sample overlapped: {spans}"
     build_log = min((pipeline / ".snakemake/log").glob("*.snakemake.log"))
-    assert "lock" not in build_log.read_text().lower()
+    # A lock error, not a file named like normal_block.py.
+    assert not re.search(r"\block", build_log.read_text().lower())
     for log in fit_logs:
         fit = log.relative_to(pipeline / "logs/fit")
         dataset, model = fit.with_suffix("").parts

@@ -80,6 +80,7 @@ def test_the_recovery_table_agrees_with_the_truth_files(pipeline):
     table = pd.read_parquet(pipeline / "results/recovery.parquet")
     assert set(table["dataset"]) == {
         "multisite",
+        "within",
         "linear",
         "categorical",
         "logit",

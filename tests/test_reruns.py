@@ -84,7 +84,13 @@ def test_every_module_edit_reruns_exactly_the_jobs_that_run_it(pipeline, tmp_pat
     outside_jobs = set().union(
         *(
             dependencies.module_closure(f"replication_ladder.{name}")
-            for name in ("config", "resources", "dependencies", "scaffold", "run_summary")
+            for name in (
+                "config",
+                "jobs.resources",
+                "jobs.dependencies",
+                "scaffold.trial",
+                "jobs.run_summary",
+            )
         )
     )
     running: dict[Path, set[str]] = {}
@@ -103,7 +109,7 @@ def test_every_module_edit_reruns_exactly_the_jobs_that_run_it(pipeline, tmp_pat
     widest = max(running, key=lambda path: len(running[path]))
     # Snakemake adds forced rules' jobs to the DAG: force only those of the default target.
     default_rules = set(planned(copy, "--forceall"))
-    for path in (package / "builders.py", package / "psis.py", widest):
+    for path in (package / "models/builders.py", package / "scoring/psis.py", widest):
         expected = planned(copy, "--forcerun", *sorted(running[path] & default_rules))
         assert expected, f"{path.name} runs in no job of the default target"
         backup, stat = path.read_bytes(), path.stat()
@@ -161,6 +167,7 @@ def test_a_local_file_is_an_input_of_its_fetch(workflow_copy, tmp_path):
     study = {
         "source": {"path": str(source), "sha256": digest},
         "columns": {"x": "number", "y": "number"},
+        "outcome": {"range": [0, 70]},  # the line's priors follow from it
         "models": {"line": {"formula": "y ~ x"}},
     }
     write_config(workflow_copy, {"sampling": SHORT, "datasets": {"study": study}})
