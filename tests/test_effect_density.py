@@ -15,6 +15,8 @@ figure past the draws' reach is a bound, and the exact one must lie beyond it.
 """
 
 import math
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -73,7 +75,8 @@ def fitted_bf01(rung_spec: dict, data: pd.DataFrame) -> dict:
     Savage-Dickey ratio against the prior the rung used."""
     rung = build_rung(rung_spec, data)
     raw = compile_rung(rung, rung_spec["sampling"]).sample(rung_spec["seed"], 2)
-    idata = with_densities(rung, raw)
+    with tempfile.TemporaryDirectory() as scratch:
+        idata, _ = with_densities(rung, raw, Path(scratch) / "posterior.nc")
     terms = idata["effect_density"]["log_density_at_zero"]
     result = bf.savage_dickey(terms, rung.priors()["x"])
     result["draws"] = idata["posterior"]["x"].values.ravel()

@@ -28,25 +28,26 @@ def test_sizes_and_sites_are_read_from_the_files_and_zero_before_they_exist(tmp_
 
 
 def test_memory_and_time_grow_with_rows_draws_refits_and_attempts():
-    rrr = resources.fit_mem_mb(DataSize(6907), DEFAULT)
-    # 900 MB, plus 6907 rows x 4000 draws x 8 bytes = 221 MB of log-likelihood thrice.
-    assert rrr == 1564
-    assert resources.fit_mem_mb(DataSize(100), DEFAULT) < rrr
-    assert resources.fit_mem_mb(DataSize(6907), QUICK) < rrr
+    rrr = resources.fit_mem_mb(DataSize(6907, 17), DEFAULT)
+    # 900 MB, 0.01 MB a row, and 84 parameters x 4000 draws x 8 bytes thrice: 8 MB.
+    assert rrr == 978
+    assert resources.fit_mem_mb(DataSize(100, 17), DEFAULT) < rrr
+    assert resources.fit_mem_mb(DataSize(6907, 17), QUICK) < rrr
+    assert resources.fit_mem_mb(DataSize(6907, 1744), DEFAULT) > rrr  # participants
     assert (
-        resources.fit_mem_mb(DataSize(6907), DEFAULT, attempt=2) == 3127
+        resources.fit_mem_mb(DataSize(6907, 17), DEFAULT, attempt=2) == 1955
     )  # twice, rounded up once
     # A LOO job that may refit holds the log-likelihood and a fit's memory besides; one
     # without a remedy to run reads its fit's PSIS table only.
-    assert resources.loo_mem_mb(DataSize(6907), DEFAULT, refits=20) > rrr
-    assert resources.loo_mem_mb(DataSize(6907), DEFAULT) == resources.BASE_MB < rrr
+    assert resources.loo_mem_mb(DataSize(6907, 17), DEFAULT, refits=20) > rrr
+    assert resources.loo_mem_mb(DataSize(6907, 17), DEFAULT) == resources.BASE_MB < rrr
     assert resources.fit_runtime(DataSize(100), QUICK) == 11  # the floor of 10 minutes, rounded up
     assert resources.fit_runtime(DataSize(6907), DEFAULT, attempt=3) > 3 * resources.fit_runtime(
         DataSize(100), QUICK
     )
-    # A thinned fit holds the kept draws' log-likelihood and samples every draw.
+    # A thinned fit holds the kept draws and samples every draw.
     thinned = {**DEFAULT, "draws": 2 * DEFAULT["draws"], "thin": 2}
-    assert resources.fit_mem_mb(DataSize(6907), thinned) == rrr
+    assert resources.fit_mem_mb(DataSize(6907, 17), thinned) == rrr
     assert resources.sampling_seconds(DataSize(6907), thinned) > resources.sampling_seconds(
         DataSize(6907), DEFAULT
     )

@@ -108,10 +108,12 @@ def test_a_simulated_outcome_swaps_in_too():
         ("rating ~ condition + (1|study)", "cumulative"),
     ],
 )
-def test_log_likelihood_equals_bambis(formula, family):
+def test_log_likelihood_equals_bambis(formula, family, tmp_path):
     """Our vectorised log-likelihood (every fit's) against Bambi's compute_log_likelihood,
     which for the cumulative family is Bambi's own: a Categorical of all K category
-    probabilities (ours takes the two thresholds each row needs, ordered_logit.py)."""
+    probabilities (ours takes the two thresholds each row needs, ordered_logit.py). A fit
+    writes each value as float32 (to float32's precision, 1e-6 relative) and their sum
+    per draw in float64 (1e-9 relative)."""
     from replication_ladder.models.fit import with_densities
 
     data = small_multisite()
@@ -119,17 +121,20 @@ def test_log_likelihood_equals_bambis(formula, family):
     spec = spec_of("multisite", "fixed", formula=formula, family=family, priors={})
     rung = build_rung(spec, data)
     raw = compile_rung(rung, spec["sampling"]).sample(1, 1)
-    idata = with_densities(rung, raw)
+    ours = Densities(rung).log_likelihood(raw["posterior"].to_dataset())
+    idata, _ = with_densities(rung, raw, tmp_path / "posterior.nc")
     response = formula.split(" ~")[0]
     theirs = rung.bambi_model.compute_log_likelihood(
         xr.DataTree.from_dict({"posterior": idata["posterior"].to_dataset()}), inplace=False
     )
-    np.testing.assert_allclose(
-        idata["log_likelihood"][response].values,
-        theirs["log_likelihood"][response].values,
-        rtol=0,
-        atol=1e-10,
-    )
+    theirs = theirs["log_likelihood"][response].values
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
+    with xr.open_datatree(tmp_path / "posterior.nc", engine="h5netcdf") as written:
+        stored = written["log_likelihood"][response].values
+    assert stored.dtype == np.float32
+    np.testing.assert_allclose(stored, theirs, rtol=1e-6, atol=1e-6)
+    totals = idata["log_likelihood_total"]["total"].values
+    np.testing.assert_allclose(totals, theirs.sum(axis=-1), rtol=1e-9)
 
 
 def test_held_out_rows_are_scored_with_their_own_data():
@@ -411,3 +416,23 @@ def test_the_mass_matrix_setting_reaches_nutpie(mass_matrix, monkeypatch):
     draws = compile_rung(rung, spec["sampling"]).sample(1, 1)
     assert calls == [mass_matrix]
     assert draws["posterior"].sizes["draw"] == spec["sampling"]["draws"]
+
+
+def test_effects_on_the_outcome_taken_a_few_draws_at_a_time_equal_bambis_at_once(
+    monkeypatch,
+):
+    """An ordinal rung's effect on the expected rating, computed a few draws at a time to
+    bound its memory, against Bambi's predict on every draw at once (to 1e-12)."""
+    from replication_ladder.models.kinds import bambi_formula
+
+    data = small_multisite()
+    data["rating"] = np.clip(np.round(data["value"]), 0, 9).astype(int)
+    formula = "rating ~ condition + (1|study)"
+    spec = spec_of("multisite", "fixed", formula=formula, family="cumulative", priors={})
+    rung = build_rung(spec, data)
+    idata = rung.finish(compile_rung(rung, spec["sampling"]).sample(1, 1))
+    whole = rung.outcome_effect(idata, "condition", 40, seed=3)
+    monkeypatch.setattr(bambi_formula, "PREDICTIVE_VALUES", rung.n_rows * 10 * 7)
+    in_blocks = rung.outcome_effect(idata, "condition", 40, seed=3)
+    assert whole.shape == in_blocks.shape == (40,)
+    np.testing.assert_allclose(in_blocks, whole, rtol=0, atol=1e-12)

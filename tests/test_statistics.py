@@ -205,7 +205,8 @@ def test_prediction_intervals_cover_held_out_rows(tmp_path, dataset, model):
     spec["sampling"] = {**spec["sampling"], "draws": 1000, "tune": 1000, "chains": 2}
     data = pd.read_parquet(processed)
     rung = build_rung(spec, data)
-    idata = fit.with_densities(rung, compile_rung(rung, spec["sampling"]).sample(spec["seed"], 2))
+    raw = compile_rung(rung, spec["sampling"]).sample(spec["seed"], 2)
+    idata, _ = fit.with_densities(rung, raw, tmp_path / "posterior.nc")
     rows = rows_to_predict(LADDER.new_rows_spec(dataset), data, holdout)
     posterior = xr.DataTree.from_dict({"posterior": idata["posterior"].to_dataset()})
     expected, replicated = rung.predict(posterior, rows, derive_seed(spec["seed"], "predict"))

@@ -41,6 +41,28 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+def place(tmp: Path, path: str | os.PathLike) -> None:
+    """Move the complete file `tmp` (a sibling of `path`, or in its file system) to
+    `path`: its content on disk first, then the rename."""
+    fsync_path(tmp)  # the content is on disk before the name points at it
+    os.replace(tmp, path)
+    fsync_path(Path(path).parent)  # and the rename itself is on disk
+
+
+@contextlib.contextmanager
+def scratch_beside(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`, for a file built in several steps and
+    moved into place (`place`) at the end; removed if the block ends without that."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(path)
+    tmp = _temporary_sibling(path)
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path to write; it replaces `path` only if the block succeeds.
@@ -48,19 +70,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     The temporary file is created by the writer, not here, so it gets the usual
     permissions (umask) rather than mkstemp's private 0600.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_parts(path)
-    tmp = _temporary_sibling(path)
-    try:
+    with scratch_beside(path) as tmp:
         yield tmp
         if not tmp.exists():
             raise RuntimeError(f"nothing was written to {path}")
-        fsync_path(tmp)  # the content is on disk before the name points at it
-        os.replace(tmp, path)
-        fsync_path(path.parent)  # and the rename itself is on disk
-    finally:
-        tmp.unlink(missing_ok=True)
+        place(tmp, path)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

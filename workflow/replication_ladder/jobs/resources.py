@@ -1,8 +1,10 @@
 """Cluster resources of the heavy jobs, from the size of their data and draws.
 
-Memory is dominated by the pointwise log-likelihood (rows x draws x chains float64,
-220 MB for the RRR), which a fit computes and writes and a LOO job reads, plus the
-interpreter with PyMC, Bambi and the compiled model. Time grows with the sampling work
+A fit's memory is the interpreter with PyMC, Bambi and the compiled model, what grows
+with its rows (the data, Bambi's design, the graph's per-row values), and its draws of
+every parameter; the pointwise log-likelihood (rows x draws) is computed a block at a
+time and never held whole (models.pointwise). A LOO job with a remedy to run reads the
+whole log-likelihood back. Time grows with the sampling work
 and with the refits a job runs (leave-one-site-out, a LOO remedy, a calibration batch).
 Both grow with each retry (`attempt`), so a job killed for memory or time comes back
 with more.
@@ -63,11 +65,25 @@ def log_likelihood_mb(rows: int, sampling: dict) -> float:
     return rows * sampling["draws"] // sampling.get("thin", 1) * sampling["chains"] * 8 / 1e6
 
 
+# What a fit holds per row at its peak, blocks of rows x draws included: the RRR copied
+# 16 times (108,456 rows), its random slope 1.5 GB and its fixed rung 0.86 GB
+# (docs/benchmarks.md, 7 December 2026).
+ROW_MB = 0.01
+
+
+def draws_mb(size: DataSize, sampling: dict) -> float:
+    """The kept draws of every parameter: a value and its non-centred offset per group
+    level, and a few dozen common parameters."""
+    kept = sampling["draws"] // sampling.get("thin", 1) * sampling["chains"]
+    return (2 * size.levels + 50) * kept * 8 / 1e6
+
+
 def fit_mem_mb(size: DataSize, sampling: dict, attempt: int = 1, refits: int = 0) -> int:
-    """Peak memory of a fit: the log-likelihood is held about three times over at its
-    peak (the draws, the chunked evaluation, the NetCDF write). Refits run one after
-    another and need no more."""
-    return math.ceil((BASE_MB + 3 * log_likelihood_mb(size.rows, sampling)) * attempt)
+    """Peak memory of a fit: the draws are held about three times over at the peak (the
+    sampler's, the posterior's, the summary's). Refits run one after another and need no
+    more."""
+    fit = BASE_MB + ROW_MB * size.rows + 3 * draws_mb(size, sampling)
+    return math.ceil(fit * attempt)
 
 
 def sampling_seconds(size: DataSize, sampling: dict, refits: int = 0) -> float:

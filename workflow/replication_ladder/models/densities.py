@@ -16,7 +16,13 @@ import xarray as xr
 from replication_ladder.models.parameter_names import parse
 from replication_ladder.models.prior import QUICK_MODE
 
-CHUNK = 500  # draws at a time: bounds the memory of a (draws x rows) block
+BLOCK_VALUES = 2**22  # a (draws x rows) block's values at a time: 32 MB of float64
+
+
+def draws_per_block(n_rows: int, largest: int = 1000, values: int = BLOCK_VALUES) -> int:
+    """Draws to take at a time so that a (draws x rows) block stays within `values`:
+    what bounds a fit's memory as its rows grow."""
+    return max(1, min(largest, values // max(n_rows, 1)))
 
 
 def _batched(values, shapes):
@@ -145,10 +151,11 @@ class Densities:
         arguments = [rows[name] for name in row_inputs]
         flat = self._flat_draws(posterior)
         total = len(flat[0]) if flat else 0
+        chunk = draws_per_block(len(rows[self.rung.observed_data_name]))
         values = np.concatenate(
             [
-                function(*(draws[start : start + CHUNK] for draws in flat), *arguments)
-                for start in range(0, total, CHUNK)
+                function(*(draws[start : start + chunk] for draws in flat), *arguments)
+                for start in range(0, total, chunk)
             ]
         )
         return values.reshape(posterior.sizes["chain"], posterior.sizes["draw"], *values.shape[1:])
@@ -158,15 +165,17 @@ class Densities:
         draws at a time (the rows x draws block is never held whole)."""
         chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
         flat = posterior.stack(sample=("chain", "draw")).drop_vars(["sample", "chain", "draw"])
+        rows = self.rung.rows() if rows is None else rows
+        chunk = draws_per_block(len(rows[self.rung.observed_data_name]))
         totals = [
             self.log_likelihood(
-                flat.isel(sample=slice(start, start + CHUNK))
+                flat.isel(sample=slice(start, start + chunk))
                 .rename(sample="draw")
                 .expand_dims(chain=1)
                 .transpose("chain", "draw", ...),
                 rows,
             ).sum(axis=-1)
-            for start in range(0, chains * draws, CHUNK)
+            for start in range(0, chains * draws, chunk)
         ]
         return np.concatenate([t.ravel() for t in totals]).reshape(chains, draws)
 

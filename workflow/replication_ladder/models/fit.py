@@ -1,6 +1,7 @@
 """Fit one rung of one dataset and write its artefacts (replication_ladder.base.paths.FIT):
 
-  posterior.nc       posterior, sample_stats, log_likelihood, log_prior, observed_data,
+  posterior.nc       posterior, sample_stats, log_likelihood (float32), log_prior,
+                     observed_data, log_likelihood_total (per draw), outcome_effect,
                      effect_density (the effect's conditional density at zero per draw)
   summary.parquet    one row per parameter: mean, sd, ci_low, ci_high, ess, r_hat, mcse
   diagnostics.json   sampler settings, seed, convergence figures and warnings, prior and
@@ -9,7 +10,8 @@
   ppc.parquet        100 replicated datasets (rows x draws) for posterior predictive checks
   psense.parquet     power-scaling sensitivity of the prior and the likelihood per parameter
   psis_loo.parquet   PSIS-LOO per observation (elpd_i, p_loo_i, pareto_k), totals in its
-                     metadata: done here, where the log-likelihood is in memory
+                     metadata: done here, a block of rows at a time, as the
+                     log-likelihood is computed (models.pointwise)
 
 A fit that crosses a convergence threshold under strict_convergence keeps its artefacts
 under failed/ instead, and its job fails with the reason.
@@ -26,15 +28,23 @@ import pandas as pd
 import xarray as xr
 
 from replication_ladder.base import paths, provenance
-from replication_ladder.base.atomic import atomic_path, write_json, write_parquet, write_text
+from replication_ladder.base.atomic import (
+    place,
+    scratch_beside,
+    write_json,
+    write_parquet,
+    write_text,
+)
 from replication_ladder.base.errors import ConvergenceError
 from replication_ladder.base.hashing import sha256_file
 from replication_ladder.base.progress import Progress
 from replication_ladder.base.seeds import derive_seed
-from replication_ladder.models.densities import Densities, log_likelihood_group, log_prior_group
+from replication_ladder.models.densities import Densities, log_prior_group
 from replication_ladder.models.kinds import build_rung
+from replication_ladder.models.pointwise import TOTAL_GROUP, write_pointwise
 from replication_ladder.models.samplers import compile_rung
-from replication_ladder.scoring.elpd_loo import elpd_loo_table
+from replication_ladder.scoring import elpd_loo
+from replication_ladder.scoring.elpd_loo import observed_sha256, relative_efficiency
 from replication_ladder.scoring.sensitivity import power_scaling
 from replication_ladder.verdict.effect_density import EFFECT_DENSITY_GROUP, effect_at_zero
 
@@ -54,6 +64,7 @@ GROUPS = (
     "observed_data",
     "outcome_effect",
     EFFECT_DENSITY_GROUP,
+    TOTAL_GROUP,
 )
 
 
@@ -106,33 +117,34 @@ def diagnose(idata, summary: pd.DataFrame) -> dict:
     }
 
 
-def write_posterior(idata, path) -> None:
-    import xarray as xr
+def append_groups(idata, path) -> None:
+    """Add the fit's groups (all but the log-likelihood, already in `path`) to the
+    netCDF file `path`."""
+    for group in GROUPS:
+        if group in idata and group != "log_likelihood":
+            idata[group].to_dataset().to_netcdf(path, mode="a", group=group, engine="h5netcdf")
 
-    tree = xr.DataTree.from_dict({f"/{g}": idata[g].to_dataset() for g in GROUPS if g in idata})
-    with atomic_path(path) as tmp:
-        tree.to_netcdf(tmp, engine="h5netcdf")
 
-
-def with_densities(rung, raw, densities: Densities | None = None):
-    """The draws as reported, with the log-likelihood, log-prior and observed data."""
-    import xarray as xr
-
+def with_densities(rung, raw, path: Path, densities: Densities | None = None):
+    """The draws as reported, with the log-prior, the observed data, the per-draw total
+    of the log-likelihood and the effect's density at zero; the pointwise log-likelihood
+    goes to the new netCDF file `path` (models.pointwise). Returns (idata, Pointwise)."""
     densities = densities or Densities(rung)
+    # The densities take the draws in the model's own parameterisation, as sampled:
+    # before `finish`.
     posterior = raw["posterior"].to_dataset()
-    log_lik = densities.log_likelihood(posterior)
     log_prior = densities.log_prior(posterior)
-    # In the model's own parameterisation, as sampled: before `finish`.
-    at_zero = effect_at_zero(rung, posterior, log_lik)
     idata = rung.finish(raw)
-    idata["log_likelihood"] = log_likelihood_group(rung, log_lik, posterior)
     idata["log_prior"] = log_prior_group(log_prior, posterior)
     dims = rung.model.named_vars_to_dims.get(rung.observed.name) or ("__obs__",)
     observed = rung.rows()[rung.observed_data_name]
     idata["observed_data"] = xr.Dataset({rung.observed.name: (dims, observed)})
+    pointwise = write_pointwise(rung, densities, posterior, relative_efficiency(idata), path)
+    idata[TOTAL_GROUP] = xr.Dataset({"total": pointwise.totals})
+    at_zero = effect_at_zero(rung, posterior, pointwise.totals)
     if at_zero is not None:
         idata[EFFECT_DENSITY_GROUP] = at_zero
-    return idata
+    return idata, pointwise
 
 
 @dataclass(frozen=True)
@@ -147,13 +159,19 @@ class Checked:
     psis_loo_seconds: float
 
 
-def check(rung, raw, spec: dict) -> Checked:
+def check(rung, raw, spec: dict, path: Path) -> Checked:
     """Densities, summary, power-scaling sensitivity, PSIS-LOO, predictive draws and the
-    treatment's effect on the outcome's scale."""
-    idata = with_densities(rung, raw)
-    loo_started = time.perf_counter()
-    loo_table = elpd_loo_table(idata)
-    psis_loo_seconds = time.perf_counter() - loo_started
+    treatment's effect on the outcome's scale; the pointwise log-likelihood is written
+    to the new netCDF file `path` on the way."""
+    idata, pointwise = with_densities(rung, raw, path)
+    n_samples = idata["posterior"].sizes["chain"] * idata["posterior"].sizes["draw"]
+    loo_table = elpd_loo.loo_table(
+        (pointwise.elpd_i, pointwise.p_loo_i, pointwise.pareto_k),
+        n_samples=n_samples,
+        r_eff=pointwise.r_eff,
+        observed=observed_sha256(idata),
+        unscorable=pointwise.unscorable,
+    )
     replicated = rung.posterior_predictive(
         idata, PPC_DRAWS, derive_seed(spec["seed"], "posterior-predictive")
     )
@@ -167,7 +185,7 @@ def check(rung, raw, spec: dict) -> Checked:
             )
     summary = summarize(idata, spec["ci_prob"])
     sensitivity = power_scaling(idata, reported_parameters(idata["posterior"]))
-    return Checked(idata, summary, sensitivity, loo_table, replicated, psis_loo_seconds)
+    return Checked(idata, summary, sensitivity, loo_table, replicated, pointwise.seconds)
 
 
 def fit_record(spec: dict, rung, checked: Checked, timings: dict, context: dict) -> dict:
@@ -198,9 +216,13 @@ def fit_record(spec: dict, rung, checked: Checked, timings: dict, context: dict)
     return record
 
 
-def write_fit(outputs: dict, rung, checked: Checked, description: str) -> None:
-    """Every artefact of a fit but its diagnostics, each written atomically."""
-    write_posterior(checked.idata, outputs["posterior"])
+def write_fit(outputs: dict, rung, checked: Checked, description: str, scratch: Path) -> None:
+    """Every artefact of a fit but its diagnostics, each written atomically: the
+    posterior's groups join its log-likelihood in `scratch`, which is then moved into
+    place."""
+    append_groups(checked.idata, scratch)
+    Path(outputs["posterior"]).parent.mkdir(parents=True, exist_ok=True)
+    place(scratch, outputs["posterior"])
     write_parquet(outputs["summary"], checked.summary)
     write_parquet(outputs["psense"], checked.sensitivity.table)
     write_parquet(outputs["psis"], checked.loo_table)
@@ -233,7 +255,6 @@ def fit_rung(
     compiled = compile_rung(rung, spec["sampling"], progress=progress)
     raw = compiled.sample(spec["seed"], cores)
     progress.phase("checking (diagnostics, sensitivity, predictive draws, PSIS-LOO)")
-    checked = check(rung, raw, spec)
     timings = {
         "sampling_seconds": float(raw["posterior"].attrs["sampling_time"]),
         "compile_seconds": compiled.compile_seconds,
@@ -245,16 +266,17 @@ def fit_rung(
         "workflow_root": workflow_root,
         "workflow_config_sha256": workflow_config_sha256,
     }
-    diagnostics = fit_record(spec, rung, checked, timings, context)
-
-    progress.phase("writing")
-    failed = diagnostics["status"] == "failed"
-    failed_dir = Path(outputs["summary"]).parent / paths.FAILED_DIR
-    if failed:
-        outputs = {key: failed_dir / Path(path).name for key, path in outputs.items()}
-    else:
-        shutil.rmtree(failed_dir, ignore_errors=True)  # an earlier attempt's leftovers
-    write_fit(outputs, rung, checked, description)
+    with scratch_beside(outputs["posterior"]) as scratch:
+        checked = check(rung, raw, spec, scratch)
+        diagnostics = fit_record(spec, rung, checked, timings, context)
+        progress.phase("writing")
+        failed = diagnostics["status"] == "failed"
+        failed_dir = Path(outputs["summary"]).parent / paths.FAILED_DIR
+        if failed:
+            outputs = {key: failed_dir / Path(path).name for key, path in outputs.items()}
+        else:
+            shutil.rmtree(failed_dir, ignore_errors=True)  # an earlier attempt's leftovers
+        write_fit(outputs, rung, checked, description, scratch)
     diagnostics["wall_seconds"] = time.perf_counter() - started
     write_json(outputs["diagnostics"], diagnostics)
     for warning in diagnostics["warnings"]:

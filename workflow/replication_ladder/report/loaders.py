@@ -31,17 +31,20 @@ def read_posterior(path: str | Path, groups=("posterior", "sample_stats", "obser
 
 def read_power_scaling(path: str | Path, var_names: list[str]):
     """What ArviZ's power scaling of `var_names` uses: their draws, the log prior, and the
-    log-likelihood summed per draw, as it sums the rows itself. The weights depend on the
-    densities alone, so the posterior's other variables (a participant rung's 1,745
-    intercepts) are not read, and every row's value (440 MB for an RRR rung) is read to
-    be summed, never kept nor copied by the plot."""
+    log-likelihood's per-draw total the fit wrote. The weights depend on the densities
+    alone, so the posterior's other variables (a participant rung's 1,745 intercepts) and
+    the rows' values are not read."""
     import xarray as xr
 
+    from replication_ladder.models.pointwise import TOTAL_GROUP
     from replication_ladder.scoring.sensitivity import per_draw_likelihood
 
-    groups = ("log_prior", "log_likelihood")
     with xr.open_datatree(path, engine="h5netcdf") as tree:
-        present = {f"/{group}": tree[group].to_dataset() for group in groups if group in tree}
+        present = {
+            f"/{group}": tree[group].to_dataset()
+            for group in ("log_prior", TOTAL_GROUP)
+            if group in tree
+        }
         present["/posterior"] = tree["posterior"].to_dataset()[var_names]
         return per_draw_likelihood(xr.DataTree.from_dict(present)).load()
 

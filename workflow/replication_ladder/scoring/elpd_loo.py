@@ -1,5 +1,6 @@
-"""The PSIS-LOO of a fit, computed by its fit job from the log-likelihood it holds in
-memory: each observation's elpd_loo, p_loo and Pareto k, and the totals ArviZ reports.
+"""The PSIS-LOO of a fit, computed by its fit job as it computes the log-likelihood
+(models.pointwise): each observation's elpd_loo, p_loo and Pareto k, and the totals
+ArviZ reports.
 
 PSIS has no settings, so a fit's LOO is done with its draws, rather than by a process
 that reads the whole log-likelihood back (440 MB for the RRR at 8,000 draws). What
@@ -35,26 +36,23 @@ def observed_sha256(tree) -> str:
     return hashlib.sha256(values.tobytes()).hexdigest()
 
 
-def elpd_loo_table(tree) -> pd.DataFrame:
-    """One row per observation (elpd_i, p_loo_i, pareto_k), with the totals in `attrs`:
-    elpd, se, p (ArviZ's `loo_summary` of the pointwise values), n_samples,
-    n_data_points, good_k, r_eff and the observations' sha256. Where PSIS cannot be done
-    (too few draws, a constant tail), no rows and the reason as `unscorable`: the fit
-    stands, and its loo job fails with the reason."""
+def loo_table(
+    pointwise: tuple[np.ndarray, np.ndarray, np.ndarray],
+    *,
+    n_samples: int,
+    r_eff: float,
+    observed: str,
+    unscorable: str | None = None,
+) -> pd.DataFrame:
+    """One row per observation (elpd_i, p_loo_i, pareto_k, from `pointwise`), with the
+    totals in `attrs`: elpd, se, p (ArviZ's `loo_summary` of the pointwise values),
+    n_samples, n_data_points, good_k, r_eff and the observations' sha256 (`observed`).
+    Where PSIS cannot be done (too few draws, a constant tail), no rows and the reason as
+    `unscorable`: the fit stands, and its loo job fails with the reason."""
     import arviz_stats  # noqa: F401  (the `azstats` accessor of xarray)
     import xarray as xr
 
-    (log_lik,) = tree["log_likelihood"].to_dataset().data_vars.values()
-    log_lik = log_lik.transpose("chain", "draw", ...)
-    n_samples = log_lik.sizes["chain"] * log_lik.sizes["draw"]
-    r_eff = relative_efficiency(tree)
-    try:
-        elpd_i, p_loo_i, pareto_k = psis.psis_loo(log_lik.values.reshape(n_samples, -1), r_eff)
-    except DataError as error:
-        elpd_i = p_loo_i = pareto_k = np.empty(0)
-        unscorable = str(error)
-    else:
-        unscorable = None
+    elpd_i, p_loo_i, pareto_k = pointwise
     elpd, se, p, _ = xr.DataArray(elpd_i).azstats.loo_summary(xr.DataArray(p_loo_i))
     table = pd.DataFrame({"elpd_i": elpd_i, "p_loo_i": p_loo_i, "pareto_k": pareto_k})
     table.attrs = {
@@ -66,6 +64,28 @@ def elpd_loo_table(tree) -> pd.DataFrame:
         "n_data_points": int(elpd_i.size),
         "good_k": float(psis.good_k(n_samples)),
         "r_eff": r_eff,
-        "observed_sha256": observed_sha256(tree),
+        "observed_sha256": observed,
     }
     return table.rename_axis("row")
+
+
+def elpd_loo_table(tree) -> pd.DataFrame:
+    """loo_table of a tree holding its whole log_likelihood group (a fit computes its
+    own block by block: models.pointwise)."""
+    (log_lik,) = tree["log_likelihood"].to_dataset().data_vars.values()
+    log_lik = log_lik.transpose("chain", "draw", ...)
+    n_samples = log_lik.sizes["chain"] * log_lik.sizes["draw"]
+    r_eff = relative_efficiency(tree)
+    try:
+        pointwise = psis.psis_loo(log_lik.values.reshape(n_samples, -1), r_eff)
+    except DataError as error:
+        pointwise, unscorable = (np.empty(0),) * 3, str(error)
+    else:
+        unscorable = None
+    return loo_table(
+        pointwise,
+        n_samples=n_samples,
+        r_eff=r_eff,
+        observed=observed_sha256(tree),
+        unscorable=unscorable,
+    )

@@ -27,20 +27,19 @@ def read_for_loo(path: str | Path, groups):
 
     Bambi's observation dimension `__obs__` is renamed: ArviZ's reloo stacks the
     observation dimensions into one named `__obs__` and fails when that name is taken.
+    The log-likelihood, stored as float32, is computed with in float64.
     """
     import xarray as xr  # here: the Snakefile imports this module to size loo jobs
 
+    loaded = {}
     with xr.open_datatree(path, engine="h5netcdf") as tree:
-        return xr.DataTree.from_dict(
-            {
-                f"/{g}": tree[g]
-                .to_dataset()
-                .load()
-                .rename({d: OBS_DIM for d in tree[g].dims if d in ("__obs__", "obs")})
-                for g in groups
-                if g in tree
-            }
-        )
+        for group in (g for g in groups if g in tree):
+            dataset = tree[group].to_dataset().load()
+            if group == "log_likelihood":
+                dataset = dataset.astype("float64")
+            renamed = {d: OBS_DIM for d in dataset.dims if d in ("__obs__", "obs")}
+            loaded[f"/{group}"] = dataset.rename(renamed)
+    return xr.DataTree.from_dict(loaded)
 
 
 def pointwise_loo(tree):

@@ -105,19 +105,12 @@ class EffectDensity:
             return None
         return cls(rung, treatment, prior)
 
-    def group(self, posterior, log_lik=None, rows: dict | None = None):
+    def group(self, posterior, totals=None, rows: dict | None = None):
         """The `effect_density` group of a fit: the effect's conditional density at zero
-        per (thinned) draw. `log_lik`, the fit's pointwise log-likelihood (chain, draw,
-        rows), is summed for the collapse's check."""
+        per (thinned) draw. `totals`, the fit's log-likelihood summed over the rows per
+        draw (a DataArray (chain, draw)), are the collapse's check."""
         import xarray as xr
 
-        totals = None
-        if log_lik is not None:
-            totals = xr.DataArray(
-                np.asarray(log_lik).reshape(*np.shape(log_lik)[:2], -1).sum(axis=-1),
-                dims=("chain", "draw"),
-                coords={"chain": posterior["chain"], "draw": posterior["draw"]},
-            )
         density = self.log_density(posterior, rows, totals)
         return xr.Dataset({"log_density_at_zero": density}, attrs=density.attrs)
 
@@ -171,11 +164,11 @@ class EffectDensity:
         return self._log_joint(posterior, rows, np.full(draws.size, value)) - log_norm
 
 
-def effect_at_zero(rung, posterior, log_lik=None, rows: dict | None = None):
+def effect_at_zero(rung, posterior, totals=None, rows: dict | None = None):
     """The `effect_density` group of a fit (EffectDensity.group), or None where the rung
     has no treatment effect with a fixed prior."""
     density = EffectDensity.of(rung)
-    return None if density is None else density.group(posterior, log_lik, rows)
+    return None if density is None else density.group(posterior, totals, rows)
 
 
 def thinned(posterior, count: int):

@@ -16,11 +16,11 @@ from functools import cached_property
 import numpy as np
 from scipy import sparse
 
-from replication_ladder.models.densities import batched_function
+from replication_ladder.models.densities import batched_function, draws_per_block
 from replication_ladder.models.parameter_names import parse
 from replication_ladder.models.prior import QUICK_MODE
 
-CHUNK = 500  # draws a call
+PRIOR_CHUNK = 500  # draws a call of the block's prior (no row is involved)
 
 
 @dataclass
@@ -184,7 +184,7 @@ class MeanGraph:
         function = self.__dict__.setdefault("_prior", self._prior_function())
         rest = self._rest_draws(posterior)
         n = posterior.sizes["chain"] * posterior.sizes["draw"]
-        values = _chunked(function, rest, self.rung.rows(), n)
+        values = _chunked(function, rest, self.rung.rows(), n, PRIOR_CHUNK)
         means = [values[2 * i].reshape(n, -1) for i in range(len(self.block.names))]
         sds = [values[2 * i + 1].reshape(n, -1) for i in range(len(self.block.names))]
         return np.concatenate(means, axis=1), 1 / np.concatenate(sds, axis=1) ** 2
@@ -195,8 +195,8 @@ class MeanGraph:
         rest = self._rest_draws(posterior)
         n = posterior.sizes["chain"] * posterior.sizes["draw"]
         zeros = [np.zeros((n, *shape)) for shape in self.block.shapes]
-        mean, sd = _chunked(self.mean_sd, [*rest, *zeros], rows, n)
         observed = np.asarray(rows[self.rung.observed_data_name], dtype=float)
+        mean, sd = _chunked(self.mean_sd, [*rest, *zeros], rows, n, draws_per_block(observed.size))
         return mean, sd, np.log(observed) if self.log_scale else observed
 
     def jacobian_total(self, observed: np.ndarray) -> float:
@@ -286,13 +286,15 @@ def slope_scale(graph: MeanGraph, effect: str):
     return SlopeScale(slopes[0], name, lambda sd: float(function(np.asarray(sd, float))))
 
 
-def _chunked(function, draws: list[np.ndarray], rows: dict, total: int) -> list[np.ndarray]:
+def _chunked(
+    function, draws: list[np.ndarray], rows: dict, total: int, chunk: int
+) -> list[np.ndarray]:
     parts = [
         function(
-            [values[start : start + CHUNK] for values in draws],
+            [values[start : start + chunk] for values in draws],
             rows,
-            size=min(CHUNK, total - start),
+            size=min(chunk, total - start),
         )
-        for start in range(0, total, CHUNK)
+        for start in range(0, total, chunk)
     ]
     return [np.concatenate([part[i] for part in parts]) for i in range(len(parts[0]))]

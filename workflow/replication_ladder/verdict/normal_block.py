@@ -18,13 +18,12 @@ import numpy as np
 from scipy import sparse, stats
 from scipy.special import logsumexp
 
-from replication_ladder.models.densities import Densities
+from replication_ladder.models.densities import Densities, draws_per_block
 from replication_ladder.verdict.mean_graph import DesignReader, MeanGraph, slope_scale
 from replication_ladder.verdict.normal_likelihood import log_normal_integral, log_posterior_at
 
 LINEAR_TOLERANCE = 1e-6  # nats: the log-likelihood agreement that proves the block exact
 HYPER_POINTS = 48  # grid points of the slopes' SD
-CHUNK = 1000  # draws at a time: a (draws x rows) block of 55 MB on the RRR
 
 
 class NormalBlock:
@@ -94,8 +93,9 @@ class NormalBlock:
         if log_lik_totals is not None:
             log_lik_totals = np.asarray(log_lik_totals.sel(draw=posterior["draw"])).ravel()
         terms = []
-        for start in range(0, flat.sizes["sample"], CHUNK):
-            part = slice(start, start + CHUNK)
+        size = draws_per_block(len(rows[self.rung.observed_data_name]))
+        for start in range(0, flat.sizes["sample"], size):
+            part = slice(start, start + size)
             chunk = flat.isel(sample=part).rename(sample="draw").expand_dims(chain=1)
             chunk = chunk.transpose("chain", "draw", ...)
             totals = None if log_lik_totals is None else log_lik_totals[part]
