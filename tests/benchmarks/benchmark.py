@@ -19,9 +19,16 @@ Writes results/benchmarks/benchmark.json and benchmark.md:
             a fit's fixed cost is its warm wall time outside sampling and PSIS-LOO
             (imports, build, compile, checks, writing): the LOO, computed in the fit job,
             grows with rows x draws as sampling does;
+  scale     the multisite ladder (fixed, random slope; participant to 4x: SCALE_RUNGS)
+            through the pipeline on synthetic studies of 1x, 4x and 16x the RRR's rows
+            (17, 68 and 272 labs of about 100 participants rating 4 cartoons): each fit's
+            wall, sampling and PSIS-LOO seconds and peak memory, the growth of its time
+            against linear in rows, and results/benchmarks/scale.png (log-log);
   quick     the quick tier of the tests (`make test-quick`).
-Every Snakemake run samples with the shipped config's sampler (nutpie), not the tests' own.
-The targets are issue 30's, stated beside each figure; nothing here fails a test. The
+The pipeline part also gives the overhead: (wall seconds x cores) over the fits' summed
+sampling seconds, warm and cold. Every Snakemake run samples with the shipped config's
+sampler (nutpie), not the tests' own. The targets are stated beside each figure, with
+docs/operations.md's reasons; nothing here fails a test. The
 full CI's time (target: under 15 minutes) is CI's own figure, quoted in docs/.
 """
 
@@ -44,7 +51,13 @@ sys.path.insert(0, str(PROJECT / "tests"))
 from conftest import clone_workflow, config_words  # noqa: E402  (the tests' helpers)
 
 PYTHON = sys.executable
-PARTS = ("refit", "ladder", "sbc", "pipeline", "quick")
+PARTS = ("refit", "ladder", "sbc", "pipeline", "scale", "quick")
+CORES = 2
+SCALES = {"1x": 17, "4x": 68, "16x": 272}  # labs of the multisite generator
+# The sizes each rung is fitted at. Bambi cannot build the participant rung at 16x on
+# 24 GB: formulae encodes the 27,114 participants as a dense one-hot of the rows first
+# (21.9 GiB of int64) before it makes the group term's sparse design.
+SCALE_RUNGS = {"fixed": tuple(SCALES), "random_slope": tuple(SCALES), "participant": ("1x", "4x")}
 LADDER_RUNGS = ("fixed", "random_intercept", "random_slope")
 
 
@@ -82,7 +95,7 @@ def snakemake(workdir: Path, *args: str, config: dict) -> tuple[float, str]:
         "--workflow-profile",
         "workflow/profiles/default",
         "--cores",
-        "2",
+        str(CORES),
         *args,
         *config_words(config),
     ]
@@ -257,17 +270,103 @@ def pipeline(workdir: Path, mirror: Path, cache: Path) -> dict:
     assert "Nothing to be done" in output, output[-2000:]
     jobs = fit_jobs(workdir)
     fixed = sorted(job["fixed_seconds"] for job in jobs.values())
+    cold_sampling = sum(job["sampling_seconds"] for job in cold_jobs.values())
+    warm_sampling = sum(job["sampling_seconds"] for job in jobs.values())
     return {
         "cold_seconds": cold,
         "warm_seconds": warm,
+        "cold_overhead": cold * CORES / cold_sampling,
+        "warm_overhead": warm * CORES / warm_sampling,
         "noop_seconds": noop,
         "cold_fit_seconds_sum": sum(job["seconds"] for job in cold_jobs.values()),
         "warm_fit_seconds_sum": sum(job["seconds"] for job in jobs.values()),
-        "warm_sampling_seconds_sum": sum(job["sampling_seconds"] for job in jobs.values()),
+        "warm_sampling_seconds_sum": warm_sampling,
         "warm_fit_fixed_seconds_median": fixed[len(fixed) // 2],
         "warm_fit_fixed_seconds_max": fixed[-1],
         "fit_jobs": jobs,
     }
+
+
+def scale_config(path: Path) -> None:
+    """A config of its own: the multisite dataset at each size, its ladder's rungs."""
+    shipped = yaml.safe_load((PROJECT / "config" / "config.yaml").read_text())
+    datasets = {}
+    for size, labs in SCALES.items():
+        dataset = json.loads(json.dumps(shipped["datasets"]["multisite"]))
+        dataset["source"]["params"]["sites"] = labs
+        dataset["description"] = f"multisite at {size} the RRR's rows ({labs} labs)"
+        dataset["models"] = {
+            rung: dataset["models"][rung] for rung, sizes in SCALE_RUNGS.items() if size in sizes
+        }
+        dataset["replication"] = None
+        datasets[f"scale_{size}"] = dataset
+    path.write_text(yaml.safe_dump({"default_datasets": False, "datasets": datasets}))
+
+
+def growth(jobs: dict) -> dict:
+    """Per rung: its time at its largest size over its time at 1x, rows for rows (1 is
+    linear), and its fits' peak memory."""
+    rows = {size: jobs[f"scale_{size}/fixed"]["rows"] for size in SCALES}
+    result = {}
+    for rung, sizes in SCALE_RUNGS.items():
+        seconds = {size: jobs[f"scale_{size}/{rung}"]["seconds"] for size in sizes}
+        largest = sizes[-1]
+        result[rung] = {
+            "rows": {size: rows[size] for size in sizes},
+            "seconds": seconds,
+            "max_rss_mb": {size: jobs[f"scale_{size}/{rung}"]["max_rss_mb"] for size in sizes},
+            "time_over_linear": seconds[largest] / seconds["1x"] / (rows[largest] / rows["1x"]),
+        }
+    return result
+
+
+def scale_figure(curves: dict, path: Path) -> None:
+    """Time and peak memory against rows, log-log, a line per rung."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (time_axis, memory_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    for rung, curve in curves.items():
+        rows = list(curve["rows"].values())
+        seconds = list(curve["seconds"].values())
+        time_axis.loglog(rows, seconds, "o-", label=rung)
+        linear = [seconds[0] * n / rows[0] for n in rows]  # through its 1x
+        time_axis.loglog(rows, linear, ":", color="grey", linewidth=0.8)
+        memory_axis.loglog(rows, list(curve["max_rss_mb"].values()), "o-", label=rung)
+    memory_axis.axhline(2000, color="grey", linestyle="--", linewidth=0.8)
+    time_axis.set(xlabel="rows", ylabel="fit job, wall seconds", title="time (dotted: linear)")
+    memory_axis.set(xlabel="rows", ylabel="peak RSS, MB", title="memory (dashed: 2 GB)")
+    time_axis.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def scale(workdir: Path, mirror: Path, cache: Path, out: Path) -> dict:
+    """The scale curve, each size's ladder through the pipeline, warm (a first run of the
+    smallest fills the compile cache)."""
+    config_file = workdir / "config" / "scale.yaml"
+    scale_config(config_file)
+    config = {"mirror": mirror, "compile_cache": cache}
+    targets = [
+        f"results/scale_{size}/{rung}/summary.parquet"
+        for rung, sizes in SCALE_RUNGS.items()
+        for size in sizes
+    ]
+    first = [target for target in targets if "/scale_1x/" in target]
+    snakemake(workdir, "--configfile", str(config_file), *first, config=config)
+    shutil.rmtree(workdir / "results" / "scale_1x")
+    seconds, _ = snakemake(workdir, "--configfile", str(config_file), *targets, config=config)
+    jobs = {name: job for name, job in fit_jobs(workdir).items() if name.startswith("scale_")}
+    for name, job in jobs.items():
+        record = json.loads((workdir / "results" / name / "diagnostics.json").read_text())
+        job["rows"] = record["rows"]
+    curves = growth(jobs)
+    out.mkdir(parents=True, exist_ok=True)
+    scale_figure(curves, out / "scale.png")
+    return {"seconds": seconds, "fit_jobs": jobs, "curves": curves}
 
 
 def quick(workdir: Path, mirror: Path, cache: Path) -> dict:
@@ -282,7 +381,7 @@ def quick(workdir: Path, mirror: Path, cache: Path) -> dict:
 
 
 def targets(results: dict) -> dict:
-    """Issue 30's targets, each beside its figure."""
+    """The targets (docs/operations.md), each beside its figure."""
     checks = {}
     if "refit" in results:
         value = results["refit"]["refit_overhead_seconds"]
@@ -298,6 +397,16 @@ def targets(results: dict) -> dict:
         checks["cold_pipeline_seconds"] = (value, "< 600", value < 600)
         value = results["pipeline"]["warm_fit_fixed_seconds_median"]
         checks["warm_fit_fixed_seconds_median"] = (value, "< 5", value < 5)
+        for run, goal in (("warm", 1.3), ("cold", 1.6)):
+            value = results["pipeline"].get(f"{run}_overhead")
+            if value is not None:
+                checks[f"{run}_overhead"] = (value, f"<= {goal}", value <= goal)
+    if "scale" in results:
+        for rung, curve in results["scale"]["curves"].items():
+            value = curve["time_over_linear"]
+            checks[f"scale_{rung}_time_over_linear"] = (value, "<= 1.3", value <= 1.3)
+            value = max(curve["max_rss_mb"].values())
+            checks[f"scale_{rung}_peak_rss_mb"] = (value, "< 2000", value < 2000)
     if "quick" in results:
         value = results["quick"]["seconds"]
         checks["quick_tier_seconds"] = (value, "< 180", value < 180)
@@ -370,6 +479,9 @@ def main() -> None:
             results["pipeline"] = pipeline(clone, mirror, cache)
         only_rrr_ladder(clone)
         snakemake(clone, "data/processed/rrr.parquet", config={"mirror": mirror})
+        if "scale" in parts:
+            print("scale: the multisite ladder at 1x, 4x and 16x", flush=True)
+            results["scale"] = scale(clone, mirror, cache, args.out)
         measures = {"refit": refit, "ladder": ladder, "sbc": sbc, "quick": quick}
         for part, measure in measures.items():
             if part in parts:
