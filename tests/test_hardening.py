@@ -177,7 +177,9 @@ def test_fits_compiling_into_an_empty_cache_at_once_agree_with_a_warm_rerun(pipe
         fit = log.relative_to(pipeline / "logs/fit")
         dataset, model = fit.with_suffix("").parts
         named = re.findall(
-            r"INFO replication_ladder\.models\.fit: datasets\.(\w+)\.models\.(\w+)$", log.read_text(), re.M
+            r"INFO replication_ladder\.models\.fit: datasets\.(\w+)\.models\.(\w+)$",
+            log.read_text(),
+            re.M,
         )
         assert named == [(dataset, model)], f"{fit}: log interleaved: {named}"
     cache = pipeline / PIPELINE_CACHE
