@@ -9,7 +9,7 @@ from replication_ladder.base.errors import ConfigError
 from replication_ladder.models.builders import stated
 from replication_ladder.models.formulas import formula_terms
 from replication_ladder.models.kinds.base import RungKind
-from replication_ladder.models.prior import Prior
+from replication_ladder.models.prior_spec import Prior
 
 
 class WelchModel:

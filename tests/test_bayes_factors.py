@@ -19,7 +19,7 @@ import pytest
 import xarray as xr
 from scipy import stats
 
-from replication_ladder.models.prior import Prior
+from replication_ladder.models.prior_spec import Prior
 from replication_ladder.verdict import bayes_factors as bf
 from replication_ladder.verdict import equivalence
 

@@ -1,5 +1,5 @@
 """Priors on the outcome's scale: the scaffold states one for every term of every rung it
-writes, from the outcome's range in the file, by the rule replication_ladder.models.priors
+writes, from the outcome's range in the file, by the rule replication_ladder.models.outcome_priors
 documents (checked here against that rule written out from the file's own figures)."""
 
 import numpy as np
@@ -9,7 +9,7 @@ import yaml
 
 from replication_ladder.config import Ladder
 from replication_ladder.models.formulas import formula_terms
-from replication_ladder.models.priors import outcome_scale_priors
+from replication_ladder.models.outcome_priors import outcome_scale_priors
 from replication_ladder.scaffold.trial import scaffold
 
 
@@ -66,7 +66,7 @@ def test_terms_left_out_follow_the_outcomes_range_and_bambi_is_asked_by_name():
     """A gaussian rung of a dataset with outcome.range: each term without a stated prior
     gets the rule's (here the RRR's 0-9 scale: span 9); `priors: bambi` states none, so
     Bambi's own apply; without a range, only the stated ones."""
-    from replication_ladder.models.priors import resolved_priors
+    from replication_ladder.models.outcome_priors import resolved_priors
 
     table = pd.DataFrame({"condition": [0, 1] * 10, "age": np.arange(20.0)})
     terms = ["Intercept", "condition", "age", "1|study", "condition|study", "1|uid"]
@@ -102,7 +102,7 @@ def test_zero_sum_site_intercepts_have_the_stated_distribution(noncentered):
     import pymc as pm
     from scipy import stats
 
-    from replication_ladder.models.prior import Prior
+    from replication_ladder.models.prior_spec import Prior
 
     sites = 5
     table = pd.DataFrame({"y": np.zeros(sites * 4), "g": np.repeat(list("abcde"), 4)})
@@ -217,7 +217,7 @@ def test_a_new_family_is_one_registry_entry(monkeypatch):
     """Bambi's exgaussian (a reaction time's family), added to the registry alone: a rung
     of it is accepted with no prior stated, and its priors follow its rule."""
     from replication_ladder.models import families
-    from replication_ladder.models.priors import resolved_priors
+    from replication_ladder.models.outcome_priors import resolved_priors
 
     entry = families.Family(
         "exgaussian",

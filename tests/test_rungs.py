@@ -11,7 +11,7 @@ from replication_ladder.base.errors import ModelError
 from replication_ladder.config import Ladder
 from replication_ladder.models.densities import Densities
 from replication_ladder.models.kinds import build_rung
-from replication_ladder.models.prior import Prior
+from replication_ladder.models.prior_spec import Prior
 from replication_ladder.models.samplers import compile_rung, thinned
 
 from conftest import SMOKE, config_copy
@@ -181,7 +181,7 @@ def test_pymc_log_likelihood_and_prior_equal_pymcs_own():
 
 def test_priors_as_used_are_the_stated_and_the_outcome_scale_rules():
     """The custom rung states C(D); its outcome's range ([-20, 30], span 50) gives the
-    rest by the rule (priors.py): no term is left to Bambi's defaults."""
+    rest by the rule (outcome_priors.py): no term is left to Bambi's defaults."""
     rng = np.random.default_rng(0)
     data = pd.DataFrame(
         {

@@ -19,7 +19,7 @@ from replication_ladder.config import Ladder
 from replication_ladder.data.synthetic import generate
 from replication_ladder.models import fit
 from replication_ladder.models.kinds import build_rung
-from replication_ladder.models.priors import site_intercepts
+from replication_ladder.models.outcome_priors import site_intercepts
 from replication_ladder.models.samplers import compile_rung
 
 from conftest import config_copy

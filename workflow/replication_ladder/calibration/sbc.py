@@ -25,7 +25,7 @@ from replication_ladder.base.atomic import write_json
 from replication_ladder.base.hashing import canonical_hash
 from replication_ladder.base.progress import Progress
 from replication_ladder.base.seeds import derive_seed
-from replication_ladder.models.prior import QUICK_MODE
+from replication_ladder.models.prior_spec import QUICK_MODE
 from replication_ladder.models.rungs import FORWARD_COMPILE
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from replication_ladder.config.datasets import converts_original
 from replication_ladder.config.schema import key_path
 from replication_ladder.data.columns import column_type
 from replication_ladder.data.readers import FORMATS, source_format
-from replication_ladder.models.prior import Prior
+from replication_ladder.models.prior_spec import Prior
 
 
 def check(ladder) -> None:

@@ -22,7 +22,7 @@ class ModelJobs:
             "family": self.family(dataset, model),
             "builder": entry.get("builder"),
             "priors": entry["priors"],
-            # Terms without a stated prior get the outcome-scale rule (priors.py).
+            # Terms without a stated prior get the outcome-scale rule (outcome_priors.py).
             "outcome_range": self.dataset(dataset)["outcome"]["range"],
             "effect_size": self.dataset(dataset)["effect_size"],
             "sampling": self.sampling(dataset, model),

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from replication_ladder.base.errors import ConfigError, ModelError
-from replication_ladder.models.prior import Prior
+from replication_ladder.models.prior_spec import Prior
 
 REQUIRED = (
     "response",

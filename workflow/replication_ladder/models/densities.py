@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from replication_ladder.models.parameter_names import parse
-from replication_ladder.models.prior import QUICK_MODE
+from replication_ladder.models.prior_spec import QUICK_MODE
 
 BLOCK_VALUES = 2**22  # a (draws x rows) block's values at a time: 32 MB of float64
 

@@ -3,8 +3,8 @@ registry of those the ladder states default priors for: each family's link, the 
 treatment coefficient is on, the outcomes it suits, and its default priors' rule.
 
 A new family is one entry in FAMILIES: its rule says how its linear predictor's range
-follows from the outcome's (the priors of replication_ladder.models.priors are stated on that
-range) and which priors its own parameters take.
+follows from the outcome's (the priors of replication_ladder.models.outcome_priors are
+stated on that range) and which priors its own parameters take.
 """
 
 import math

@@ -16,7 +16,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from replication_ladder.models.prior import QUICK_MODE
+from replication_ladder.models.prior_spec import QUICK_MODE
 
 log = logging.getLogger(__name__)
 

@@ -250,7 +250,7 @@ def savage_dickey(draws: np.ndarray, prior: dict, log_density: float, label: str
     (effect_density: the mean of the draws' conditional densities), which a histogram or
     a KDE of the draws cannot give where zero lies beyond them; ArviZ's plot_bf draws and
     labels those KDEs, so it does not serve."""
-    from replication_ladder.models.prior import Prior
+    from replication_ladder.models.prior_spec import Prior
 
     draws = np.asarray(draws, dtype=float).ravel()
     spread = max(float(draws.std()), 1e-9)

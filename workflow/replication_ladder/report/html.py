@@ -2,7 +2,7 @@
 
 import html
 
-from replication_ladder.models.prior import prior_text
+from replication_ladder.models.prior_spec import prior_text
 from replication_ladder.verdict import bayes_factors as bf
 from replication_ladder.verdict.replication import reliability_note
 

@@ -7,7 +7,7 @@ from functools import cached_property
 import pandas as pd
 
 from replication_ladder.data.effect_sizes import LABELS
-from replication_ladder.models.prior import prior_text
+from replication_ladder.models.prior_spec import prior_text
 from replication_ladder.report import loaders, meta_figures
 from replication_ladder.report.dataset import Section
 from replication_ladder.report.html import escape

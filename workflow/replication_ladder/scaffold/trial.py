@@ -6,9 +6,9 @@ type is inferred, the site and participant columns are guessed (or given), and a
 commented dataset block is written with the standard ladder for the outcome, treatment
 and site: fixed effects, a random intercept per site, a random intercept and slope per
 site, and a random intercept per participant when ratings repeat, each with its priors
-stated on the outcome's scale (replication_ladder.models.priors), the outcome's range taken from
-the file. The result runs as it is (`make run CONFIG=config/NAME.yaml`) and is meant to be
-edited.
+stated on the outcome's scale (replication_ladder.models.outcome_priors), the outcome's
+range taken from the file. The result runs as it is (`make run CONFIG=config/NAME.yaml`)
+and is meant to be edited.
 """
 
 import argparse
@@ -29,7 +29,7 @@ from replication_ladder.data.sites import treatment_design
 from replication_ladder.data.summary_files import site_rows, summary_form
 from replication_ladder.data.validation import MISSING
 from replication_ladder.models.families import FAMILIES, OUTCOME_KINDS
-from replication_ladder.models.priors import outcome_scale_priors, rung_priors
+from replication_ladder.models.outcome_priors import outcome_scale_priors, rung_priors
 from replication_ladder.scaffold import summary as scaffold_summary
 
 SITE_HINTS = ("site", "lab", "study", "school", "centre", "center", "country", "clinic", "city")
@@ -422,8 +422,9 @@ def header(name: str, path: Path, roles: Roles, bounds, notes: dict) -> str:
         f"#             Normal(0, s/8), another predictor Normal(0, s/8 / (2 SD)), SDs of\n"
         f"#             site intercepts HalfNormal(s/8) (summing to zero: ZeroSumNormal)\n"
         f"#             and slopes HalfNormal(s/16), of participants HalfNormal(s/6), a\n"
-        f"#             gaussian's sigma HalfNormal(s/4) (priors.py and families.py say\n"
-        f"#             why). The report's prior predictive check shows what they imply.\n"
+        f"#             gaussian's sigma HalfNormal(s/4) (models/outcome_priors.py and\n"
+        f"#             models/families.py say why). The report's prior predictive check\n"
+        f"#             shows what they imply.\n"
         f"#   replication  add one (treatment, contrast, original) for a verdict; see\n"
         f"#             config/README.md\n"
         f"# default_datasets: false runs this dataset alone, without the shipped ones.\n"

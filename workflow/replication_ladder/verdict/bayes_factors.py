@@ -20,7 +20,7 @@ import numpy as np
 from scipy import stats
 from scipy.special import logsumexp
 
-from replication_ladder.models.prior import Prior
+from replication_ladder.models.prior_spec import Prior
 
 # Above this Pareto k the importance weights do not support the estimate (Vehtari et al.);
 # below this effective number of draws the reweighted posterior is too thin to trust.

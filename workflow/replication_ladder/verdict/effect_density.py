@@ -30,7 +30,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from replication_ladder.models.densities import Densities
-from replication_ladder.models.prior import Prior
+from replication_ladder.models.prior_spec import Prior
 from replication_ladder.verdict.normal_block import NormalBlock
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from scipy import sparse
 
 from replication_ladder.models.densities import batched_function, draws_per_block
 from replication_ladder.models.parameter_names import parse
-from replication_ladder.models.prior import QUICK_MODE
+from replication_ladder.models.prior_spec import QUICK_MODE
 
 PRIOR_CHUNK = 500  # draws a call of the block's prior (no row is involved)
 

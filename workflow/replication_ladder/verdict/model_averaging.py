@@ -30,7 +30,7 @@ from scipy.integrate import simpson
 from scipy.special import logsumexp
 
 from replication_ladder.base.errors import ConfigError
-from replication_ladder.models.prior import Prior
+from replication_ladder.models.prior_spec import Prior
 from replication_ladder.verdict.normal_likelihood import log_normal_integral, posterior_draws
 
 log = logging.getLogger(__name__)

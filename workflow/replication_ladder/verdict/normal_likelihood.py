@@ -9,7 +9,7 @@ exact too, and a thousand times slower over the draws and a grid of tau."""
 import numpy as np
 from scipy import integrate, stats
 
-from replication_ladder.models.prior import Prior
+from replication_ladder.models.prior_spec import Prior
 
 SIMPSON_POINTS = 201  # odd: Simpson's rule over a normal likelihood's reach (error < 1e-7)
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from replication_ladder.models.prior import Prior, prior_text
+from replication_ladder.models.prior_spec import Prior, prior_text
 from replication_ladder.verdict import bayes_factors as bf
 from replication_ladder.verdict.effect_density import EFFECT_DENSITY_GROUP
 from replication_ladder.verdict.equivalence import (

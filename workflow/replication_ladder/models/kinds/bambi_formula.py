@@ -17,8 +17,8 @@ from replication_ladder.models.families import (
 )
 from replication_ladder.models.formulas import formula_terms
 from replication_ladder.models.kinds.base import RungKind
-from replication_ladder.models.prior import Prior
-from replication_ladder.models.priors import check_family, check_rung_priors, has_rule
+from replication_ladder.models.outcome_priors import check_family, check_rung_priors, has_rule
+from replication_ladder.models.prior_spec import Prior
 from replication_ladder.models.rungs import ROW_DATA_PREFIX, Rung, draws_by_row, thinned_draws
 
 PREDICTIVE_VALUES = 2**20  # draws x rows a call of Bambi's predict
@@ -267,12 +267,12 @@ def uncentred_predictors(model) -> dict[str, tuple[float, float]]:
 
 
 def bambi_model(spec: dict, data: pd.DataFrame, where: str):
-    """A formula rung's Bambi model, built, with its priors resolved (priors.py)."""
+    """A formula rung's Bambi model, built, with its priors resolved (outcome_priors.py)."""
     import bambi as bmb
 
     from replication_ladder.models.formulas import formula_terms
     from replication_ladder.models.ordered_logit import use_two_cdfs
-    from replication_ladder.models.priors import resolved_priors
+    from replication_ladder.models.outcome_priors import resolved_priors
 
     data = ordered_response(spec, data)
     terms = sorted(formula_terms(spec["formula"], f"{where}.formula")[1])

@@ -9,7 +9,7 @@ import pandas as pd
 from replication_ladder.base.errors import ConfigError
 from replication_ladder.models.builders import resolve_builder
 from replication_ladder.models.kinds.base import RungKind
-from replication_ladder.models.priors import check_rung_priors
+from replication_ladder.models.outcome_priors import check_rung_priors
 from replication_ladder.models.rungs import FORWARD_COMPILE, Rung, draws_by_row, thinned_draws
 
 

@@ -37,7 +37,7 @@ from replication_ladder.base.errors import ConfigError
 from replication_ladder.models.families import FAMILIES, FAMILY_PARAMETERS
 from replication_ladder.models.formulas import formula_terms
 from replication_ladder.models.parameter_names import parse
-from replication_ladder.models.prior import Prior
+from replication_ladder.models.prior_spec import Prior
 
 
 def normal(mu: float, sigma: float) -> dict:
