@@ -16,7 +16,7 @@ from scipy.special import logsumexp
 
 from replication_ladder.base.errors import DataError
 from replication_ladder.config import Ladder
-from replication_ladder.scoring import compare, elpd_loo, loo, psis
+from replication_ladder.scoring import compare, elpd_loo, psis, remedies
 
 from conftest import config_copy
 
@@ -51,7 +51,7 @@ def reference(tree):
 
 def test_weights_equal_arviz_over_every_tail():
     tree = tree_of(heavy_tailed())
-    ours, theirs = loo.pointwise_loo(tree), reference(tree)
+    ours, theirs = remedies.pointwise_loo(tree), reference(tree)
     assert np.nanmax(ours.pareto_k.values) > 1 > 0.5 > np.nanmin(ours.pareto_k.values)
     close = {"rtol": 1e-12, "atol": 1e-12}
     np.testing.assert_allclose(ours.pareto_k.values, theirs.pareto_k.values, **close)
@@ -82,7 +82,7 @@ def test_a_nan_log_likelihood_gives_what_arviz_gives():
     log_lik = heavy_tailed(rows=6)
     log_lik[1, 5, 3] = np.nan
     tree = tree_of(log_lik)
-    ours, theirs = loo.pointwise_loo(tree), reference(tree)
+    ours, theirs = remedies.pointwise_loo(tree), reference(tree)
     table = elpd_loo.elpd_loo_table(tree)
     np.testing.assert_allclose(ours.pareto_k.values, theirs.pareto_k.values, rtol=1e-12)  # inf at 3
     np.testing.assert_allclose(ours.elpd_i.values, theirs.elpd_i.values, rtol=1e-12)  # NaN at 3
@@ -100,7 +100,7 @@ def test_a_fit_psis_cannot_score_fails_its_loo_job_naming_the_file(tmp_path):
     table.to_parquet(path)
     settings = LADDER.loo_settings("linear")
     with pytest.raises(DataError, match=rf"{path}: observation 2: .* same value in every draw"):
-        loo.score_rung(path, tmp_path / "absent.nc", spec={}, data=None, settings=settings)
+        remedies.score_rung(path, tmp_path / "absent.nc", spec={}, data=None, settings=settings)
 
 
 @pytest.mark.parametrize(
@@ -118,7 +118,7 @@ def test_where_arviz_refuses_so_do_we_naming_the_cause(case, message):
         warnings.simplefilter("ignore")
         az.loo(tree, pointwise=True)
     with pytest.raises(DataError, match=message):
-        loo.pointwise_loo(tree)
+        remedies.pointwise_loo(tree)
 
 
 def test_a_nan_pareto_k_counts_as_high():
@@ -127,7 +127,7 @@ def test_a_nan_pareto_k_counts_as_high():
 
 
 def scores_of(tree) -> tuple[dict, pd.DataFrame]:
-    elpd = loo.pointwise_loo(tree)
+    elpd = remedies.pointwise_loo(tree)
     scalars = {
         "kind": "loo",
         "elpd": elpd.elpd,
@@ -234,7 +234,7 @@ def mild_outlier_fit(tmp_path_factory):
 
 
 def score(fitted: dict, **settings):
-    return loo.score_rung(
+    return remedies.score_rung(
         fitted["outputs"]["psis"],
         fitted["outputs"]["posterior"],
         spec=fitted["spec"],
@@ -342,8 +342,8 @@ def test_a_loo_job_is_sized_to_refit_only_when_its_fits_psis_calls_for_a_remedy(
         frame.to_parquet(path)
         return path
 
-    assert not loo.needs_remedy(table([0.1, 0.65, 0.69], 4000), settings)
-    assert loo.needs_remedy(table([0.1, 0.65, 0.69], 400), settings)
-    assert loo.needs_remedy(table([0.1, np.nan], 4000), settings)
-    assert not loo.needs_remedy(table([0.1, 1.2], 4000), {**settings, "remedy": "none"})
-    assert not loo.needs_remedy(table([], 4000, unscorable="too few draws"), settings)
+    assert not remedies.needs_remedy(table([0.1, 0.65, 0.69], 4000), settings)
+    assert remedies.needs_remedy(table([0.1, 0.65, 0.69], 400), settings)
+    assert remedies.needs_remedy(table([0.1, np.nan], 4000), settings)
+    assert not remedies.needs_remedy(table([0.1, 1.2], 4000), {**settings, "remedy": "none"})
+    assert not remedies.needs_remedy(table([], 4000, unscorable="too few draws"), settings)

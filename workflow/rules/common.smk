@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from types import SimpleNamespace
 
-from replication_ladder.scoring import loo as scoring
+from replication_ladder.scoring import remedies
 from replication_ladder.base import paths
 from replication_ladder.jobs import resources as sizes
 from replication_ladder.config import Ladder
@@ -125,7 +125,9 @@ def loo_refits(wildcards, input):
     """The most refits a rung's LOO remedy may run: none once its fit's PSIS leaves no
     Pareto k above the threshold (Snakemake sizes a job again when its input exists)."""
     if Path(input.psis).exists():
-        if not scoring.needs_remedy(input.psis, LADDER.loo_settings(wildcards.dataset)):
+        if not remedies.needs_remedy(
+            input.psis, LADDER.loo_settings(wildcards.dataset)
+        ):
             return 0
     return LADDER.refits_in_loo(wildcards.dataset, wildcards.model)
 

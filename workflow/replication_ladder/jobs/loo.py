@@ -1,12 +1,12 @@
 """The `loo` rule's job: what it reads from Snakemake, handed to
-replication_ladder.scoring.loo."""
+replication_ladder.scoring.remedies."""
 
 import logging
 
 import pandas as pd
 
 from replication_ladder.base.atomic import write_json, write_parquet
-from replication_ladder.scoring.loo import score_rung
+from replication_ladder.scoring.remedies import score_rung
 
 log = logging.getLogger(__name__)
 
