@@ -156,6 +156,7 @@ def test_every_fault_of_a_summary_file_is_listed_at_once(tmp_path):
         (["lab", "r", "se"], "effect", "given"),
         (["lab", "z", "se"], "effect", "z"),
         (["Lab", "t", "n treatment", "n control"], "t", "d"),
+        (["Lab", "F", "sign", "n treatment", "n control"], "F", "d"),
         # A 2x2 table per site: events and n of each arm.
         (["lab", "events_treated", "n_treated", "events_control", "n_control"], "counts", "logOR"),
     ],
@@ -184,6 +185,57 @@ def test_arms_the_header_cannot_tell_apart_are_asked_for_by_name():
     assert summary["site"] == "lab" and unit == "raw"
     with pytest.raises(LadderError, match=r"--arms teeth,pens: no mean, SD and n"):
         recognise(header, {"arms": ["teeth", "pens"]})
+
+
+def test_an_f_statistic_gives_the_arms_effect_with_its_sign(tmp_path):
+    """Per site, raw ratings of two arms: scipy's `f_oneway` gives the F, the means its
+    sign; read as the F form, each site's g and SE equal those of the arms' means, SDs
+    and n (held to metafor's escalc in test_sites.py). An F without its sign is refused
+    by the scaffold naming the column; a negative F or a sign of 0 names row and column."""
+    from scipy import stats
+
+    from replication_ladder.base.errors import LadderError
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for lab, shift in zip("abcd", (0.6, -0.3, 0.1, 0.9), strict=True):
+        treated, control = rng.normal(shift, 1, rng.integers(15, 40)), rng.normal(0, 1, 30)
+        rows.append(
+            {
+                "lab": lab,
+                "F": stats.f_oneway(treated, control).statistic,
+                "sign": 1 if treated.mean() > control.mean() else -1,
+                **{f"mean_{a}": x.mean() for a, x in (("t", treated), ("c", control))},
+                **{f"sd_{a}": x.std(ddof=1) for a, x in (("t", treated), ("c", control))},
+                "n_treatment": len(treated),
+                "n_control": len(control),
+            }
+        )
+    path = tmp_path / "f.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    raw = read_table(path, "csv", {})
+    summary, unit = recognise(list(raw.header))
+    assert summary_form(summary) == "F" and summary["sign"] == "sign" and unit == "d"
+    from_f, _ = site_table(raw, {**summary, "site": "lab"}, "g")
+    arms = {
+        "site": "lab",
+        "treatment": {"mean": "mean_t", "sd": "sd_t", "n": "n_treatment"},
+        "control": {"mean": "mean_c", "sd": "sd_c", "n": "n_control"},
+    }
+    from_arms, _ = site_table(raw, arms, "g")
+    np.testing.assert_allclose(from_f["effect"], from_arms["effect"], rtol=1e-10)
+    np.testing.assert_allclose(from_f["se"], from_arms["se"], rtol=1e-10)
+    assert (np.sign(from_f["effect"]) == [r["sign"] for r in rows]).all()
+    with pytest.raises(LadderError, match=r"column 'F' is an F statistic, which has no sign"):
+        recognise([n for n in raw.header if n != "sign"])
+    broken = pd.DataFrame(rows).assign(F=[-1.0, 2, 3, 4], sign=[1, 0, 1, -1])
+    broken.to_csv(path, index=False)
+    with pytest.raises(
+        DataError,
+        match=r"(?s)2 problem.*line 2: column 'F' \(F\) cannot be negati"
+        r"ve.*line 3: column 'sign' \(sign\) must be 1 or -1",
+    ):
+        site_table(read_table(path, "csv", {}), {**summary, "site": "lab"}, "g")
 
 
 def test_a_summary_file_in_no_known_form_is_refused_never_regressed():

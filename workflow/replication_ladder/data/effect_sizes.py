@@ -9,8 +9,8 @@ the config chooses (`datasets.<name>.effect_size`), as metafor's `escalc` comput
         Gamma(m/2) / (sqrt(m/2) Gamma((m-1)/2)), m = n1 + n0 - 2 (escalc "SMD"):
         var = 1/n1 + 1/n0 + g^2 / (2 (n1 + n0))   (escalc's default, vtype "LS")
 
-From a t statistic and the two n, d = t sqrt(1/n1 + 1/n0) (escalc's `ti`); the raw
-difference needs the SDs. Written here rather than taken from a library: statsmodels
+From a t statistic and the two n, d = t sqrt(1/n1 + 1/n0) (escalc's `ti`; an F of two
+arms is t squared, so t = sign sqrt(F)); the raw difference needs the SDs. Written here rather than taken from a library: statsmodels
 has no Hedges' correction with escalc's variance, and these are four lines each; the
 test holds them to metafor's `escalc` on the same numbers.
 """
@@ -35,6 +35,7 @@ FORM_UNITS = {
     "arms": ("raw", "d", "g"),
     "counts": ("logOR", "logRR"),
     "t": ("d", "g"),
+    "F": ("d", "g"),
 }
 WITHIN_UNITS = ("raw", "dz", "dav")  # a within-participant design's
 

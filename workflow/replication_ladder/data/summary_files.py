@@ -9,6 +9,9 @@ the trial-level route writes too (replication_ladder.data.sites.COLUMNS).
   variance  effect and variance (se = its square root)
   interval  effect, lower and upper: its 95% interval (se = its width / 2 z_.975)
   t         t, n_treatment and n_control: a two-sample t (standardized units only)
+  F         F, sign, n_treatment and n_control: the F(1, n - 2) of the two arms, which is
+            t squared, with its sign (+1 where the treatment's mean is the higher, -1
+            otherwise) from a column of its own, as an F has none
 
 Exports of meta-analysis software are read as they come (with `read.headers: tidy`,
 which the scaffold writes): names with trailing spaces or repeated, empty columns,
@@ -47,7 +50,9 @@ SUMMARY_FORMS = {
     "variance": lambda summary: "effect" in summary and "variance" in summary,
     "interval": lambda summary: {"effect", "lower", "upper"} <= set(summary),
     "t": lambda summary: {"t", "n_treatment", "n_control"} <= set(summary),
+    "F": lambda summary: {"F", "sign", "n_treatment", "n_control"} <= set(summary),
 }
+STATISTIC_KEYS = ("effect", "se", "variance", "lower", "upper", "t", "F", "sign")
 
 
 def summary_form(summary: dict) -> str:
@@ -63,7 +68,7 @@ def named_columns(summary: dict) -> dict[str, str]:
         for statistic in STATISTICS:
             if statistic in summary.get(arm, {}):
                 roles[f"{statistic}_{arm}"] = summary[arm][statistic]
-    for key in ("effect", "se", "variance", "lower", "upper", "t", "n_treatment", "n_control"):
+    for key in (*STATISTIC_KEYS, "n_treatment", "n_control"):
         if key in summary:
             roles[key] = summary[key]
     return roles
@@ -113,6 +118,10 @@ def _cell_fault(where: str, column: str, role: str, token: str, decimal: str, si
         return f"{where}: column {column!r} ({role}) must be positive: {show(token)}"
     if role.startswith(("n_", "events_")) and value != int(value):
         return f"{where}: column {column!r} ({role}) is a count: {show(token)}"
+    if role == "F" and value < 0:
+        return f"{where}: column {column!r} (F) cannot be negative: {show(token)}"
+    if role == "sign" and value not in (-1, 1):
+        return f"{where}: column {column!r} (sign) must be 1 or -1: {show(token)}"
     return None
 
 
@@ -167,8 +176,9 @@ def site_effects(form: str, values: dict, unit: str) -> tuple[np.ndarray, np.nda
     if form == "counts":
         arms = [values[f"{s}_{arm}"] for arm in ARMS for s in ("events", "n")]
         return effect_sizes.from_counts(*arms, unit)
-    if form == "t":
-        return effect_sizes.from_t(values["t"], values["n_treatment"], values["n_control"], unit)
+    if form in ("t", "F"):
+        t = values["t"] if form == "t" else values["sign"] * np.sqrt(values["F"])
+        return effect_sizes.from_t(t, values["n_treatment"], values["n_control"], unit)
     if form == "variance":
         return values["effect"], np.sqrt(values["variance"])
     if form == "interval":

@@ -7,10 +7,11 @@ ignored): each arm's mean, SD and n under any two labels, before or after the st
 (`Treated Mean`, `Control Std-Dev`, `n1i`, `sd2`, `M teeth`, `mean_lips`, `teeth_n`), or
 events and n (a 2x2 table: a log odds ratio); an effect (`g`, `d`, `SMD`, `logOR`,
 `logRR`, `z`, `yi`, `est`...) with its standard error, variance (`vi`) or interval
-(`lower`, `upper`); or a t statistic with each arm's n. Where the header cannot say
-which arm is the treatment, or which columns are the effect, the scaffold asks by name
-(`--arms`, `--effect` with `--se`); a file that looks like summaries but is none of
-these is refused, never made a ladder of one summary regressed on others.
+(`lower`, `upper`); or a t statistic, or an F with a sign column, with each arm's n.
+Where the header cannot say which arm is the treatment, or which columns are the
+effect, the scaffold asks by name (`--arms`, `--effect` with `--se`); a file that looks
+like summaries but is none of these is refused, never made a ladder of one summary
+regressed on others.
 """
 
 import re
@@ -44,6 +45,8 @@ VARIANCE = re.compile(r"^(vi|var|variance)$")
 LOWER = re.compile(r"^(lower|lower limit|ci low|ci lower|ci lb|lcl|ll|lower ci|95 ci lower)$")
 UPPER = re.compile(r"^(upper|upper limit|ci high|ci upper|ci ub|ucl|ul|upper ci|95 ci upper)$")
 T = re.compile(r"^(t|t value|t-value|tval)$")
+F = re.compile(r"^(f|f value|f-value|fval|f ratio)$")
+SIGN = re.compile(r"^(sign|direction)$")
 SITE_HINTS = ("study", "lab", "site", "name", "author", "sample")
 
 
@@ -122,8 +125,7 @@ def recognise(header: list[str], given: dict | None = None) -> tuple[dict, str] 
         unit = effect_unit(effect_column)
         taken = {effect_column, se_column}
         return {"site": _site(header, taken), "effect": effect_column, "se": se_column}, unit
-    found = by_arms(header, given.get("arms")) or by_effect(header) or by_t(header)
-    return found
+    return by_arms(header, given.get("arms")) or by_effect(header) or by_test(header)
 
 
 def by_arms(header: list[str], given: list[str] | None) -> tuple[dict, str] | None:
@@ -189,17 +191,24 @@ def by_effect(header: list[str]) -> tuple[dict, str] | None:
     return None
 
 
-def by_t(header: list[str]) -> tuple[dict, str] | None:
-    """A two-sample t with each arm's n."""
-    lowered = [n.lower() for n in header]
-    t = next((h for h, n in zip(header, lowered, strict=True) if T.match(n)), None)
+def by_test(header: list[str]) -> tuple[dict, str] | None:
+    """A two-sample t, or the F of the two arms with its sign, with each arm's n."""
+    t, f, sign = (next((h for h in header if r.match(h.lower())), None) for r in (T, F, SIGN))
     sizes = {label: arm["n"] for label, arm in _sizes(header).items()}
     pair = which_arm(list(sizes), None) if len(sizes) == 2 else None
-    if t is None or pair is None:
+    if (t is None and f is None) or pair is None:
         return None
-    taken = {t, *sizes.values()}
-    block = {"t": t, "n_treatment": sizes[pair[0]], "n_control": sizes[pair[1]]}
-    return {"site": _site(header, taken), **block}, "d"
+    block = {"n_treatment": sizes[pair[0]], "n_control": sizes[pair[1]]}
+    if t is not None:
+        block["t"] = t
+    elif sign is None:
+        raise LadderError(
+            f"column {f!r} is an F statistic, which has no sign: add a column 'sign' "
+            "(1 where the treatment's mean is the higher, -1 otherwise)"
+        )
+    else:
+        block |= {"F": f, "sign": sign}
+    return {"site": _site(header, set(block.values())), **block}, "d"
 
 
 def _sizes(header: list[str]) -> dict[str, dict[str, str]]:
