@@ -51,6 +51,22 @@ def test_installed_versions_match_the_pins():
         assert version(name) == pinned, name
 
 
+def test_the_venv_was_set_up_from_this_lock_and_pyproject():
+    """setup-venv redoes the install when either file changes: pyproject.toml's entry
+    points are written into .venv/bin (a moved `ladder-new-dataset` entry left a stale
+    script that could not import). Its stamp is the hash of both, as sha256sum prints it."""
+    import hashlib
+
+    if Path(sys.prefix).resolve() != (PROJECT / ".venv").resolve():
+        raise AssertionError(f"the tests run in {sys.prefix}, not the project's .venv")
+    both = (PROJECT / "requirements.lock").read_bytes() + (PROJECT / "pyproject.toml").read_bytes()
+    stamp = (PROJECT / ".venv" / ".ladder-setup.sha256").read_text().strip()
+    assert stamp == hashlib.sha256(both).hexdigest()
+    script = (PROJECT / ".venv" / "bin" / "ladder-new-dataset").read_text()
+    module, _, function = PYPROJECT["project"]["scripts"]["ladder-new-dataset"].partition(":")
+    assert f"from {module} import {function}" in script
+
+
 FIND_PYTHON = PROJECT / "workflow" / "bin" / "find-python"
 REAL = sys.executable  # the venv's interpreter: >= 3.12
 
