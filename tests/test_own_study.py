@@ -352,14 +352,21 @@ def test_a_within_participant_study_goes_from_flags_to_a_verdict(tmp_path):
         "kind": "pymc",
         "builder": "replication_ladder.models.builders.meta_analysis",
     }
+    only = {"infants": ["participant", "meta_analysis"]}
     out.write_text(
         yaml.safe_dump(
-            {"default_datasets": False, "preset": "quick", "datasets": {"infants": block}}
+            {
+                "default_datasets": False,
+                "preset": "quick",
+                "only": only,
+                "datasets": {"infants": block},
+            }
         )
     )
-    targets = ["reports/infants.html", "--config", "only={infants: [participant, meta_analysis]}"]
-    result = run_pipeline(workdir, *targets, "--configfile", str(out))
+    result = run_pipeline(workdir, "reports/infants.html", "--configfile", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
+    fitted = {p.parent.name for p in (workdir / "results/infants").glob("*/posterior.nc")}
+    assert fitted == set(only["infants"])
     report = json.loads((workdir / "results/infants/replication.json").read_text())
     assert report["verdict_model"] == "participant" and "on the log scale" in report["verdict"]
     sites = tmp_path / "sites.csv"
