@@ -76,15 +76,17 @@ def test_a_kind_is_one_module_and_a_registry_line(welch_registered):
     assert abs(float(difference.std()) / se - 1) < 0.2
 
 
-def test_no_class_of_the_package_is_over_150_lines():
-    """The house rule, read from the syntax tree of every module of the package."""
+def test_no_class_of_the_package_is_over_150_lines_nor_function_over_80():
+    """The house rules, read from the syntax tree of every module of the package."""
     import ast
 
     from replication_ladder.jobs import dependencies
 
+    limits = {ast.ClassDef: 150, ast.FunctionDef: 80, ast.AsyncFunctionDef: 80}
     long = []
     for path in sorted(dependencies.PACKAGE_DIR.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno >= 150:
-                long.append(f"{path.name}: {node.name}, {node.end_lineno - node.lineno + 1}")
+            lines = getattr(node, "end_lineno", 0) - getattr(node, "lineno", 0) + 1
+            if type(node) in limits and lines > limits[type(node)]:
+                long.append(f"{path.name}: {node.name}, {lines} lines")
     assert long == []
