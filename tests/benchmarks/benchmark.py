@@ -356,9 +356,9 @@ def scale(workdir: Path, mirror: Path, cache: Path, out: Path) -> dict:
         for size in sizes
     ]
     first = [target for target in targets if "/scale_1x/" in target]
-    snakemake(workdir, "--configfile", str(config_file), *first, config=config)
+    snakemake(workdir, *first, "--configfile", str(config_file), config=config)
     shutil.rmtree(workdir / "results" / "scale_1x")
-    seconds, _ = snakemake(workdir, "--configfile", str(config_file), *targets, config=config)
+    seconds, _ = snakemake(workdir, *targets, "--configfile", str(config_file), config=config)
     jobs = {name: job for name, job in fit_jobs(workdir).items() if name.startswith("scale_")}
     for name, job in jobs.items():
         record = json.loads((workdir / "results" / name / "diagnostics.json").read_text())
