@@ -164,21 +164,23 @@ def test_posterior_model_probabilities_and_inclusion_follow_the_truth():
 
 
 @pytest.mark.sampling
-def test_exact_draws_match_pymc_nuts_on_the_random_effects_model():
+@pytest.mark.parametrize("noncentered", [True, False])
+def test_exact_draws_match_pymc_nuts_on_the_random_effects_model(noncentered):
     """The random-effects model's exact draws (tau from its gridded posterior, mu given
-    tau in closed form) against PyMC's NUTS on the `meta_analysis` builder, same priors:
+    tau in closed form) against PyMC's NUTS on the `meta_analysis` builder, same priors,
+    the sites' deviations sampled as offsets or themselves (`noncentered: false`):
     posterior means of mu and tau agree within 4 Monte Carlo standard errors."""
     import arviz as az
     import pymc as pm
 
     effect, se = sites(12, 0.2, 0.15, seed=8)
     frame = pd.DataFrame({"site": [f"s{i}" for i in range(12)], "effect": effect, "se": se})
-    spec = {
-        "treatment": "x",
-        "site": "site",
-        "priors": {"x": EFFECT_PRIOR, "x|site_sigma": TAU_PRIORS[0]},
-    }
-    with meta_analysis(frame, spec):
+    tau = TAU_PRIORS[0] if noncentered else {**TAU_PRIORS[0], "noncentered": False}
+    spec = {"treatment": "x", "site": "site", "priors": {"x": EFFECT_PRIOR, "x|site_sigma": tau}}
+    model = meta_analysis(frame, spec)
+    offsets = {rv.name for rv in model.free_RVs} & {"x|site_offset"}
+    assert offsets == ({"x|site_offset"} if noncentered else set())
+    with model:
         idata = pm.sample(
             2000, tune=1000, chains=2, random_seed=11, progressbar=False, target_accept=0.95
         )

@@ -190,11 +190,26 @@ class MetaAnalysis:
         defaults = {pooled: effect, heterogeneity: tau} if self.random else {pooled: effect}
         return stated(spec, defaults)
 
-    def __call__(self, frame: pd.DataFrame, spec: dict | None = None):
+    def deviations(self, priors: dict, spec: dict | None):
+        """The sites' deviations from the pooled effect, tau times standardised offsets;
+        or, where tau's prior says `noncentered: false`, the deviations themselves, which
+        mix where the sites' SEs are small beside tau (the offsets' funnel is then the
+        posterior's shape: the `within` dataset's labs)."""
         import pymc as pm
 
         treatment, heterogeneity = self.names(spec)
-        site = (spec or {}).get("site") or "site"
+        name = f"{treatment}|{(spec or {}).get('site') or 'site'}"
+        tau_prior = Prior(priors[heterogeneity])
+        tau = tau_prior.random_variable(heterogeneity)
+        if tau_prior.spec.get("noncentered") is False:
+            return pm.Normal(name, 0.0, tau, dims="site")
+        offset = pm.Normal(f"{name}_offset", 0.0, 1.0, dims="site")
+        return pm.Deterministic(name, tau * offset, dims="site")
+
+    def __call__(self, frame: pd.DataFrame, spec: dict | None = None):
+        import pymc as pm
+
+        treatment, _ = self.names(spec)
         priors = self.priors(frame, spec)
         data = self.data(frame)
         with pm.Model(coords=self.coords(frame)) as model:
@@ -202,10 +217,7 @@ class MetaAnalysis:
             observed = pm.Data(self.observed_name, data[self.observed_name], dims="site")
             mu = Prior(priors[treatment]).random_variable(treatment)
             if self.random:
-                tau = Prior(priors[heterogeneity]).random_variable(heterogeneity)
-                offset = pm.Normal(f"{treatment}|{site}_offset", 0.0, 1.0, dims="site")
-                deviation = pm.Deterministic(f"{treatment}|{site}", tau * offset, dims="site")
-                theta = pm.Deterministic("theta", mu + deviation, dims="site")
+                theta = pm.Deterministic("theta", mu + self.deviations(priors, spec), dims="site")
             else:
                 theta = pm.Deterministic("theta", mu + 0.0 * se, dims="site")
             pm.Normal(self.response, mu=theta, sigma=se, observed=observed, dims="site")
