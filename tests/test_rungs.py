@@ -152,7 +152,7 @@ def test_held_out_rows_are_scored_with_their_own_data():
 
 
 def test_pymc_log_likelihood_and_prior_equal_pymcs_own():
-    """Against pm.compute_log_likelihood and pm.compute_log_prior, for the hand-written
+    """Against pm.compute_log_likelihood and pm.stats.compute_log_prior, for the hand-written
     measurement-error model."""
     import pymc as pm
 
@@ -170,7 +170,7 @@ def test_pymc_log_likelihood_and_prior_equal_pymcs_own():
     np.testing.assert_allclose(
         densities.log_likelihood(posterior), theirs["share"].values, atol=1e-10
     )
-    prior = pm.compute_log_prior(
+    prior = pm.stats.compute_log_prior(
         raw, model=rung.model, extend_inferencedata=False, progressbar=False
     )
     ours = densities.log_prior(posterior)
