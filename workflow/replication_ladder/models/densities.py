@@ -208,15 +208,6 @@ class Densities:
         return {rv.name: np.asarray(v).reshape(shape) for rv, v in zip(free, values, strict=True)}
 
 
-def log_likelihood_group(rung, values: np.ndarray, posterior: xr.Dataset) -> xr.Dataset:
-    """The log_likelihood group of a fit: the observed variable over its row dim."""
-    dims = rung.model.named_vars_to_dims.get(rung.observed.name) or ("__obs__",)
-    return xr.Dataset(
-        {rung.observed.name: (("chain", "draw", *dims), values)},
-        coords={"chain": posterior["chain"], "draw": posterior["draw"]},
-    )
-
-
 def log_prior_group(values: dict[str, np.ndarray], posterior: xr.Dataset) -> xr.Dataset:
     return xr.Dataset(
         {name: (("chain", "draw"), value) for name, value in values.items()},

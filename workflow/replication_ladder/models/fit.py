@@ -125,11 +125,11 @@ def append_groups(idata, path) -> None:
             idata[group].to_dataset().to_netcdf(path, mode="a", group=group, engine="h5netcdf")
 
 
-def with_densities(rung, raw, path: Path, densities: Densities | None = None):
+def with_densities(rung, raw, path: Path):
     """The draws as reported, with the log-prior, the observed data, the per-draw total
     of the log-likelihood and the effect's density at zero; the pointwise log-likelihood
     goes to the new netCDF file `path` (models.pointwise). Returns (idata, Pointwise)."""
-    densities = densities or Densities(rung)
+    densities = Densities(rung)
     # The densities take the draws in the model's own parameterisation, as sampled:
     # before `finish`.
     posterior = raw["posterior"].to_dataset()

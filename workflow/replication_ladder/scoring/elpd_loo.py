@@ -14,7 +14,6 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from replication_ladder.base.errors import DataError
 from replication_ladder.scoring import psis
 
 
@@ -67,25 +66,3 @@ def loo_table(
         "observed_sha256": observed,
     }
     return table.rename_axis("row")
-
-
-def elpd_loo_table(tree) -> pd.DataFrame:
-    """loo_table of a tree holding its whole log_likelihood group (a fit computes its
-    own block by block: models.pointwise)."""
-    (log_lik,) = tree["log_likelihood"].to_dataset().data_vars.values()
-    log_lik = log_lik.transpose("chain", "draw", ...)
-    n_samples = log_lik.sizes["chain"] * log_lik.sizes["draw"]
-    r_eff = relative_efficiency(tree)
-    try:
-        pointwise = psis.psis_loo(log_lik.values.reshape(n_samples, -1), r_eff)
-    except DataError as error:
-        pointwise, unscorable = (np.empty(0),) * 3, str(error)
-    else:
-        unscorable = None
-    return loo_table(
-        pointwise,
-        n_samples=n_samples,
-        r_eff=r_eff,
-        observed=observed_sha256(tree),
-        unscorable=unscorable,
-    )
