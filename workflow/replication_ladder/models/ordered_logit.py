@@ -57,7 +57,7 @@ def _log_cdf_difference(hi, lo):
         log(F(a) - F(b)) = m + log(1 / (1 + e^-|a|) - e^(b - m) / (1 + e^b)),
 
     where no exponential overflows and the magnitude is carried by m: finite, and within
-    1e-13 of SciPy's log_expit form, however far the linear predictor goes
+    1e-12 of SciPy's log_expit form, however far the linear predictor goes
     (tests/test_rungs.py)."""
     import pytensor.tensor as pt
 
