@@ -287,6 +287,7 @@ def bambi_model(spec: dict, data: pd.DataFrame, where: str):
         if spec["family"] == "cumulative":
             use_two_cdfs(model.family)
         model.build()
+        _release_group_one_hots(model)
     except Exception as error:
         raise ModelError(
             f"{where}: cannot build {spec['formula']!r} ({spec['family']}): "
@@ -306,6 +307,23 @@ def bambi_model(spec: dict, data: pd.DataFrame, where: str):
                 name,
             )
     return model
+
+
+def _release_group_one_hots(model) -> None:
+    """Formulae keeps each grouping factor as a dense one-hot, rows x levels of int64
+    (the RRR's participants at 4x: 1.5 GB of a 2.2-GB model), after Bambi has taken the
+    index it uses from it (`GroupSpecificTerm.group_index`). Nothing reads it again
+    (Bambi 0.21, formulae 0.6: predictions encode new rows from the factor's contrast
+    matrix), so the fit keeps the index alone. Formulae has no sparse encoding of a
+    factor to ask for instead."""
+    for component in model.parameters.values():
+        design = getattr(component, "design", None)
+        if design is None or design.group is None:
+            continue
+        for term in design.group.terms.values():
+            term.factor.data = None
+            for factor in term.factor.components:
+                factor.value = None
 
 
 def _share_row_constants(model, n_rows: int):
