@@ -51,6 +51,33 @@ def test_row_data_live_in_shared_containers():
     assert all(len(v) == (len(data) + 1) // 2 for k, v in half.items() if k in rung.full_rows)
 
 
+def test_a_rung_keeps_no_dense_group_design_and_predicts_as_bambi_does(monkeypatch):
+    """Formulae's one-hot of each grouping factor (rows x levels) is released once Bambi
+    has its index; Bambi's predictions for new rows are those of the same model built
+    with it kept (the same draws, to 1e-12)."""
+    from replication_ladder.models.kinds import bambi_formula
+
+    data = small_multisite()
+    spec = spec_of("multisite", "participant")
+    rung = build_rung(spec, data)
+    terms = [
+        term
+        for component in rung.bambi_model.parameters.values()
+        if getattr(component, "design", None) is not None and component.design.group
+        for term in component.design.group.terms.values()
+    ]
+    assert {term.name for term in terms} >= {"1|uid", "1|study"}
+    assert all(term.factor.data is None for term in terms)
+    monkeypatch.setattr(bambi_formula, "_release_group_one_hots", lambda model: None)
+    kept = build_rung(spec, data)
+    raw = compile_rung(rung, spec["sampling"]).sample(2, 1)
+    posterior = xr.DataTree.from_dict({"posterior": rung.finish(raw)["posterior"].to_dataset()})
+    rows = data.iloc[::-5]  # new rows: a fifth of them, in another order
+    ours, _ = rung.predict(posterior, rows, seed=3)
+    theirs, _ = kept.predict(posterior, rows, seed=3)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
 # PyMC's own sampler compiles C code, about 90 s on a cold cache: not for the quick tier.
 @pytest.mark.parametrize("sampler", ["nutpie", pytest.param("pymc", marks=pytest.mark.sampling)])
 def test_a_refit_with_swapped_rows_draws_what_a_fresh_compile_draws(sampler):
