@@ -50,14 +50,13 @@ class CompiledRung:
         # The data compiled in (every row unless given): what `sample` uses by default.
         self.data = rung.rows() if data is None else data
         self._nutpie = None
+        self.sampled, self.derived = split_stored(rung)
         if self.sampler == "nutpie":
             started = time.perf_counter()
             if progress is not None:
                 progress.phase("compiling for nutpie")
             rung.set_rows(self.data)
-            self._nutpie = nutpie_cache.compile_pymc_model(
-                rung.model, var_names=rung.stored_variables
-            )
+            self._nutpie = nutpie_cache.compile_pymc_model(rung.model, var_names=self.sampled)
             self._nutpie_names = {var.name for var in self._nutpie.shared_var_keys}
             self.compile_seconds = time.perf_counter() - started
 
@@ -117,17 +116,52 @@ class CompiledRung:
                 random_seed=seed,
                 target_accept=settings["target_accept"],
                 nuts_sampler=self.sampler,
-                var_names=self.rung.stored_variables,
+                var_names=self.sampled,
                 progressbar=False,
                 compute_convergence_checks=False,
                 callback=callback,
             )
         seconds = time.perf_counter() - started
-        posterior = idata["posterior"].to_dataset()
-        idata["posterior"] = posterior.assign_attrs(
+        kept = _keep(idata, ("posterior", "sample_stats"), settings.get("thin", 1))
+        posterior = with_derived(kept["posterior"].to_dataset(), self.rung, self.derived)
+        kept["posterior"] = posterior.assign_attrs(
             sampling_time=posterior.attrs.get("sampling_time", seconds)
         )
-        return _keep(idata, ("posterior", "sample_stats"), settings.get("thin", 1))
+        return kept
+
+
+def split_stored(rung) -> tuple[list[str], list[str]]:
+    """A rung's stored variables in two: those the sampler keeps, and the deterministics
+    of the parameters alone (a group term's levels, its offsets times their SD), computed
+    from the kept draws (`with_derived`). The sampler holds every draw before thinning, and
+    a participant rung's levels are half of them."""
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.traversal import graph_inputs
+
+    model = rung.model
+    derived = []
+    for name in rung.stored_variables:
+        variable = model.named_vars.get(name)
+        if variable is None or variable not in model.deterministics:
+            continue
+        inputs = graph_inputs([variable], blockers=model.free_RVs)
+        if not any(isinstance(value, SharedVariable) for value in inputs):  # no row data
+            derived.append(name)
+    return [name for name in rung.stored_variables if name not in derived], derived
+
+
+def with_derived(posterior, rung, derived: list[str]):
+    """The posterior with the derived deterministics computed from its draws (PyMC's
+    compute_deterministics), in the rung's order of its stored variables."""
+    if not derived:
+        return posterior
+    import pymc as pm
+
+    values = pm.compute_deterministics(
+        posterior, var_names=derived, model=rung.model, progressbar=False
+    )
+    order = [name for name in rung.stored_variables if name in posterior or name in values]
+    return posterior.assign(values.data_vars)[order].assign_attrs(posterior.attrs)
 
 
 def _keep(idata, groups, thin: int = 1):
