@@ -160,8 +160,7 @@ def with_derived(posterior, rung, derived: list[str]):
     values = pm.compute_deterministics(
         posterior, var_names=derived, model=rung.model, progressbar=False
     )
-    order = [name for name in rung.stored_variables if name in posterior or name in values]
-    return posterior.assign(values.data_vars)[order].assign_attrs(posterior.attrs)
+    return posterior.assign(values.data_vars)[rung.stored_variables].assign_attrs(posterior.attrs)
 
 
 def _keep(idata, groups, thin: int = 1):
