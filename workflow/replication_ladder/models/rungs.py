@@ -11,6 +11,7 @@ its rows are scored.
 
 import logging
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -24,6 +25,20 @@ ROW_DATA_PREFIX = "rows__"
 # Forward draws (predictive, new rows) in PyTensor's quick mode: a fraction of Numba's
 # compile time on an empty cache, and as reproducible (sbc.prior_simulations).
 FORWARD_COMPILE = {"mode": QUICK_MODE}
+
+
+@dataclass(frozen=True)
+class AbsorbingTerm:
+    """A non-centred group term whose levels take up any shift of a coefficient: the
+    linear predictor is the same when the coefficient moves by d and level g by
+    -d x shift[g] (a participant intercept where the treatment is between participants,
+    the treatment's own slope across sites). The verdict's density at zero conditions
+    on the levels so shifted (verdict.centred_conditional)."""
+
+    levels: str  # the levels' deterministic, offsets x SD
+    offset: str
+    sd: str
+    shift: np.ndarray  # one value per level
 
 
 class Rung(ABC):
@@ -153,6 +168,11 @@ class Rung(ABC):
         """The treatment's effect on the expected outcome, where its coefficient is not
         that effect (see BambiRung)."""
         return None
+
+    def absorbing_terms(self, effect: str) -> list[AbsorbingTerm]:
+        """The group terms that can take up a shift of `effect`'s coefficient (see
+        AbsorbingTerm); none where the rung cannot say."""
+        return []
 
 
 def thinned_draws(idata, n_draws: int):

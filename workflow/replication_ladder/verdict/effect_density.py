@@ -13,9 +13,14 @@ Two ways, by what the model allows:
   Conditioning on them instead leaves each draw's conditional far narrower than the
   posterior (a participant's intercept trades off with the effect in a between-participant
   design), and the average is then carried by a few draws once zero is far out.
-- `conditional`: any other likelihood (a logit, a cumulative model). The effect's full
-  conditional given every other parameter, normalised by Gauss-Hermite quadrature centred
-  at its mode with Laplace's scale.
+- `centred on <term>`: any other likelihood (a logit, a cumulative model) where a group
+  term takes up a shift of the effect (a participant intercept in a between-participant
+  design): the effect's conditional given that term's levels centred on it, normal times
+  its prior, with no likelihood in it (centred_conditional).
+- `conditional`: any other likelihood otherwise. The effect's full conditional given
+  every other parameter.
+The last two are normalised by Gauss-Hermite quadrature centred at the mode with
+Laplace's scale (`normalised_log_density`).
 
 ArviZ's `bayes_factor` takes the density from a KDE of the draws: accurate near them,
 36-fold off at z = 4.3. Bridge sampling (Gronau et al. 2017) needs a second fit with the
@@ -24,20 +29,21 @@ effect at zero for every rung, and its proposal is poor in a thousand dimensions
 
 import logging
 import math
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 from scipy.special import logsumexp
 
 from replication_ladder.models.densities import Densities
 from replication_ladder.models.prior_spec import Prior
+from replication_ladder.verdict.centred_conditional import CentredConditional
 from replication_ladder.verdict.normal_block import NormalBlock
 
 log = logging.getLogger(__name__)
 
 EFFECT_DENSITY_GROUP = "effect_density"  # the fit's group holding the terms
 # Terms averaged, thinned evenly from the draws.
-MAX_DRAWS = {"collapsed": 8000, "over slopes' SD": 1000, "conditional": 500}
+MAX_DRAWS = {"collapsed": 8000, "over slopes' SD": 1000, "centred": 8000, "conditional": 500}
 HERMITE_NODES = 12  # the conditional's normalising integral (exact for a normal)
 
 
@@ -66,10 +72,6 @@ class EffectDensity:
         the effect (then `conditional`)."""
         return NormalBlock.of(self.rung, self.effect, self.densities)
 
-    @property
-    def method(self) -> str:
-        return "collapsed" if self.collapse is not None else "conditional"
-
     def log_density(
         self, posterior, rows: dict | None = None, log_lik_totals=None, value: float = 0.0
     ):
@@ -78,21 +80,22 @@ class EffectDensity:
         `rung.finish`); `log_lik_totals` (chain, draw), if given, are checked against the
         collapse's own log-likelihood (the fit checks; a simulated outcome's refit need
         not)."""
-        posterior = thinned(posterior, self._draws())
+        import xarray as xr
+
         rows = self.rung.rows() if rows is None else rows
         if self.collapse is not None:
+            method = "collapsed"
+            posterior = thinned(posterior, self._collapsed_draws())
             values = self.collapse.log_density_at(
                 posterior, rows, self.prior, value, log_lik_totals
             )
         else:
-            values = self._numeric(posterior, rows, value)
-        import xarray as xr
-
+            method, posterior, values = self._not_collapsed(posterior, rows, value)
         return xr.DataArray(
             values.reshape(posterior.sizes["chain"], posterior.sizes["draw"]),
             dims=("chain", "draw"),
             coords={"chain": posterior["chain"], "draw": posterior["draw"]},
-            attrs={"method": self.method, "value": value, "prior": self.prior.text()},
+            attrs={"method": method, "value": value, "prior": self.prior.text()},
         )
 
     @classmethod
@@ -114,14 +117,27 @@ class EffectDensity:
         density = self.log_density(posterior, rows, totals)
         return xr.Dataset({"log_density_at_zero": density}, attrs=density.attrs)
 
-    def _draws(self) -> int:
+    def _collapsed_draws(self) -> int:
         """Terms to average: fewer where each costs a grid over the slopes' SD (their
         spread is then small: 0.04-0.06 nats on the RRR's rungs)."""
-        if self.collapse is None:
-            return MAX_DRAWS["conditional"]
         if self.collapse.slopes is not None:
             return MAX_DRAWS["over slopes' SD"]
         return MAX_DRAWS["collapsed"]
+
+    def _not_collapsed(self, posterior, rows: dict, value: float):
+        """(method, the draws used, their log densities at `value`): centred on a group
+        term where one takes up the effect, the full conditional otherwise."""
+        centred = CentredConditional.of(self.rung, self.effect, self.densities, posterior, rows)
+        if centred is None:
+            posterior = thinned(posterior, MAX_DRAWS["conditional"])
+            log_joint = partial(self._log_joint, posterior, rows)
+            method = "conditional"
+        else:
+            posterior = thinned(posterior, MAX_DRAWS["centred"])
+            log_joint = centred.log_joint(posterior, self.prior)
+            method = centred.method
+        draws = posterior[self.effect].values.ravel()
+        return method, posterior, normalised_log_density(log_joint, draws, value)
 
     def _log_joint(self, posterior, rows, values: np.ndarray) -> np.ndarray:
         """log p(y | effect = values, rest) + log prior(values), per draw."""
@@ -136,32 +152,25 @@ class EffectDensity:
         totals = self.densities.log_likelihood_totals(changed, rows).ravel()
         return totals + self.prior.log_density(values)
 
-    def _numeric(self, posterior, rows, value: float) -> np.ndarray:
-        """Laplace's approximation of each draw's conditional refined by one Newton step,
-        then Gauss-Hermite quadrature of its normalising integral."""
-        draws = posterior[self.effect].values.ravel()
-        step = max(float(draws.std()), 1e-6)
-        mode, scale = draws, np.full(draws.size, step)
-        for _ in range(2):  # a Newton step from three points, twice
-            below, centre, above = (
-                self._log_joint(posterior, rows, mode + shift * scale) for shift in (-1, 0, 1)
-            )
-            curvature = (2 * centre - below - above) / scale**2
-            slope = (above - below) / (2 * scale)
-            concave = curvature > 0
-            mode = np.where(concave, mode + slope / np.where(concave, curvature, 1.0), mode)
-            scale = np.where(concave, 1 / np.sqrt(np.where(concave, curvature, 1.0)), scale)
-        nodes, weights = np.polynomial.hermite.hermgauss(HERMITE_NODES)
-        terms = np.stack(
-            [
-                self._log_joint(posterior, rows, mode + math.sqrt(2) * scale * node) + node**2
-                for node in nodes
-            ]
-        )
-        log_norm = logsumexp(terms + np.log(weights)[:, None], axis=0) + np.log(
-            math.sqrt(2) * scale
-        )
-        return self._log_joint(posterior, rows, np.full(draws.size, value)) - log_norm
+
+def normalised_log_density(log_joint, draws: np.ndarray, value: float) -> np.ndarray:
+    """log p(effect = value | rest) per draw from `log_joint` (values, one a draw -> the
+    log joint up to a constant a draw): Laplace's approximation of each draw's
+    conditional refined by Newton steps, then Gauss-Hermite quadrature of its normalising
+    integral (exact where the conditional is normal)."""
+    step = max(float(draws.std()), 1e-6)
+    mode, scale = draws, np.full(draws.size, step)
+    for _ in range(2):  # a Newton step from three points, twice
+        below, centre, above = (log_joint(mode + shift * scale) for shift in (-1, 0, 1))
+        curvature = (2 * centre - below - above) / scale**2
+        slope = (above - below) / (2 * scale)
+        concave = curvature > 0
+        mode = np.where(concave, mode + slope / np.where(concave, curvature, 1.0), mode)
+        scale = np.where(concave, 1 / np.sqrt(np.where(concave, curvature, 1.0)), scale)
+    nodes, weights = np.polynomial.hermite.hermgauss(HERMITE_NODES)
+    terms = np.stack([log_joint(mode + math.sqrt(2) * scale * node) + node**2 for node in nodes])
+    log_norm = logsumexp(terms + np.log(weights)[:, None], axis=0) + np.log(math.sqrt(2) * scale)
+    return log_joint(np.full(draws.size, value)) - log_norm
 
 
 def effect_at_zero(rung, posterior, totals=None, rows: dict | None = None):

@@ -19,7 +19,13 @@ from replication_ladder.models.formulas import formula_terms
 from replication_ladder.models.kinds.base import RungKind
 from replication_ladder.models.outcome_priors import check_family, check_rung_priors, has_rule
 from replication_ladder.models.prior_spec import Prior
-from replication_ladder.models.rungs import ROW_DATA_PREFIX, Rung, draws_by_row, thinned_draws
+from replication_ladder.models.rungs import (
+    ROW_DATA_PREFIX,
+    AbsorbingTerm,
+    Rung,
+    draws_by_row,
+    thinned_draws,
+)
 
 PREDICTIVE_VALUES = 2**20  # draws x rows a call of Bambi's predict
 
@@ -217,6 +223,27 @@ class BambiRung(Rung):
             ]
         )
 
+    def absorbing_terms(self, effect: str) -> list[AbsorbingTerm]:
+        """Read off Bambi's design: the effect a numeric common term of the linear
+        predictor, each non-centred group term with one predictor whose column, times a
+        value per level, is the effect's column on every row."""
+        model = self.bambi_model
+        component = model.parameters[model.family.likelihood.parent]
+        common = getattr(component, "common_terms", {}).get(effect)
+        if common is None or np.ndim(common.data) != 1:
+            return []
+        free = {rv.name for rv in self.model.free_RVs}
+        levels = {v.name for v in self.model.deterministics}
+        terms = []
+        for name, term in component.group_specific_terms.items():
+            offset, sd = f"{name}_offset", f"{name}_sigma"
+            if {offset, sd} - free or name not in levels or np.ndim(term.predictor) != 1:
+                continue
+            shift = level_shift(common.data, term.predictor, term.group_index, len(term.groups))
+            if shift is not None:
+                terms.append(AbsorbingTerm(name, offset, sd, shift))
+        return terms
+
     def _mean_difference(self, posterior, treatment: str, seed: int) -> np.ndarray:
         """Per draw, the mean over the rows of E[y | treated] - E[y | control]."""
         tree = xr.DataTree.from_dict({"posterior": posterior})
@@ -233,6 +260,19 @@ class BambiRung(Rung):
                 parent = (parent * xr.DataArray(values, dims=[level_dim])).sum(level_dim)
             expected.append(parent.mean("__obs__").values.ravel())
         return expected[1] - expected[0]
+
+
+def level_shift(effect_column, predictor, group_index, n_levels: int) -> np.ndarray | None:
+    """The value c[g] per level with effect_column = c[group] x predictor on every row (a
+    level's least-squares fit, then checked exactly), or None where there is none: the
+    effect varies within a level of an intercept term."""
+    x = np.asarray(effect_column, dtype=float)
+    p = np.asarray(predictor, dtype=float)
+    index = np.asarray(group_index)
+    weight = np.bincount(index, p * p, n_levels)
+    shift = np.bincount(index, x * p, n_levels) / np.where(weight > 0, weight, 1.0)
+    tolerance = 1e-12 * max(1.0, float(np.abs(x).max(initial=0.0)))
+    return shift if np.abs(x - shift[index] * p).max(initial=0.0) <= tolerance else None
 
 
 def ordered_response(spec: dict, data: pd.DataFrame) -> pd.DataFrame:
