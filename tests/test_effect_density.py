@@ -7,6 +7,9 @@ References, each independent of the estimator (effect_density):
 - a gaussian rung with site slopes `y ~ x + C(site) + (0 + x | site)`: the same, the
   slopes' SD and sigma by two-dimensional quadrature;
 - a logistic regression: its two coefficients by two-dimensional quadrature;
+- a logistic regression with a cluster intercept and the treatment between clusters: each
+  cluster's intercept by Gauss-Hermite quadrature, then the intercept, effect and the
+  clusters' SD on a grid;
 - the meta-analysis rung: model_averaging's marginal likelihoods of the random-effects
   models with and without the effect (quadrature over tau), which tests hold to metaBMA's
   method (test_model_averaging).
@@ -289,6 +292,108 @@ def test_a_logistic_regression_matches_the_exact_bayes_factor(z):
     result = fitted_bf01(spec("y ~ x", priors, family="bernoulli"), data)
     assert result["density"]["method"] == "conditional"
     check(result, exact_logistic(data), z)
+
+
+# -- clusters with the treatment between them: centred on their intercepts ------------------
+
+CLUSTER_SD = {"dist": "HalfNormal", "sigma": 1.0}
+
+
+def clustered(z: float, clusters: int, size: int, sd: float, seed: int = 3) -> pd.DataFrame:
+    """Binary outcomes in clusters of `size` (their intercepts' SD `sd` on the logit),
+    half the clusters treated: the treated clusters' log odds raised by about z standard
+    errors."""
+    rng = np.random.default_rng(seed)
+    treated = np.arange(clusters) % 2
+    se = math.sqrt(4 * (sd**2 + 4 / size) / clusters)
+    log_odds = rng.normal(0, sd, clusters) + z * se * treated
+    successes = rng.binomial(size, expit(log_odds))
+    rows = [
+        {"cluster": f"c{c}", "x": float(treated[c]), "y": float(i < successes[c])}
+        for c in range(clusters)
+        for i in range(size)
+    ]
+    return pd.DataFrame(rows)
+
+
+def exact_clustered(data: pd.DataFrame) -> float:
+    """BF01 by quadrature. Given the SD, a cluster's likelihood depends on its log odds
+    eta (the intercept of centred x, plus the effect times its centred x) through its
+    successes k alone: its intercept integrates out as the convolution of
+    p(k | eta + u) with N(u; 0, SD), on a uniform grid (FFT). The control and treated
+    clusters' etas are a change of variables of (intercept, effect) with Jacobian 1, so
+    the evidence is a sum over a grid of the two etas and the SD."""
+    from scipy import signal
+
+    counts = data.groupby(["cluster", "x"])["y"].agg(["sum", "count"]).reset_index()
+    (size,) = counts["count"].unique()
+    step = 0.0125
+    eta = np.arange(-4, 4 + step / 2, step)
+    sds = np.linspace(0.01, 3.0, 120)
+    u = np.arange(-6 * sds[-1], 6 * sds[-1] + step / 2, step)
+    t = eta[0] + u[0] + step * np.arange(eta.size + u.size - 1)
+    log_p, log_q = -np.logaddexp(0, -t), -np.logaddexp(0, t)
+    kernels = stats.norm.pdf(u[None, :], 0, sds[:, None])
+    kernels /= kernels.sum(1, keepdims=True)
+
+    def arm(treated: bool) -> np.ndarray:
+        """log p(the arm's clusters | eta, sd): (eta, sd)."""
+        k = counts.loc[counts["x"] == float(treated), "sum"].to_numpy()
+        total = np.zeros((eta.size, sds.size))
+        for value, clusters in zip(*np.unique(k, return_counts=True), strict=True):
+            log_g = value * log_p + (size - value) * log_q
+            g = np.exp(log_g - log_g.max())
+            for j, kernel in enumerate(kernels):
+                convolved = signal.fftconvolve(g, kernel[::-1], mode="valid")
+                total[:, j] += clusters * (np.log(np.maximum(convolved, 1e-300)) + log_g.max())
+        return total
+
+    control, treated = arm(False), arm(True)
+    x_bar = data["x"].mean()  # eta = intercept + effect (x - x_bar), Bambi's centred intercept
+    prior_sd = stats.halfnorm.logpdf(sds, scale=CLUSTER_SD["sigma"]) + math.log(sds[1] - sds[0])
+    # H1: intercept = (1 - x_bar) eta_c + x_bar eta_t, effect = eta_t - eta_c.
+    intercept = (1 - x_bar) * eta[:, None] + x_bar * eta[None, :]
+    effect = eta[None, :] - eta[:, None]
+    log_prior = stats.norm.logpdf(intercept, 0, INTERCEPT["sigma"]) + stats.norm.logpdf(
+        effect, 0, EFFECT["sigma"]
+    )
+    alternative = control[:, None, :] + treated[None, :, :] + log_prior[..., None]
+    log_alternative = logsumexp(alternative + prior_sd) + 2 * math.log(step)
+    null = control + treated + stats.norm.logpdf(eta, 0, INTERCEPT["sigma"])[:, None]
+    log_null = logsumexp(null + prior_sd) + math.log(step)
+    return float(log_null - log_alternative)
+
+
+def clustered_bf01(data: pd.DataFrame) -> dict:
+    priors = {
+        "Intercept": INTERCEPT,
+        "x": EFFECT,
+        "1|cluster": {"dist": "Normal", "mu": 0, "sigma": CLUSTER_SD},
+    }
+    return fitted_bf01(spec("y ~ x + (1|cluster)", priors, family="bernoulli"), data)
+
+
+@pytest.mark.parametrize("z", (0, 3, 5))
+def test_clusters_with_much_data_are_centred_on_their_intercepts(z):
+    """The treatment constant within clusters of 40: the cluster intercepts take up any
+    shift of the effect, and with as much data a cluster its intercept trades off with
+    the effect: the density at zero conditions on the intercepts centred on it. (At
+    z = 6 its Monte Carlo error is 0.09 over 8,000 draws: four seeds missed the exact
+    figure by -0.03 to 0.16, reported as reliable, which holds it to 0.1 at one SD.)"""
+    data = clustered(z, clusters=30, size=40, sd=1.0)
+    result = clustered_bf01(data)
+    assert result["density"]["method"].startswith("centred on 1|cluster")
+    check(result, exact_clustered(data), z)
+
+
+@pytest.mark.parametrize("z", (0, 3))
+def test_small_clusters_keep_the_full_conditional(z):
+    """Clusters of 8 and a small SD: the intercepts say little and trade off little with
+    the effect; the full conditional is the wider, and is kept."""
+    data = clustered(z, clusters=40, size=8, sd=0.5)
+    result = clustered_bf01(data)
+    assert result["density"]["method"] == "conditional"
+    check(result, exact_clustered(data), z)
 
 
 def test_where_the_draws_cannot_reach_the_figure_is_a_bound():

@@ -510,3 +510,21 @@ def test_effects_on_the_outcome_taken_a_few_draws_at_a_time_equal_bambis_at_once
     in_blocks = rung.outcome_effect(idata, "condition", 40, seed=3)
     assert whole.shape == in_blocks.shape == (40,)
     np.testing.assert_allclose(in_blocks, whole, rtol=0, atol=1e-12)
+
+
+def test_a_group_term_takes_up_the_effect_where_the_design_nests_it():
+    """level_shift, by hand: the treatment between participants (constant within each)
+    is taken up by their intercepts, level by level; the treatment's own slope across
+    sites by one unit a site; within participants, no intercept takes it up."""
+    from replication_ladder.models.kinds.bambi_formula import level_shift
+
+    treatment = np.array([0.0, 0.0, 1.0, 1.0, 0.0, 0.0]) - 1 / 3  # centred, as Bambi has it
+    participant = np.array([0, 0, 1, 1, 2, 2])
+    ones = np.ones(6)
+    np.testing.assert_allclose(
+        level_shift(treatment, ones, participant, 3), [-1 / 3, 2 / 3, -1 / 3], rtol=1e-15
+    )
+    site = np.array([0, 0, 0, 1, 1, 1])
+    np.testing.assert_allclose(level_shift(treatment, treatment, site, 2), [1.0, 1.0])
+    within = np.array([0, 1, 0, 1, 2, 2])  # participants 0 and 1 see both conditions
+    assert level_shift(treatment, ones, within, 3) is None

@@ -7,9 +7,12 @@ sites), write its levels as v = b + effect x shift, a change of variables with J
 (hierarchical centring, Gelfand, Sahu & Carlin 1995). Given v, the levels' SD and the
 rest, the likelihood does not depend on the effect, whose conditional is its prior times
 prod_g N(v_g - effect x shift_g; 0, SD): a normal factor of precision sum(shift^2) / SD^2,
-with no likelihood to evaluate a draw. Given the levels b as sampled, each draw's
-conditional is far narrower than the posterior (b trades off with the effect), and the
-average of the densities at zero is carried by a few draws once zero is away from them.
+with no likelihood to evaluate, so that every draw can be used.
+
+Partial centring (v = b + w x effect x shift, Papaspiliopoulos, Roberts & Skold 2003)
+gives conditionals wider still for some w < 1, but with the likelihood back in them, and
+with the draws affordable then (500) the average at zero leant on fewer draws than the
+fully centred one's over 8,000 (clusters of 40 at z = 6: Pareto k 1.18 against 0.21).
 """
 
 import numpy as np
@@ -29,27 +32,18 @@ class CentredConditional:
         self.effect = effect
 
     @classmethod
-    def of(cls, rung, effect: str, densities, posterior, rows: dict):
-        """The term whose centred conditional is widest (the closest to the posterior)
-        among those that hold on this posterior and rows, or None."""
-        held = [
+    def candidates(cls, rung, effect: str, densities, posterior, rows: dict) -> list:
+        """Each absorbing term whose reading holds on this posterior and rows."""
+        return [
             centred
             for centred in (cls(term, effect) for term in rung.absorbing_terms(effect))
             if _standard_normal(rung.model[centred.term.offset])
             and centred.holds(densities, posterior, rows)
         ]
-        if not held:
-            return None
-        return min(held, key=lambda centred: np.median(centred.precision(posterior)))
 
     @property
     def method(self) -> str:
         return f"centred on {self.term.levels}"
-
-    def precision(self, posterior) -> np.ndarray:
-        """The normal factor's precision per draw: sum(shift^2) / SD^2."""
-        sd = posterior[self.term.sd].values.ravel()
-        return float(self.term.shift @ self.term.shift) / sd**2
 
     def log_joint(self, posterior, prior):
         """log p(effect = values | v, SD, rest) up to a constant a draw, as a function of

@@ -15,8 +15,8 @@ Two ways, by what the model allows:
   design), and the average is then carried by a few draws once zero is far out.
 - `centred on <term>`: any other likelihood (a logit, a cumulative model) where a group
   term takes up a shift of the effect (a participant intercept in a between-participant
-  design): the effect's conditional given that term's levels centred on it, normal times
-  its prior, with no likelihood in it (centred_conditional).
+  design) and conditioning on its levels centred on the effect gives wider conditionals
+  than on the levels as sampled (centred_conditional).
 - `conditional`: any other likelihood otherwise. The effect's full conditional given
   every other parameter.
 The last two are normalised by Gauss-Hermite quadrature centred at the mode with
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 EFFECT_DENSITY_GROUP = "effect_density"  # the fit's group holding the terms
 # Terms averaged, thinned evenly from the draws.
 MAX_DRAWS = {"collapsed": 8000, "over slopes' SD": 1000, "centred": 8000, "conditional": 500}
+WIDTH_DRAWS = 40  # draws on which the two conditionals' widths are compared
 HERMITE_NODES = 12  # the conditional's normalising integral (exact for a normal)
 
 
@@ -125,19 +126,40 @@ class EffectDensity:
         return MAX_DRAWS["collapsed"]
 
     def _not_collapsed(self, posterior, rows: dict, value: float):
-        """(method, the draws used, their log densities at `value`): centred on a group
-        term where one takes up the effect, the full conditional otherwise."""
-        centred = CentredConditional.of(self.rung, self.effect, self.densities, posterior, rows)
-        if centred is None:
-            posterior = thinned(posterior, MAX_DRAWS["conditional"])
-            log_joint = partial(self._log_joint, posterior, rows)
-            method = "conditional"
-        else:
-            posterior = thinned(posterior, MAX_DRAWS["centred"])
-            log_joint = centred.log_joint(posterior, self.prior)
-            method = centred.method
-        draws = posterior[self.effect].values.ravel()
-        return method, posterior, normalised_log_density(log_joint, draws, value)
+        """(method, the draws used, their log densities at `value`) by the widest of the
+        draws' conditionals: given the levels of a group term that takes up the effect,
+        (partly) centred on it, or given every other parameter as sampled."""
+        centred = self._widest(posterior, rows)
+        method = "conditional" if centred is None else centred.method
+        posterior = thinned(posterior, MAX_DRAWS["conditional" if centred is None else "centred"])
+        log_joint = (
+            partial(self._log_joint, posterior, rows)
+            if centred is None
+            else centred.log_joint(posterior, self.prior)
+        )
+        effect = posterior[self.effect].values.ravel()
+        return method, posterior, normalised_log_density(log_joint, effect, value)
+
+    def _widest(self, posterior, rows: dict):
+        """The centring whose conditionals are widest (median over a few draws), or None
+        where the full conditional's are. The wider the draws' conditionals, the less
+        their means vary (the law of total variance) and the less the average at zero
+        leans on a few draws."""
+        candidates = CentredConditional.candidates(
+            self.rung, self.effect, self.densities, posterior, rows
+        )
+        if not candidates:
+            return None
+        sample = thinned(posterior, WIDTH_DRAWS)
+        effect = sample[self.effect].values.ravel()
+
+        def width(log_joint) -> float:
+            return float(np.median(laplace(log_joint, effect)[1]))
+
+        widths = [width(c.log_joint(sample, self.prior)) for c in candidates]
+        best = int(np.argmax(widths))
+        full = width(partial(self._log_joint, sample, rows))
+        return candidates[best] if widths[best] > full else None
 
     def _log_joint(self, posterior, rows, values: np.ndarray) -> np.ndarray:
         """log p(y | effect = values, rest) + log prior(values), per draw."""
@@ -153,20 +175,27 @@ class EffectDensity:
         return totals + self.prior.log_density(values)
 
 
-def normalised_log_density(log_joint, draws: np.ndarray, value: float) -> np.ndarray:
-    """log p(effect = value | rest) per draw from `log_joint` (values, one a draw -> the
-    log joint up to a constant a draw): Laplace's approximation of each draw's
-    conditional refined by Newton steps, then Gauss-Hermite quadrature of its normalising
-    integral (exact where the conditional is normal)."""
+def laplace(log_joint, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each draw's conditional's mode and scale (Laplace's approximation refined by a
+    Newton step from three points, twice), from `log_joint` (values, one a draw -> the
+    log joint up to a constant a draw)."""
     step = max(float(draws.std()), 1e-6)
     mode, scale = draws, np.full(draws.size, step)
-    for _ in range(2):  # a Newton step from three points, twice
+    for _ in range(2):
         below, centre, above = (log_joint(mode + shift * scale) for shift in (-1, 0, 1))
         curvature = (2 * centre - below - above) / scale**2
         slope = (above - below) / (2 * scale)
         concave = curvature > 0
         mode = np.where(concave, mode + slope / np.where(concave, curvature, 1.0), mode)
         scale = np.where(concave, 1 / np.sqrt(np.where(concave, curvature, 1.0)), scale)
+    return mode, scale
+
+
+def normalised_log_density(log_joint, draws: np.ndarray, value: float) -> np.ndarray:
+    """log p(effect = value | rest) per draw: the log joint there less its normalising
+    integral, by Gauss-Hermite quadrature centred at Laplace's mode and scale (exact
+    where the conditional is normal)."""
+    mode, scale = laplace(log_joint, draws)
     nodes, weights = np.polynomial.hermite.hermgauss(HERMITE_NODES)
     terms = np.stack([log_joint(mode + math.sqrt(2) * scale * node) + node**2 for node in nodes])
     log_norm = logsumexp(terms + np.log(weights)[:, None], axis=0) + np.log(math.sqrt(2) * scale)

@@ -225,13 +225,17 @@ class BambiRung(Rung):
 
     def absorbing_terms(self, effect: str) -> list[AbsorbingTerm]:
         """Read off Bambi's design: the effect a numeric common term of the linear
-        predictor, each non-centred group term with one predictor whose column, times a
-        value per level, is the effect's column on every row."""
+        predictor (centred where the component has an intercept), each non-centred group
+        term with one predictor whose column, times a value per level, is the effect's
+        column on every row. The verdict checks the reading on the model's graph."""
         model = self.bambi_model
         component = model.parameters[model.family.likelihood.parent]
         common = getattr(component, "common_terms", {}).get(effect)
         if common is None or np.ndim(common.data) != 1:
             return []
+        column = np.asarray(common.data, dtype=float)
+        if component.intercept_term is not None and model.center_predictors:
+            column = column - column.mean()  # as Bambi's backend puts it in the predictor
         free = {rv.name for rv in self.model.free_RVs}
         levels = {v.name for v in self.model.deterministics}
         terms = []
@@ -239,7 +243,7 @@ class BambiRung(Rung):
             offset, sd = f"{name}_offset", f"{name}_sigma"
             if {offset, sd} - free or name not in levels or np.ndim(term.predictor) != 1:
                 continue
-            shift = level_shift(common.data, term.predictor, term.group_index, len(term.groups))
+            shift = level_shift(column, term.predictor, term.group_index, len(term.groups))
             if shift is not None:
                 terms.append(AbsorbingTerm(name, offset, sd, shift))
         return terms
