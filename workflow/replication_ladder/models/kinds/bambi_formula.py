@@ -224,29 +224,7 @@ class BambiRung(Rung):
         )
 
     def absorbing_terms(self, effect: str) -> list[AbsorbingTerm]:
-        """Read off Bambi's design: the effect a numeric common term of the linear
-        predictor (centred where the component has an intercept), each non-centred group
-        term with one predictor whose column, times a value per level, is the effect's
-        column on every row. The verdict checks the reading on the model's graph."""
-        model = self.bambi_model
-        component = model.parameters[model.family.likelihood.parent]
-        common = getattr(component, "common_terms", {}).get(effect)
-        if common is None or np.ndim(common.data) != 1:
-            return []
-        column = np.asarray(common.data, dtype=float)
-        if component.intercept_term is not None and model.center_predictors:
-            column = column - column.mean()  # as Bambi's backend puts it in the predictor
-        free = {rv.name for rv in self.model.free_RVs}
-        levels = {v.name for v in self.model.deterministics}
-        terms = []
-        for name, term in component.group_specific_terms.items():
-            offset, sd = f"{name}_offset", f"{name}_sigma"
-            if {offset, sd} - free or name not in levels or np.ndim(term.predictor) != 1:
-                continue
-            shift = level_shift(column, term.predictor, term.group_index, len(term.groups))
-            if shift is not None:
-                terms.append(AbsorbingTerm(name, offset, sd, shift))
-        return terms
+        return absorbing_terms(self.bambi_model, self.model, effect)
 
     def _mean_difference(self, posterior, treatment: str, seed: int) -> np.ndarray:
         """Per draw, the mean over the rows of E[y | treated] - E[y | control]."""
@@ -264,6 +242,31 @@ class BambiRung(Rung):
                 parent = (parent * xr.DataArray(values, dims=[level_dim])).sum(level_dim)
             expected.append(parent.mean("__obs__").values.ravel())
         return expected[1] - expected[0]
+
+
+def absorbing_terms(bambi_model, model, effect: str) -> list[AbsorbingTerm]:
+    """Read off Bambi's design: the effect a numeric common term of the linear
+    predictor (centred where the component has an intercept), each non-centred group
+    term with one predictor whose column, times a value per level, is the effect's
+    column on every row. The verdict checks the reading on the model's graph."""
+    component = bambi_model.parameters[bambi_model.family.likelihood.parent]
+    common = getattr(component, "common_terms", {}).get(effect)
+    if common is None or np.ndim(common.data) != 1:
+        return []
+    column = np.asarray(common.data, dtype=float)
+    if component.intercept_term is not None and bambi_model.center_predictors:
+        column = column - column.mean()  # as Bambi's backend puts it in the predictor
+    free = {rv.name for rv in model.free_RVs}
+    levels = {v.name for v in model.deterministics}
+    terms = []
+    for name, term in component.group_specific_terms.items():
+        offset, sd = f"{name}_offset", f"{name}_sigma"
+        if {offset, sd} - free or name not in levels or np.ndim(term.predictor) != 1:
+            continue
+        shift = level_shift(column, term.predictor, term.group_index, len(term.groups))
+        if shift is not None:
+            terms.append(AbsorbingTerm(name, offset, sd, shift))
+    return terms
 
 
 def level_shift(effect_column, predictor, group_index, n_levels: int) -> np.ndarray | None:
