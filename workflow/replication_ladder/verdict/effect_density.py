@@ -3,7 +3,7 @@ factor: the average over the posterior draws of the effect's conditional density
 (Rao-Blackwellised, Gelfand & Smith 1990), one term a draw, so that the estimate holds
 however far zero lies from the draws and its Monte Carlo error can be measured.
 
-Two ways, by what the model allows:
+Three ways, by what the model allows:
 
 - `collapsed`: a normal likelihood with an identity link (or a lognormal one, normal on
   the log), where the mean is linear in every coefficient with a normal prior (the
@@ -128,7 +128,7 @@ class EffectDensity:
     def _not_collapsed(self, posterior, rows: dict, value: float):
         """(method, the draws used, their log densities at `value`) by the widest of the
         draws' conditionals: given the levels of a group term that takes up the effect,
-        (partly) centred on it, or given every other parameter as sampled."""
+        centred on it, or given every other parameter as sampled."""
         centred = self._widest(posterior, rows)
         method = "conditional" if centred is None else centred.method
         posterior = thinned(posterior, MAX_DRAWS["conditional" if centred is None else "centred"])
